@@ -1,0 +1,128 @@
+// Reads the environment once, with zod, into the typed configuration every module receives.
+import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration like 500ms, 15s, 2m, 1h or 5d' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+
+const cidrList = z.string().transform((text, ctx) => {
+  const cidrs = list(text);
+  for (const cidr of cidrs) {
+    if (!ipaddr.isValidCIDR(cidr))
+      ctx.addIssue({ code: 'custom', message: `"${cidr}" is not a CIDR like 10.0.0.0/8` });
+  }
+  return cidrs;
+});
+
+const retrySchedule = z.string().transform((text, ctx) => {
+  const delays = list(text).map((part) => ({ part, ms: parseDuration(part) }));
+  const bad = delays.filter((delay) => delay.ms === undefined).map((delay) => `"${delay.part}"`);
+  if (delays.length === 0 || bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected comma-separated durations like 5s,30s,2m${bad.length ? `; not durations: ${bad.join(', ')}` : ''}`,
+    });
+    return z.NEVER;
+  }
+  return delays.map((delay) => delay.ms as number);
+});
+
+const postgresUrl = z.string().refine((text) => {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected a URL like postgres://user:password@host:5432/db');
+
+/** Spans a little over a day, so a receiver that is down overnight still gets its messages. */
+const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h,12h';
+
+const environment = z.object({
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: integer(2, 500).default(10),
+  HOOKRELAY_DATA_DIR: z.string().min(1).default('./.hookrelay'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: integer(0, 65535).default(3000),
+  ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters, so it cannot be guessed').optional(),
+  HOOKRELAY_ROLE: z.enum(['all', 'api', 'worker'], 'expected one of all, api, worker').default('all'),
+  OUTBOUND_ALLOW_CIDRS: cidrList.default([]),
+  DELIVERY_RETRY_SCHEDULE: retrySchedule.default(retrySchedule.parse(DEFAULT_RETRY_SCHEDULE)),
+  DELIVERY_TIMEOUT: duration.default(15_000),
+  ENDPOINT_DISABLE_AFTER: duration.default(5 * 86_400_000),
+  BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT: duration.default(25_000),
+  LOG_LEVEL: z
+    .enum(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      'expected a pino level: fatal, error, warn, info, debug, trace or silent',
+    )
+    .default('info'),
+});
+
+/** The environment as the rest of the code sees it: named for use, durations in milliseconds. */
+const configSchema = environment.transform((e) => ({
+  databaseUrl: e.DATABASE_URL,
+  databasePoolSize: e.DATABASE_POOL_SIZE,
+  dataDir: path.resolve(e.HOOKRELAY_DATA_DIR),
+  host: e.HOST,
+  port: e.PORT,
+  adminApiKey: e.ADMIN_API_KEY,
+  role: e.HOOKRELAY_ROLE,
+  outboundAllowCidrs: e.OUTBOUND_ALLOW_CIDRS,
+  deliveryRetryScheduleMs: e.DELIVERY_RETRY_SCHEDULE,
+  deliveryTimeoutMs: e.DELIVERY_TIMEOUT,
+  endpointDisableAfterMs: e.ENDPOINT_DISABLE_AFTER,
+  bodyLimitBytes: e.BODY_LIMIT,
+  shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  logLevel: e.LOG_LEVEL,
+}));
+
+export type Config = z.infer<typeof configSchema>;
+export type Role = Config['role'];
+
+/** A configuration the operator has to fix; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; empty strings count as unset, as shells and compose files produce them. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const got =
+        typeof present[name] === 'string' && !/KEY|PASSWORD|SECRET|URL/.test(name)
+          ? ` (got "${present[name]}")`
+          : '';
+      return `  ${name}: ${issue.message}${got}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,15 @@
+// The few long-lived things every part of a process shares, built once at start and passed explicitly.
+import type { PgBoss } from 'pg-boss';
+import type { Config } from './config/config.ts';
+import type { Logger } from './log.ts';
+import type { Migration } from './store/migrate.ts';
+import type { Pool } from './store/pool.ts';
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  pool: Pool;
+  boss: PgBoss;
+  /** The migrations this build knows; readiness requires every one of them applied. */
+  migrations: Migration[];
+}

@@ -1,0 +1,49 @@
+// Builds the Fastify application for a role; listening is the caller's business, so tests build their own.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.ts';
+import { registerOpenApi } from './openapi.ts';
+import { clientErrorHandler, registerProblemHandlers } from './problem.ts';
+import { healthRoutes } from './routes/health.ts';
+
+/** Accept a caller's request id for tracing only if it is short and plain; otherwise make our own. */
+const CALLER_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: ctx.config.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    clientErrorHandler,
+    // Keep-alive sockets with no request in flight are closed at shutdown instead of holding it open.
+    forceCloseConnections: 'idle',
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+  // JSON only: anything else is answered 415 instead of being parsed as text.
+  app.removeContentTypeParser(['text/plain']);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // Node closes idle keep-alive sockets once, when closing starts; a socket whose request was still in flight
+  // then stays open after its response and holds shutdown until the keep-alive timeout. Tell such clients
+  // to go, so the socket closes as soon as the response is out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  await registerOpenApi(app);
+  await app.register(healthRoutes(ctx));
+  return app;
+}

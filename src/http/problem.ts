@@ -1,0 +1,117 @@
+// Every error response is RFC 9457 problem+json; this module is the one place that shapes them.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isDatabaseUnavailable } from '../store/unavailable.ts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+}
+
+/** Thrown by handlers for expected failures; the error handler turns it into a problem response. */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    detail: string,
+    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.status = status;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    ...(errors && { errors }),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, status: number, detail: string, errors?: FieldError[]) {
+  return reply
+    .code(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problem(status, detail, errors));
+}
+
+const RETRY_AFTER_UNAVAILABLE = '5';
+
+function toProblem(
+  error: FastifyError,
+  request: FastifyRequest,
+): { body: Problem; headers: Record<string, string> } {
+  if (error instanceof HttpProblem) {
+    return { body: problem(error.status, error.message, error.errors), headers: error.headers };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = error.validationContext ?? 'request';
+    const errors = error.validation.map((issue) => ({
+      path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+      message: issue.message ?? 'is invalid',
+    }));
+    return { body: problem(400, `The ${where} is not valid.`, errors), headers: {} };
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors (bad JSON, too large, wrong media type) carry messages safe to show.
+    return { body: problem(status, error.message), headers: {} };
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return {
+      body: problem(503, 'The database is unavailable; try again shortly.'),
+      headers: { 'retry-after': RETRY_AFTER_UNAVAILABLE },
+    };
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return { body: problem(500, `An unexpected error occurred (request ${request.id}).`), headers: {} };
+}
+
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { body, headers } = toProblem(error, request);
+    return reply.code(body.status).headers(headers).type(PROBLEM_CONTENT_TYPE).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 404, `No route for ${request.method} ${request.url.slice(0, 200)}.`),
+  );
+}
+
+/**
+ * Answers requests Node's HTTP parser rejects before Fastify sees them (bad request line, headers too large),
+ * so even those get problem+json rather than a bare socket reset.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify(problem(status, 'The HTTP request could not be parsed.'));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

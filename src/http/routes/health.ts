@@ -1,0 +1,45 @@
+// Liveness and readiness probes for orchestrators and load balancers.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../../context.ts';
+import { pendingMigrations } from '../../store/migrate.ts';
+import { HttpProblem } from '../problem.ts';
+
+const status = z.object({ status: z.string() });
+
+export function healthRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/healthz',
+      { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: status } } },
+      async () => ({ status: 'ok' }),
+    );
+
+    app.get(
+      '/readyz',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'The database is reachable and every migration is applied',
+          response: { 200: status },
+        },
+      },
+      async () => {
+        let pending: string[];
+        try {
+          pending = await pendingMigrations(ctx.pool, ctx.migrations);
+        } catch (error) {
+          throw new HttpProblem(503, `The database is not reachable: ${(error as Error).message}`, {
+            headers: { 'retry-after': '5' },
+          });
+        }
+        if (pending.length > 0) {
+          throw new HttpProblem(503, `Migrations not applied yet: ${pending.join(', ')}.`, {
+            headers: { 'retry-after': '5' },
+          });
+        }
+        return { status: 'ready' };
+      },
+    );
+  };
+}

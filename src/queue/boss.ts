@@ -1,0 +1,22 @@
+// Creates the pg-boss instance for a role: API processes enqueue; worker processes also supervise and schedule.
+import { PgBoss } from 'pg-boss';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../log.ts';
+
+export function createBoss(url: string, config: Config, log: Logger): PgBoss {
+  const runsWorkers = config.role !== 'api';
+  const boss = new PgBoss({
+    connectionString: url,
+    max: config.databasePoolSize,
+    application_name: `hookrelay-${config.role}-boss`,
+    migrate: true,
+    supervise: runsWorkers,
+    schedule: runsWorkers,
+    useListenNotify: true,
+    instanceName: `hookrelay-${config.role}`,
+  });
+  // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.
+  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
+  boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
+  return boss;
+}

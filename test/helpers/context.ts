@@ -1,0 +1,33 @@
+// Builds a real AppContext on a fresh database, for tests that assemble their own app around shared plugins.
+import type { FastifyInstance } from 'fastify';
+import type { Test } from 'tap';
+import { type Config, loadConfig } from '../../src/config/config.ts';
+import type { AppContext } from '../../src/context.ts';
+import { createLogger } from '../../src/log.ts';
+import { createBoss } from '../../src/queue/boss.ts';
+import { loadMigrations, migrate } from '../../src/store/migrate.ts';
+import { createPool } from '../../src/store/pool.ts';
+import { freshDatabase } from './database.ts';
+
+export async function testContext(t: Test, env: Record<string, string> = {}): Promise<AppContext> {
+  const url = await freshDatabase(t);
+  const config: Config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', PORT: '0', ...env });
+  const log = createLogger(config.logLevel);
+  const pool = createPool(url, 4, log, 'hookrelay-test');
+  const migrations = await loadMigrations();
+  await migrate(pool, log, migrations);
+  const boss = createBoss(url, config, log);
+  await boss.start();
+  t.teardown(async () => {
+    await boss.stop({ graceful: false });
+    await pool.end();
+  });
+  return { config, log, pool, boss, migrations };
+}
+
+/** Listens on a free loopback port and returns the base URL; closed at teardown. */
+export async function listen(t: Test, app: FastifyInstance): Promise<string> {
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  return url;
+}
