@@ -59,7 +59,9 @@ async function halfSentRequest(service: ServiceProcess, base: string) {
   });
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   // Until the server has parsed the headers, the socket counts as idle and shutdown would just close it.
-  await service.waitForLog((l) => l.msg === 'incoming request' && (l.req as { url?: string }).url === '/v1/nothing');
+  await service.waitForLog(
+    (l) => l.msg === 'incoming request' && (l.req as { url?: string }).url === '/v1/nothing',
+  );
   return {
     finish: async () => {
       socket.write('{}');
