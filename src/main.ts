@@ -8,6 +8,7 @@ import { createBoss } from './queue/boss.ts';
 import { openDatabase } from './store/database.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createPool } from './store/pool.ts';
+import { ensureOperatorKey } from './tenants/bootstrap.ts';
 
 export interface Service {
   /** Where the HTTP server listens. */
@@ -27,6 +28,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     stack.push(() => pool.end());
     const migrations = await loadMigrations();
     await migrate(pool, log, migrations);
+    await ensureOperatorKey(config, pool, log);
 
     const boss = createBoss(database.url, config, log);
     await boss.start();

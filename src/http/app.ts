@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { AppContext } from '../context.ts';
 import { registerOpenApi } from './openapi.ts';
 import { clientErrorHandler, registerProblemHandlers } from './problem.ts';
+import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { healthRoutes } from './routes/health.ts';
 
 /** Accept a caller's request id for tracing only if it is short and plain; otherwise make our own. */
@@ -45,5 +46,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
 
   await registerOpenApi(app);
   await app.register(healthRoutes(ctx));
+  if (ctx.config.role !== 'worker') {
+    await app.register(adminTenantRoutes(ctx), { prefix: '/v1/admin' });
+  }
   return app;
 }

@@ -1,0 +1,50 @@
+// Bearer-key authentication and role checks, as hooks the route plugins install.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
+import { hashApiKey, sameKey } from '../tenants/keys.ts';
+import { HttpProblem } from './problem.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const ENV_OPERATOR: Principal = { keyId: 'env:ADMIN_API_KEY', tenantId: null, role: 'admin' };
+const BEARER = /^Bearer ([\x21-\x7e]{1,256})$/;
+
+function unauthorized(detail: string): HttpProblem {
+  return new HttpProblem(401, detail, { headers: { 'www-authenticate': 'Bearer' } });
+}
+
+export function authenticate(ctx: AppContext) {
+  return async (request: FastifyRequest) => {
+    const header = request.headers.authorization;
+    if (!header) throw unauthorized('Send an API key as "Authorization: Bearer <key>".');
+    const key = BEARER.exec(header)?.[1];
+    if (!key) throw unauthorized('The Authorization header must be "Bearer <key>".');
+    if (ctx.config.adminApiKey && sameKey(key, ctx.config.adminApiKey)) {
+      request.principal = ENV_OPERATOR;
+      return;
+    }
+    const principal = await findPrincipalByKeyHash(ctx.pool, hashApiKey(key));
+    if (!principal) throw unauthorized('The API key is not valid.');
+    request.principal = principal;
+  };
+}
+
+export async function requireAdmin(request: FastifyRequest, _reply: FastifyReply) {
+  if (request.principal.role !== 'admin') throw new HttpProblem(403, 'This route needs an operator key.');
+}
+
+export async function requireTenant(request: FastifyRequest, _reply: FastifyReply) {
+  if (request.principal.tenantId === null) {
+    throw new HttpProblem(403, 'Operator keys belong to no tenant; use a tenant API key for this route.');
+  }
+}
+
+/** The calling tenant's id; routes behind requireTenant only. */
+export function tenantOf(request: FastifyRequest): string {
+  return request.principal.tenantId as string;
+}

@@ -1,0 +1,92 @@
+// SQL for tenants and API keys.
+import type { Pool } from './pool.ts';
+import { withTransaction } from './transaction.ts';
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  signing_secret: string;
+  created_at: Date;
+}
+
+export interface Principal {
+  keyId: string;
+  tenantId: string | null;
+  role: 'tenant' | 'admin';
+}
+
+type Queryable = Pick<Pool, 'query'>;
+
+export async function insertTenant(
+  db: Queryable,
+  tenant: { id: string; name: string; signingSecret: string },
+) {
+  const { rows } = await db.query<TenantRow>(
+    'insert into tenants (id, name, signing_secret) values ($1, $2, $3) returning *',
+    [tenant.id, tenant.name, tenant.signingSecret],
+  );
+  return rows[0] as TenantRow;
+}
+
+export async function getTenant(db: Queryable, id: string): Promise<TenantRow | undefined> {
+  const { rows } = await db.query<TenantRow>('select * from tenants where id = $1', [id]);
+  return rows[0];
+}
+
+/** Newest first; `before` is the last id of the previous page. */
+export async function listTenants(
+  db: Queryable,
+  limit: number,
+  before: string | undefined,
+): Promise<TenantRow[]> {
+  const { rows } = await db.query<TenantRow>(
+    'select * from tenants where ($1::text is null or id < $1) order by id desc limit $2',
+    [before ?? null, limit],
+  );
+  return rows;
+}
+
+export async function insertKey(
+  db: Queryable,
+  key: { id: string; tenantId: string | null; role: Principal['role']; hash: Buffer },
+): Promise<void> {
+  await db.query('insert into api_keys (id, tenant_id, role, key_hash) values ($1, $2, $3, $4)', [
+    key.id,
+    key.tenantId,
+    key.role,
+    key.hash,
+  ]);
+}
+
+/** Revokes a tenant's key; false when no such live key belongs to the tenant. */
+export async function revokeKey(db: Queryable, tenantId: string, keyId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'update api_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null',
+    [keyId, tenantId],
+  );
+  return rowCount === 1;
+}
+
+/** One unique-index lookup per request, whatever the number of keys. */
+export async function findPrincipalByKeyHash(db: Queryable, hash: Buffer): Promise<Principal | undefined> {
+  const { rows } = await db.query<{ id: string; tenant_id: string | null; role: Principal['role'] }>(
+    'select id, tenant_id, role from api_keys where key_hash = $1 and revoked_at is null',
+    [hash],
+  );
+  const row = rows[0];
+  return row && { keyId: row.id, tenantId: row.tenant_id, role: row.role };
+}
+
+/**
+ * Stores an operator key only if the database has no keys at all; the advisory lock makes processes starting
+ * together agree on one. Returns whether it was stored.
+ */
+export async function insertFirstAdminKey(pool: Pool, key: { id: string; hash: Buffer }): Promise<boolean> {
+  return withTransaction(pool, async (tx) => {
+    await tx.query("select pg_advisory_xact_lock(hashtext('hookrelay.bootstrap-admin-key'))");
+    const { rows } = await tx.query('select exists (select 1 from api_keys) as found');
+    if (rows[0].found) return false;
+    await insertKey(tx, { id: key.id, tenantId: null, role: 'admin', hash: key.hash });
+    return true;
+  });
+}

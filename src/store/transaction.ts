@@ -1,0 +1,24 @@
+// Runs work in one transaction on one pooled client: commit on success, rollback on any error.
+import type pg from 'pg';
+import type { Pool } from './pool.ts';
+
+export type Tx = pg.PoolClient;
+
+export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    // A client whose rollback failed has a broken connection: release(error) discards it.
+    client.release(broken);
+  }
+}
