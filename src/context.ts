@@ -1,6 +1,7 @@
 // The few long-lived things every part of a process shares, built once at start and passed explicitly.
 import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
+import type { JobEvents } from './jobs/events.ts';
 import type { Logger } from './log.ts';
 import type { Migration } from './store/migrate.ts';
 import type { Pool } from './store/pool.ts';
@@ -12,4 +13,6 @@ export interface AppContext {
   boss: PgBoss;
   /** The migrations this build knows; readiness requires every one of them applied. */
   migrations: Migration[];
+  /** Job changes and cancel requests from every process, through Postgres LISTEN/NOTIFY. */
+  events: JobEvents;
 }

@@ -3,8 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import type { AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
+import { startJobEvents } from './jobs/events.ts';
+import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
 import { createBoss } from './queue/boss.ts';
+import { createJobQueue } from './queue/job-queue.ts';
 import { openDatabase } from './store/database.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createPool } from './store/pool.ts';
@@ -30,12 +33,17 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await migrate(pool, log, migrations);
     await ensureOperatorKey(config, pool, log);
 
+    const events = await startJobEvents(database.url, log);
+    stack.push(() => events.close());
+
     const boss = createBoss(database.url, config, log);
     await boss.start();
     // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
     stack.push(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
+    await createJobQueue(boss, config);
 
-    const ctx: AppContext = { config, log, pool, boss, migrations };
+    const ctx: AppContext = { config, log, pool, boss, migrations, events };
+    if (config.role !== 'api') await startJobRunner(ctx);
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());
     const url = await app.listen({ host: config.host, port: config.port });

@@ -73,6 +73,14 @@ const environment = z.object({
   ENDPOINT_DISABLE_AFTER: duration.default(5 * 86_400_000),
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT: duration.default(25_000),
+  WORKER_CONCURRENCY: integer(1, 1000).default(10),
+  JOB_HEARTBEAT: duration
+    .default(30_000)
+    .refine((ms) => ms >= 10_000, 'must be at least 10s (pg-boss checks heartbeats no finer)'),
+  JOB_RETRY_BASE: duration.default(1_000),
+  JOB_RETRY_MAX: duration.default(300_000),
+  TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
+  TENANT_RATE_LIMIT: integer(1, 1_000_000).default(500),
   LOG_LEVEL: z
     .enum(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -96,6 +104,12 @@ const configSchema = environment.transform((e) => ({
   endpointDisableAfterMs: e.ENDPOINT_DISABLE_AFTER,
   bodyLimitBytes: e.BODY_LIMIT,
   shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  workerConcurrency: e.WORKER_CONCURRENCY,
+  jobHeartbeatSeconds: Math.ceil(e.JOB_HEARTBEAT / 1000),
+  jobRetryBaseMs: e.JOB_RETRY_BASE,
+  jobRetryMaxMs: e.JOB_RETRY_MAX,
+  tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,
+  tenantRateLimitPerSecond: e.TENANT_RATE_LIMIT,
   logLevel: e.LOG_LEVEL,
 }));
 

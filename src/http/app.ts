@@ -7,6 +7,7 @@ import { registerOpenApi } from './openapi.ts';
 import { clientErrorHandler, registerProblemHandlers } from './problem.ts';
 import { adminTenantRoutes } from './routes/admin-tenants.ts';
 import { healthRoutes } from './routes/health.ts';
+import { tenantApi } from './tenant-api.ts';
 
 /** Accept a caller's request id for tracing only if it is short and plain; otherwise make our own. */
 const CALLER_REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -36,18 +37,20 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // Node closes idle keep-alive sockets once, when closing starts; a socket whose request was still in flight
   // then stays open after its response and holds shutdown until the keep-alive timeout. Tell such clients
   // to go, so the socket closes as soon as the response is out.
-  let closing = false;
+  // Long polls and event streams end on `draining`, so they answer at once instead of holding shutdown.
+  const draining = new AbortController();
   app.addHook('preClose', async () => {
-    closing = true;
+    draining.abort();
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (draining.signal.aborted) reply.header('connection', 'close');
   });
 
   await registerOpenApi(app);
   await app.register(healthRoutes(ctx));
   if (ctx.config.role !== 'worker') {
     await app.register(adminTenantRoutes(ctx), { prefix: '/v1/admin' });
+    await app.register(tenantApi(ctx, draining.signal), { prefix: '/v1' });
   }
   return app;
 }

@@ -13,6 +13,8 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
     supervise: runsWorkers,
     schedule: runsWorkers,
     useListenNotify: true,
+    // Heartbeats are checked on this interval: it bounds how late a dead worker's job is handed to another.
+    superviseIntervalSeconds: 5,
     instanceName: `hookrelay-${config.role}`,
   });
   // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.

@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { type Config, loadConfig } from '../../src/config/config.ts';
 import type { AppContext } from '../../src/context.ts';
+import { startJobEvents } from '../../src/jobs/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { createBoss } from '../../src/queue/boss.ts';
+import { createJobQueue } from '../../src/queue/job-queue.ts';
 import { loadMigrations, migrate } from '../../src/store/migrate.ts';
 import { createPool } from '../../src/store/pool.ts';
 import { freshDatabase } from './database.ts';
@@ -16,13 +18,16 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
   const pool = createPool(url, 4, log, 'hookrelay-test');
   const migrations = await loadMigrations();
   await migrate(pool, log, migrations);
+  const events = await startJobEvents(url, log);
   const boss = createBoss(url, config, log);
   await boss.start();
+  await createJobQueue(boss, config);
   t.teardown(async () => {
     await boss.stop({ graceful: false });
+    await events.close();
     await pool.end();
   });
-  return { config, log, pool, boss, migrations };
+  return { config, log, pool, boss, migrations, events };
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */

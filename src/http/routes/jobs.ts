@@ -1,0 +1,185 @@
+// Tenant routes for jobs: submit, read (with long poll), result, list, Server-Sent Events, cancel.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../../context.ts';
+import { cancelJob } from '../../jobs/cancel.ts';
+import { submitBody, submitJob } from '../../jobs/intake.ts';
+import { jobStatus, jobView, viewJob } from '../../jobs/view.ts';
+import { waitForJob } from '../../jobs/watch.ts';
+import { getJob, type JobRow, listJobs, TERMINAL } from '../../store/jobs.ts';
+import { tenantOf } from '../auth.ts';
+import { pageOf, pageQuery, toPage } from '../pagination.ts';
+import { HttpProblem } from '../problem.ts';
+import { streamEvents } from '../sse.ts';
+
+const security = [{ bearer: [] }];
+const jobParams = z.object({ id: z.string().max(64) });
+const accepted = z.object({
+  id: z.string(),
+  status: jobStatus,
+  statusUrl: z.string(),
+  createdAt: z.string(),
+});
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPluginAsyncZod {
+  return async (app) => {
+    async function existingJob(tenantId: string, id: string): Promise<JobRow> {
+      const job = await getJob(ctx.pool, tenantId, id);
+      if (!job) throw new HttpProblem(404, `No job ${id}.`);
+      return job;
+    }
+
+    app.post(
+      '/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Submit a job; answered 202 at once, the job runs in the background',
+          security,
+          headers: z.object({ 'idempotency-key': z.string().optional() }),
+          body: submitBody,
+          response: { 200: accepted, 202: accepted },
+        },
+      },
+      async (request, reply) => {
+        const key = request.headers['idempotency-key'];
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+          throw new HttpProblem(400, 'Idempotency-Key must be 1–255 printable ASCII characters.', {
+            errors: [{ path: 'headers.idempotency-key', message: '1–255 printable ASCII characters' }],
+          });
+        }
+        const { job, replayed } = await submitJob(ctx, tenantOf(request), request.body, key);
+        const view = viewJob(job);
+        return reply
+          .code(replayed ? 200 : 202)
+          .header('location', view.statusUrl)
+          .send({ id: view.id, status: view.status, statusUrl: view.statusUrl, createdAt: view.createdAt });
+      },
+    );
+
+    app.get(
+      '/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'List jobs, newest first',
+          security,
+          querystring: pageQuery.extend({
+            status: jobStatus.optional(),
+            type: z.string().max(100).optional(),
+          }),
+          response: { 200: pageOf(jobView) },
+        },
+      },
+      async (request) => {
+        const { limit, cursor, status, type } = request.query;
+        const rows = await listJobs(ctx.pool, tenantOf(request), {
+          status,
+          type,
+          before: cursor,
+          limit: limit + 1,
+        });
+        return toPage(rows, limit, viewJob);
+      },
+    );
+
+    app.get(
+      '/jobs/:id',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'One job; with waitSeconds, held until the job ends or the time passes (long poll)',
+          security,
+          params: jobParams,
+          querystring: z.object({ waitSeconds: z.coerce.number().int().min(0).max(60).default(0) }),
+          response: { 200: jobView },
+        },
+      },
+      async (request) => {
+        const tenantId = tenantOf(request);
+        const { waitSeconds } = request.query;
+        const job =
+          waitSeconds === 0
+            ? await getJob(ctx.pool, tenantId, request.params.id)
+            : await waitForJob(
+                ctx,
+                tenantId,
+                request.params.id,
+                (row) => TERMINAL.has(row.status),
+                waitSeconds * 1000,
+                draining,
+              );
+        if (!job) throw new HttpProblem(404, `No job ${request.params.id}.`);
+        return viewJob(job);
+      },
+    );
+
+    app.get(
+      '/jobs/:id/result',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: "The job's result once it succeeded; 409 with the current status before that",
+          security,
+          params: jobParams,
+          response: { 200: z.unknown() },
+        },
+      },
+      async (request) => {
+        const job = await existingJob(tenantOf(request), request.params.id);
+        if (job.status !== 'succeeded') {
+          throw new HttpProblem(409, `The job is ${job.status}; a result exists only once it has succeeded.`);
+        }
+        return job.result;
+      },
+    );
+
+    app.get(
+      '/jobs/:id/events',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary:
+            'Server-Sent Events: one event per status or progress change, closing after the terminal one',
+          security,
+          params: jobParams,
+        },
+      },
+      async (request, reply) => {
+        const tenantId = tenantOf(request);
+        const first = await existingJob(tenantId, request.params.id);
+        streamEvents(request, reply, {
+          stop: AbortSignal.any([draining, ctx.events.closing]),
+          subscribe: (onChange) => ctx.events.onJobChange(first.id, onChange),
+          read: () => getJob(ctx.pool, tenantId, first.id),
+          version: (job) => job.version,
+          event: (job, previous) => ({
+            type: previous && previous.status === job.status ? 'progress' : 'status',
+            data: viewJob(job),
+          }),
+          isLast: (job) => TERMINAL.has(job.status),
+        });
+      },
+    );
+
+    for (const [method, url] of [
+      ['POST', '/jobs/:id/cancel'],
+      ['DELETE', '/jobs/:id'],
+    ] as const) {
+      app.route({
+        method,
+        url,
+        schema: {
+          tags: ['jobs'],
+          summary: 'Cancel a queued or running job; 409 once it has finished',
+          security,
+          params: jobParams,
+          response: { 200: jobView },
+        },
+        handler: async (request) =>
+          viewJob(await cancelJob(ctx, tenantOf(request), request.params.id, draining)),
+      });
+    }
+  };
+}

@@ -1,0 +1,37 @@
+// Cancelling a job: a queued one ends at once; a running one is told to abort, wherever it runs.
+import type { AppContext } from '../context.ts';
+import { HttpProblem } from '../http/problem.ts';
+import { type JobRow, lockJob, requestCancel, TERMINAL } from '../store/jobs.ts';
+import { withTransaction } from '../store/transaction.ts';
+import { endJob } from './lifecycle.ts';
+import { waitForJob } from './watch.ts';
+
+/** How long the request waits for a running job's handler to stop before answering with its state. */
+const RUNNING_CANCEL_WAIT_MS = 5_000;
+
+export async function cancelJob(
+  ctx: AppContext,
+  tenantId: string,
+  id: string,
+  draining: AbortSignal,
+): Promise<JobRow> {
+  const outcome = await withTransaction(ctx.pool, async (tx) => {
+    const row = await lockJob(tx, id);
+    if (!row || row.tenant_id !== tenantId) throw new HttpProblem(404, `No job ${id}.`);
+    if (TERMINAL.has(row.status)) throw new HttpProblem(409, `The job is already ${row.status}.`);
+    if (row.status === 'queued') return { ended: await endJob(tx, row, { status: 'cancelled' }) };
+    await requestCancel(tx, id);
+    return { ended: undefined };
+  });
+  if (outcome.ended) return outcome.ended;
+  const job = await waitForJob(
+    ctx,
+    tenantId,
+    id,
+    (row) => TERMINAL.has(row.status),
+    RUNNING_CANCEL_WAIT_MS,
+    draining,
+  );
+  if (!job) throw new HttpProblem(404, `No job ${id}.`);
+  return job;
+}

@@ -1,0 +1,84 @@
+// One LISTEN connection per process, fanning job changes and cancel requests out to in-process listeners,
+// so SSE streams and long polls wait on Postgres notifications instead of polling per client.
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Logger } from '../log.ts';
+import { CANCEL_CHANNEL, JOB_CHANNEL } from '../store/jobs.ts';
+
+const RESYNC = 'resync';
+const RECONNECT_DELAY_MS = 1_000;
+
+export interface JobEvents {
+  /**
+   * Calls `listener` when the job may have changed, and after a reconnect (notifications sent while the
+   * connection was down are lost, so every listener re-reads). Returns the unsubscribe function.
+   */
+  onJobChange(jobId: string, listener: () => void): () => void;
+  /** Calls `listener` with a job id whose cancellation was requested, or with no id after a reconnect. */
+  onCancelRequest(listener: (jobId?: string) => void): () => void;
+  /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
+  closing: AbortSignal;
+  close(): Promise<void>;
+}
+
+export async function startJobEvents(url: string, log: Logger): Promise<JobEvents> {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  const closing = new AbortController();
+  let client: pg.Client | undefined;
+
+  async function connect(): Promise<void> {
+    while (!closing.signal.aborted) {
+      const candidate = new pg.Client({ connectionString: url, application_name: 'hookrelay-listen' });
+      try {
+        candidate.on('notification', ({ channel, payload }) => {
+          if (channel === JOB_CHANNEL) emitter.emit(`job:${payload}`);
+          else if (channel === CANCEL_CHANNEL) emitter.emit('cancel', payload);
+        });
+        candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
+        candidate.on('end', () => {
+          if (client === candidate) client = undefined;
+          if (!closing.signal.aborted) void connect();
+        });
+        await candidate.connect();
+        await candidate.query(`listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}`);
+        client = candidate;
+        emitter.emit(RESYNC);
+        return;
+      } catch (error) {
+        candidate.removeAllListeners('end');
+        await candidate.end().catch(() => undefined);
+        log.warn({ err: error }, 'cannot listen for job events; retrying');
+        await sleep(RECONNECT_DELAY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  await connect();
+
+  return {
+    onJobChange(jobId, listener) {
+      emitter.on(`job:${jobId}`, listener);
+      emitter.on(RESYNC, listener);
+      return () => {
+        emitter.off(`job:${jobId}`, listener);
+        emitter.off(RESYNC, listener);
+      };
+    },
+    onCancelRequest(listener) {
+      const resync = () => listener();
+      emitter.on('cancel', listener);
+      emitter.on(RESYNC, resync);
+      return () => {
+        emitter.off('cancel', listener);
+        emitter.off(RESYNC, resync);
+      };
+    },
+    closing: closing.signal,
+    async close() {
+      closing.abort();
+      await client?.end().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,166 @@
+// Accepting a job: validate it against its type, then write the job row, its queue entry and its
+// idempotency key in one transaction.
+import { createHash, randomUUID } from 'node:crypto';
+import { stringify } from 'safe-stable-stringify';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { HttpProblem } from '../http/problem.ts';
+import { newId } from '../ids.ts';
+import { enqueueAttempt } from '../queue/job-queue.ts';
+import {
+  claimIdempotencyKey,
+  countQueued,
+  findIdempotencyKey,
+  getJob,
+  insertJob,
+  type JobRow,
+} from '../store/jobs.ts';
+import { withTransaction } from '../store/transaction.ts';
+import { findHandler, jobTypes } from './registry.ts';
+
+const MAX_RUN_AT_AHEAD_MS = 365 * 86_400_000;
+const MAX_METADATA_BYTES = 16 * 1024;
+
+export const submitBody = z
+  .object({
+    type: z.string().min(1).max(100),
+    input: z.unknown().refine((value) => value !== undefined, 'Required'),
+    callbackUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+      .max(2048)
+      .optional(),
+    endpointId: z.string().max(64).optional(),
+    timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
+    maxAttempts: z.number().int().min(1).max(25).optional(),
+    priority: z.number().int().min(-100).max(100).optional(),
+    runAt: z.iso.datetime({ offset: true }).optional(),
+    metadata: z
+      .record(z.string().max(100), z.unknown())
+      .refine((value) => Object.keys(value).length <= 50, 'at most 50 keys')
+      .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, 'at most 16 KiB')
+      .optional(),
+  })
+  .strict();
+
+export type SubmitBody = z.infer<typeof submitBody>;
+
+/** `replayed`: an earlier request with the same Idempotency-Key and body created this job. */
+export interface Submitted {
+  job: JobRow;
+  replayed: boolean;
+}
+
+class IdempotencyRace extends Error {}
+
+export async function submitJob(
+  ctx: AppContext,
+  tenantId: string,
+  body: SubmitBody,
+  idempotencyKey: string | undefined,
+): Promise<Submitted> {
+  const handler = findHandler(body.type);
+  if (!handler) {
+    throw new HttpProblem(422, `Unknown job type "${body.type}"; known types: ${jobTypes().join(', ')}.`);
+  }
+  const input = handler.input.safeParse(body.input);
+  if (!input.success) {
+    const errors = input.error.issues.map((issue) => ({
+      path: ['body', 'input', ...issue.path.map(String)].join('.'),
+      message: issue.message,
+    }));
+    throw new HttpProblem(400, `The input is not valid for job type "${body.type}".`, { errors });
+  }
+  if (body.endpointId !== undefined) {
+    // Endpoints are registered through the delivery API; until one exists, no id can name it.
+    throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);
+  }
+  const runAt = body.runAt === undefined ? null : new Date(body.runAt);
+  if (runAt && runAt.getTime() - Date.now() > MAX_RUN_AT_AHEAD_MS) {
+    throw new HttpProblem(400, 'runAt may be at most 365 days ahead.', {
+      errors: [{ path: 'body.runAt', message: 'at most 365 days ahead' }],
+    });
+  }
+
+  const requestHash =
+    idempotencyKey === undefined ? undefined : createHash('sha256').update(stringify(body)).digest();
+  if (idempotencyKey !== undefined && requestHash) {
+    const earlier = await replayOf(ctx, tenantId, idempotencyKey, requestHash);
+    if (earlier) return earlier;
+  }
+
+  const queued = await countQueued(ctx.pool, tenantId, ctx.config.tenantMaxQueuedJobs);
+  if (queued >= ctx.config.tenantMaxQueuedJobs) {
+    throw new HttpProblem(
+      429,
+      `This tenant already has ${queued} queued jobs, the most allowed; retry later.`,
+      {
+        headers: { 'retry-after': '5' },
+      },
+    );
+  }
+
+  const id = newId('job');
+  const timeoutSeconds = body.timeoutSeconds ?? handler.defaultTimeoutSeconds;
+  const maxAttempts = body.maxAttempts ?? 3;
+  const priority = body.priority ?? 0;
+  try {
+    const job = await withTransaction(ctx.pool, async (tx) => {
+      const queueEntryId = randomUUID();
+      const row = await insertJob(tx, {
+        id,
+        tenantId,
+        type: body.type,
+        input: input.data,
+        callbackUrl: body.callbackUrl ?? null,
+        endpointId: null,
+        timeoutSeconds,
+        maxAttempts,
+        priority,
+        runAt,
+        metadata: body.metadata ?? {},
+        queueEntryId,
+      });
+      await enqueueAttempt(
+        ctx.boss,
+        tx,
+        { id, timeoutSeconds, maxAttempts, priority, ...(runAt && { startAfter: runAt }) },
+        queueEntryId,
+      );
+      if (idempotencyKey !== undefined && requestHash) {
+        const claimed = await claimIdempotencyKey(tx, {
+          tenantId,
+          key: idempotencyKey,
+          requestHash,
+          jobId: id,
+        });
+        // Another request with this key committed first: undo ours and answer as that one did.
+        if (!claimed) throw new IdempotencyRace();
+      }
+      return row;
+    });
+    return { job, replayed: false };
+  } catch (error) {
+    if (!(error instanceof IdempotencyRace) || idempotencyKey === undefined || !requestHash) throw error;
+    const earlier = await replayOf(ctx, tenantId, idempotencyKey, requestHash);
+    if (!earlier) throw error;
+    return earlier;
+  }
+}
+
+async function replayOf(
+  ctx: AppContext,
+  tenantId: string,
+  key: string,
+  requestHash: Buffer,
+): Promise<Submitted | undefined> {
+  const record = await findIdempotencyKey(ctx.pool, tenantId, key);
+  if (!record) return undefined;
+  if (!record.request_hash.equals(requestHash)) {
+    throw new HttpProblem(
+      409,
+      'This Idempotency-Key was used with a different request body in the last 24 hours.',
+    );
+  }
+  const job = await getJob(ctx.pool, tenantId, record.job_id);
+  return job && { job, replayed: true };
+}

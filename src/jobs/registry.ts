@@ -1,0 +1,14 @@
+// The job types this build can run, by name.
+import type { JobHandler } from './handler.ts';
+import { demoReport } from './handlers/demo-report.ts';
+import { echo } from './handlers/echo.ts';
+
+const handlers = new Map<string, JobHandler>([echo, demoReport].map((handler) => [handler.type, handler]));
+
+export function findHandler(type: string): JobHandler | undefined {
+  return handlers.get(type);
+}
+
+export function jobTypes(): string[] {
+  return [...handlers.keys()];
+}

@@ -1,0 +1,185 @@
+// Runs job attempts from the pg-boss queue: claim the job, run its handler under a timeout and a cancel
+// signal, then record the outcome (and the next attempt or the job's end) in one transaction.
+import type { Job } from 'pg-boss';
+import type { AppContext } from '../context.ts';
+import { enqueueAttempt, JOB_QUEUE, type JobEntryData } from '../queue/job-queue.ts';
+import {
+  cancelRequestedAmong,
+  type JobRow,
+  lockJob,
+  recordProgress,
+  requeueJob,
+  startAttempt,
+  TERMINAL,
+} from '../store/jobs.ts';
+import { withTransaction } from '../store/transaction.ts';
+import { retryDelayMs } from './backoff.ts';
+import { PermanentJobError, RetryLaterError } from './handler.ts';
+import { endJob } from './lifecycle.ts';
+import { findHandler } from './registry.ts';
+
+const MAX_ERROR_LENGTH = 1_000;
+
+/** What an attempt came to; `settle` is the one place that acts on it. */
+type Outcome =
+  | { kind: 'succeeded'; result: unknown }
+  | { kind: 'cancelled' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'retry'; error: string; delayMs?: number }
+  | { kind: 'interrupted' };
+
+class Cancelled extends Error {}
+
+export async function startJobRunner(ctx: AppContext): Promise<void> {
+  const { events } = ctx;
+  const running = new Map<string, AbortController>();
+  events.onCancelRequest((jobId) => {
+    if (jobId !== undefined) {
+      running.get(jobId)?.abort(new Cancelled());
+      return;
+    }
+    if (running.size === 0) return;
+    cancelRequestedAmong(ctx.pool, [...running.keys()]).then(
+      (ids) => {
+        for (const id of ids) running.get(id)?.abort(new Cancelled());
+      },
+      (error: unknown) => ctx.log.warn({ err: error }, 'cannot check for missed cancellations'),
+    );
+  });
+
+  await ctx.boss.work<JobEntryData>(
+    JOB_QUEUE,
+    { batchSize: 1, localConcurrency: ctx.config.workerConcurrency, pollingIntervalSeconds: 2 },
+    async ([entry]) => {
+      if (entry) await runEntry(ctx, entry, running);
+    },
+  );
+}
+
+async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<string, AbortController>) {
+  const job = await claim(ctx, entry);
+  if (!job) return;
+  const controller = new AbortController();
+  running.set(job.id, controller);
+  const timeout = AbortSignal.timeout(job.timeout_seconds * 1000);
+  const signal = AbortSignal.any([controller.signal, timeout, entry.signal]);
+  const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
+  let outcome: Outcome;
+  try {
+    const handler = findHandler(job.type);
+    if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
+    const input = handler.input.parse(job.input);
+    const progress = async (percent: number, message?: string) => {
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new RangeError('progress is 0–100');
+      await recordProgress(ctx.pool, job.id, percent, message?.slice(0, 500) ?? null);
+    };
+    // A handler that ignores its signal still ends the attempt when the signal fires.
+    const result = await untilAborted(
+      handler.run(input, { progress, signal, log, attempt: job.attempts }),
+      signal,
+    );
+    outcome = { kind: 'succeeded', result: result ?? null };
+  } catch (error) {
+    outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: entry.signal }, job);
+  } finally {
+    running.delete(job.id);
+  }
+  log.info({ outcome: outcome.kind }, 'job attempt finished');
+  await settle(ctx, entry, job, outcome);
+}
+
+/** Takes the job for this entry, or returns undefined when the entry is stale or the job needs no run. */
+function claim(ctx: AppContext, entry: Job<JobEntryData>): Promise<JobRow | undefined> {
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await lockJob(tx, entry.data.jobId);
+    if (!row || row.queue_entry_id !== entry.id || TERMINAL.has(row.status)) return undefined;
+    if (row.cancel_requested_at) {
+      await endJob(tx, row, { status: 'cancelled' });
+      return undefined;
+    }
+    // Still 'running' means the worker of the previous attempt died before recording its outcome.
+    if (row.status === 'running' && row.attempts >= row.max_attempts) {
+      await endJob(tx, row, {
+        status: 'failed',
+        error: 'the worker running the last attempt stopped before it finished',
+      });
+      return undefined;
+    }
+    return startAttempt(tx, row.id);
+  });
+}
+
+function classify(
+  error: unknown,
+  signals: { cancelled: AbortSignal; timeout: AbortSignal; shutdown: AbortSignal },
+  job: JobRow,
+): Outcome {
+  if (signals.cancelled.aborted) return { kind: 'cancelled' };
+  if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
+  if (signals.shutdown.aborted) return { kind: 'interrupted' };
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
+  if (error instanceof PermanentJobError) return { kind: 'failed', error: message };
+  if (error instanceof RetryLaterError) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
+  if (error instanceof Error && error.name === 'ZodError')
+    return { kind: 'failed', error: `invalid input: ${message}` };
+  return { kind: 'retry', error: message || 'the handler failed without a message' };
+}
+
+async function settle(
+  ctx: AppContext,
+  entry: Job<JobEntryData>,
+  job: JobRow,
+  outcome: Outcome,
+): Promise<void> {
+  await withTransaction(ctx.pool, async (tx) => {
+    const row = await lockJob(tx, job.id);
+    if (!row || row.queue_entry_id !== entry.id || row.status !== 'running') return;
+    // A cancel request that arrived while the handler finished anyway still wins: the client was told so.
+    const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
+    switch (final.kind) {
+      case 'succeeded':
+        await endJob(tx, row, { status: 'succeeded', result: final.result });
+        return;
+      case 'cancelled':
+        await endJob(tx, row, { status: 'cancelled' });
+        return;
+      case 'failed':
+        await endJob(tx, row, { status: 'failed', error: final.error });
+        return;
+      case 'interrupted':
+      case 'retry': {
+        const interrupted = final.kind === 'interrupted';
+        if (!interrupted && row.attempts >= row.max_attempts) {
+          await endJob(tx, row, { status: 'failed', error: final.error });
+          return;
+        }
+        const delayMs = interrupted
+          ? 0
+          : Math.min(
+              ctx.config.jobRetryMaxMs,
+              final.delayMs ??
+                retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
+            );
+        const entryId = await enqueueAttempt(ctx.boss, tx, {
+          id: row.id,
+          timeoutSeconds: row.timeout_seconds,
+          maxAttempts: row.max_attempts,
+          priority: row.priority,
+          startAfter: new Date(Date.now() + delayMs),
+        });
+        const error = interrupted ? 'the worker stopped during the attempt; it will run again' : final.error;
+        await requeueJob(tx, row.id, error, entryId, interrupted);
+      }
+    }
+  });
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,73 @@
+// The job as the API shows it (schema and mapping from the row), and the event data webhooks carry.
+import { z } from 'zod';
+import type { JobRow } from '../store/jobs.ts';
+
+export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+
+export const jobView = z.object({
+  id: z.string(),
+  type: z.string(),
+  status: jobStatus,
+  progress: z.object({ percent: z.number(), message: z.string().nullable() }),
+  attempts: z.number(),
+  maxAttempts: z.number(),
+  input: z.unknown(),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  callbackUrl: z.string().nullable(),
+  endpointId: z.string().nullable(),
+  priority: z.number(),
+  timeoutSeconds: z.number(),
+  runAt: z.string().nullable(),
+  cancelRequested: z.boolean(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  statusUrl: z.string(),
+  resultUrl: z.string(),
+});
+
+export type JobView = z.infer<typeof jobView>;
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+export function viewJob(row: JobRow): JobView {
+  return {
+    id: row.id,
+    type: row.type,
+    status: row.status,
+    progress: { percent: row.progress_percent, message: row.progress_message },
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    input: row.input,
+    result: row.result,
+    error: row.error,
+    metadata: row.metadata,
+    callbackUrl: row.callback_url,
+    endpointId: row.endpoint_id,
+    priority: row.priority,
+    timeoutSeconds: row.timeout_seconds,
+    runAt: iso(row.run_at),
+    cancelRequested: row.cancel_requested_at !== null,
+    createdAt: row.created_at.toISOString(),
+    startedAt: iso(row.started_at),
+    completedAt: iso(row.completed_at),
+    statusUrl: `/v1/jobs/${row.id}`,
+    resultUrl: `/v1/jobs/${row.id}/result`,
+  };
+}
+
+/** The `data` of a job.* webhook event (API contract, "Webhooks sent to receivers"). */
+export function jobEventData(row: JobRow) {
+  return {
+    jobId: row.id,
+    jobType: row.type,
+    status: row.status,
+    result: row.result,
+    error: row.error,
+    attempts: row.attempts,
+    metadata: row.metadata,
+    completedAt: iso(row.completed_at),
+  };
+}

@@ -1,0 +1,54 @@
+// The pg-boss queue that runs job attempts. Each entry carries only a job id; our jobs table is the truth.
+import { randomUUID } from 'node:crypto';
+import type { PgBoss } from 'pg-boss';
+import type { Config } from '../config/config.ts';
+import type { Tx } from '../store/transaction.ts';
+
+export const JOB_QUEUE = 'hookrelay-jobs';
+
+/** Margin beyond a job's own timeout before pg-boss treats an entry as lost. */
+const EXPIRY_GRACE_SECONDS = 60;
+
+export interface JobEntryData {
+  jobId: string;
+}
+
+export async function createJobQueue(boss: PgBoss, config: Config): Promise<void> {
+  await boss.createQueue(JOB_QUEUE, {
+    // Wake workers by NOTIFY when an entry is created, instead of waiting out a polling interval.
+    notify: true,
+    // A worker that stops heart-beating (killed) loses its entry to another after this long.
+    heartbeatSeconds: config.jobHeartbeatSeconds,
+  });
+}
+
+/**
+ * Enqueues the entry that will run a job's next attempt, inside the caller's transaction, so the job row and
+ * its queue entry commit together or not at all. Returns the entry id, to be stored on the job row.
+ */
+export async function enqueueAttempt(
+  boss: PgBoss,
+  tx: Tx,
+  job: {
+    id: string;
+    timeoutSeconds: number;
+    maxAttempts: number;
+    priority: number;
+    startAfter?: Date | number;
+  },
+  entryId: string = randomUUID(),
+): Promise<string> {
+  await boss.send(JOB_QUEUE, { jobId: job.id } satisfies JobEntryData, {
+    id: entryId,
+    priority: job.priority,
+    ...(job.startAfter !== undefined && { startAfter: job.startAfter }),
+    expireInSeconds: job.timeoutSeconds + EXPIRY_GRACE_SECONDS,
+    // pg-boss retries an entry only when its worker died or errored outside the handler; the runner counts
+    // that as a lost attempt, so the entry never needs more retries than the job has attempts.
+    retryLimit: job.maxAttempts,
+    retryDelay: 1,
+    retryBackoff: true,
+    db: { executeSql: (text, values) => tx.query(text, values) },
+  });
+  return entryId;
+}

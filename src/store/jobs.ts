@@ -1,0 +1,234 @@
+// SQL for jobs, idempotency keys and job events. Every change to a job bumps its version and notifies
+// listeners in the same statement, so SSE and long polls hear of it whichever process made it.
+import type { Pool } from './pool.ts';
+
+export const JOB_CHANNEL = 'hookrelay_jobs';
+export const CANCEL_CHANNEL = 'hookrelay_cancel';
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export interface JobRow {
+  id: string;
+  tenant_id: string;
+  type: string;
+  status: JobStatus;
+  input: unknown;
+  callback_url: string | null;
+  endpoint_id: string | null;
+  timeout_seconds: number;
+  max_attempts: number;
+  priority: number;
+  run_at: Date | null;
+  metadata: Record<string, unknown>;
+  attempts: number;
+  progress_percent: number;
+  progress_message: string | null;
+  result: unknown;
+  error: string | null;
+  queue_entry_id: string;
+  cancel_requested_at: Date | null;
+  version: number;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface NewJob {
+  id: string;
+  tenantId: string;
+  type: string;
+  input: unknown;
+  callbackUrl: string | null;
+  endpointId: string | null;
+  timeoutSeconds: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: Date | null;
+  metadata: Record<string, unknown>;
+  queueEntryId: string;
+}
+
+type Queryable = Pick<Pool, 'query'>;
+
+/** Runs an update returning the job row, and notifies listeners of the change in the same statement. */
+async function changeJob(db: Queryable, update: string, values: unknown[]): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>(
+    `with changed as (${update} returning *), notified as (
+       select pg_notify('${JOB_CHANNEL}', id) from changed
+     ) select changed.* from changed left join notified on true`,
+    values,
+  );
+  return rows[0];
+}
+
+export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
+  const { rows } = await db.query<JobRow>(
+    `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
+                       priority, run_at, metadata, queue_entry_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+    [
+      job.id,
+      job.tenantId,
+      job.type,
+      JSON.stringify(job.input),
+      job.callbackUrl,
+      job.endpointId,
+      job.timeoutSeconds,
+      job.maxAttempts,
+      job.priority,
+      job.runAt,
+      JSON.stringify(job.metadata),
+      job.queueEntryId,
+    ],
+  );
+  return rows[0] as JobRow;
+}
+
+/** A tenant's job; another tenant's id reads as missing. */
+export async function getJob(db: Queryable, tenantId: string, id: string): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>('select * from jobs where id = $1 and tenant_id = $2', [
+    id,
+    tenantId,
+  ]);
+  return rows[0];
+}
+
+export async function listJobs(
+  db: Queryable,
+  tenantId: string,
+  filter: { status?: JobStatus; type?: string; before?: string; limit: number },
+): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `select * from jobs
+      where tenant_id = $1 and ($2::text is null or status = $2) and ($3::text is null or type = $3)
+        and ($4::text is null or id < $4)
+      order by id desc limit $5`,
+    [tenantId, filter.status ?? null, filter.type ?? null, filter.before ?? null, filter.limit],
+  );
+  return rows;
+}
+
+/** How many of the tenant's jobs wait, counting no further than `cap` (the answer only has to reach it). */
+export async function countQueued(db: Queryable, tenantId: string, cap: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "select count(*)::int as n from (select 1 from jobs where tenant_id = $1 and status = 'queued' limit $2) q",
+    [tenantId, cap],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** Records a key for a new job; undefined when a live (under 24 h) record of that key already exists. */
+export async function claimIdempotencyKey(
+  db: Queryable,
+  record: { tenantId: string; key: string; requestHash: Buffer; jobId: string },
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ job_id: string }>(
+    `insert into idempotency_keys (tenant_id, key, request_hash, job_id) values ($1, $2, $3, $4)
+     on conflict (tenant_id, key) do update
+       set request_hash = excluded.request_hash, job_id = excluded.job_id, created_at = now()
+       where idempotency_keys.created_at < now() - interval '24 hours'
+     returning job_id`,
+    [record.tenantId, record.key, record.requestHash, record.jobId],
+  );
+  return rows[0]?.job_id;
+}
+
+export async function findIdempotencyKey(
+  db: Queryable,
+  tenantId: string,
+  key: string,
+): Promise<{ request_hash: Buffer; job_id: string } | undefined> {
+  const { rows } = await db.query<{ request_hash: Buffer; job_id: string }>(
+    "select request_hash, job_id from idempotency_keys where tenant_id = $1 and key = $2 and created_at >= now() - interval '24 hours'",
+    [tenantId, key],
+  );
+  return rows[0];
+}
+
+/** Locks a job for a state change; every transition goes through this, so they are serialised per job. */
+export async function lockJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>('select * from jobs where id = $1 for update', [id]);
+  return rows[0];
+}
+
+export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefined> {
+  return changeJob(
+    db,
+    `update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+            version = version + 1 where id = $1`,
+    [id],
+  );
+}
+
+export function recordProgress(db: Queryable, id: string, percent: number, message: string | null) {
+  return changeJob(
+    db,
+    `update jobs set progress_percent = $2, progress_message = $3, version = version + 1
+      where id = $1 and status = 'running'`,
+    [id, percent, message],
+  );
+}
+
+/**
+ * Puts the job back in the queue for another attempt, run by the given new pg-boss entry. An attempt cut short
+ * by the worker's own shutdown is given back (`refund`): it says nothing about the job.
+ */
+export function requeueJob(db: Queryable, id: string, error: string, queueEntryId: string, refund: boolean) {
+  return changeJob(
+    db,
+    `update jobs set status = 'queued', error = $2, queue_entry_id = $3, attempts = attempts - $4::int,
+            version = version + 1 where id = $1`,
+    [id, error, queueEntryId, refund ? 1 : 0],
+  );
+}
+
+/** Which of these jobs have a cancellation request (checked after missed notifications). */
+export async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    'select id from jobs where id = any($1) and cancel_requested_at is not null',
+    [ids],
+  );
+  return rows.map((row) => row.id);
+}
+
+export async function finishJob(
+  db: Queryable,
+  id: string,
+  outcome: { status: 'succeeded' | 'failed' | 'cancelled'; result?: unknown; error?: string | null },
+): Promise<JobRow> {
+  const row = await changeJob(
+    db,
+    `update jobs set status = $2, result = $3, error = $4, completed_at = now(), version = version + 1,
+            progress_percent = case when $2 = 'succeeded' then 100 else progress_percent end
+      where id = $1`,
+    [
+      id,
+      outcome.status,
+      outcome.result === undefined ? null : JSON.stringify(outcome.result),
+      outcome.error ?? null,
+    ],
+  );
+  return row as JobRow;
+}
+
+/** Marks a running job for cancellation and tells the worker running it, whichever process that is. */
+export async function requestCancel(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `with changed as (update jobs set cancel_requested_at = now(), version = version + 1 where id = $1 returning id)
+     select pg_notify('${CANCEL_CHANNEL}', id), pg_notify('${JOB_CHANNEL}', id) from changed`,
+    [id],
+  );
+}
+
+export async function insertJobEvent(
+  db: Queryable,
+  event: { tenantId: string; jobId: string; type: string; payload: unknown },
+): Promise<void> {
+  await db.query('insert into job_events (tenant_id, job_id, event_type, payload) values ($1, $2, $3, $4)', [
+    event.tenantId,
+    event.jobId,
+    event.type,
+    JSON.stringify(event.payload),
+  ]);
+}
