@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
 import type { JobEvents } from './jobs/events.ts';
 import type { Logger } from './log.ts';
+import type { Outbound } from './outbound/client.ts';
 import type { Migration } from './store/migrate.ts';
 import type { Pool } from './store/pool.ts';
 
@@ -15,4 +16,6 @@ export interface AppContext {
   migrations: Migration[];
   /** Job changes and cancel requests from every process, through Postgres LISTEN/NOTIFY. */
   events: JobEvents;
+  /** The guarded HTTP client every outbound call goes through. */
+  outbound: Outbound;
 }

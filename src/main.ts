@@ -6,6 +6,7 @@ import { buildApp } from './http/app.ts';
 import { startJobEvents } from './jobs/events.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
+import { createOutbound } from './outbound/client.ts';
 import { createBoss } from './queue/boss.ts';
 import { createJobQueue } from './queue/job-queue.ts';
 import { openDatabase } from './store/database.ts';
@@ -42,7 +43,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     stack.push(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
     await createJobQueue(boss, config);
 
-    const ctx: AppContext = { config, log, pool, boss, migrations, events };
+    // Each call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
+    // backstop above the longest of those.
+    const outbound = createOutbound(config.outboundAllowCidrs, { connectMs: 10_000, responseMs: 330_000 });
+    stack.push(() => outbound.close());
+
+    const ctx: AppContext = { config, log, pool, boss, migrations, events, outbound };
     if (config.role !== 'api') await startJobRunner(ctx);
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());

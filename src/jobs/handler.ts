@@ -1,6 +1,7 @@
 // The contract a job type implements: one module per type, registered by name.
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
+import type { Outbound } from '../outbound/client.ts';
 
 export interface JobContext {
   /** Reports progress (0–100) with an optional message; clients see it through polls, SSE and webhooks. */
@@ -10,6 +11,8 @@ export interface JobContext {
   log: Logger;
   /** 1 for the first attempt. */
   attempt: number;
+  /** The guarded HTTP client (undici agent and address policy) for calls out of hookrelay. */
+  outbound: Outbound;
 }
 
 export interface JobHandler<Input = unknown> {

@@ -74,6 +74,10 @@ export async function submitJob(
     // Endpoints are registered through the delivery API; until one exists, no id can name it.
     throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);
   }
+  if (body.callbackUrl !== undefined) {
+    const refused = await ctx.outbound.check(new URL(body.callbackUrl));
+    if (refused) throw new HttpProblem(422, `The callbackUrl is not allowed: ${refused}.`);
+  }
   const runAt = body.runAt === undefined ? null : new Date(body.runAt);
   if (runAt && runAt.getTime() - Date.now() > MAX_RUN_AT_AHEAD_MS) {
     throw new HttpProblem(400, 'runAt may be at most 365 days ahead.', {

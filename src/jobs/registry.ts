@@ -2,8 +2,11 @@
 import type { JobHandler } from './handler.ts';
 import { demoReport } from './handlers/demo-report.ts';
 import { echo } from './handlers/echo.ts';
+import { http } from './handlers/http.ts';
 
-const handlers = new Map<string, JobHandler>([echo, demoReport].map((handler) => [handler.type, handler]));
+const handlers = new Map<string, JobHandler>(
+  [echo, demoReport, http].map((handler) => [handler.type, handler]),
+);
 
 export function findHandler(type: string): JobHandler | undefined {
   return handlers.get(type);

@@ -76,7 +76,7 @@ async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<
     };
     // A handler that ignores its signal still ends the attempt when the signal fires.
     const result = await untilAborted(
-      handler.run(input, { progress, signal, log, attempt: job.attempts }),
+      handler.run(input, { progress, signal, log, attempt: job.attempts, outbound: ctx.outbound }),
       signal,
     );
     outcome = { kind: 'succeeded', result: result ?? null };

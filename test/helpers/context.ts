@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../../src/config/config.ts';
 import type { AppContext } from '../../src/context.ts';
 import { startJobEvents } from '../../src/jobs/events.ts';
 import { createLogger } from '../../src/log.ts';
+import { createOutbound } from '../../src/outbound/client.ts';
 import { createBoss } from '../../src/queue/boss.ts';
 import { createJobQueue } from '../../src/queue/job-queue.ts';
 import { loadMigrations, migrate } from '../../src/store/migrate.ts';
@@ -27,7 +28,12 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
     await events.close();
     await pool.end();
   });
-  return { config, log, pool, boss, migrations, events };
+  const outbound = createOutbound(config.outboundAllowCidrs, {
+    connectMs: 5_000,
+    responseMs: config.deliveryTimeoutMs,
+  });
+  t.teardown(() => outbound.close());
+  return { config, log, pool, boss, migrations, events, outbound };
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */
