@@ -49,7 +49,14 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
 
   await ctx.boss.work<JobEntryData>(
     JOB_QUEUE,
-    { batchSize: 1, localConcurrency: ctx.config.workerConcurrency, pollingIntervalSeconds: 2 },
+    {
+      batchSize: 1,
+      localConcurrency: ctx.config.workerConcurrency,
+      // NOTIFY wakes workers for new entries, but an entry deferred by a retry backoff or runAt gets no
+      // notification when it falls due: the backstop poll bounds that delay, so keep it short.
+      pollingIntervalSeconds: 1,
+      notifyPollingIntervalSeconds: 1,
+    },
     async ([entry]) => {
       if (entry) await runEntry(ctx, entry, running);
     },
