@@ -13,8 +13,10 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
     supervise: runsWorkers,
     schedule: runsWorkers,
     useListenNotify: true,
-    // Heartbeats are checked on this interval: it bounds how late a dead worker's job is handed to another.
+    // Lost entries (missed heartbeats) are failed, and so retried elsewhere, in the per-queue monitor pass: with
+    // these intervals a dead worker's job is picked up again about JOB_HEARTBEAT + 5 s after it died.
     superviseIntervalSeconds: 5,
+    monitorIntervalSeconds: 5,
     instanceName: `hookrelay-${config.role}`,
   });
   // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.

@@ -1,0 +1,89 @@
+// Jobs across processes on one database: API processes stream what worker processes do, and a worker
+// killed mid-job loses nothing.
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { client } from '../helpers/client.ts';
+import { freshDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY, type Job, readEvents } from '../helpers/jobs-app.ts';
+import { runHookrelay } from '../helpers/process.ts';
+
+async function cluster(t: Test, extra: Record<string, string> = {}) {
+  const url = await freshDatabase(t);
+  const env = { DATABASE_URL: url, ADMIN_API_KEY: ADMIN_KEY, ...extra };
+  const apiA = runHookrelay(t, { ...env, HOOKRELAY_ROLE: 'api' });
+  const apiB = runHookrelay(t, { ...env, HOOKRELAY_ROLE: 'api' });
+  const [baseA, baseB] = await Promise.all([apiA.ready(), apiB.ready()]);
+  const tenant = (await client(baseA, ADMIN_KEY)('POST', '/v1/admin/tenants', { name: 'x' })).body as {
+    apiKey: string;
+  };
+  return { url, env, baseA: baseA as string, baseB: baseB as string, key: tenant.apiKey };
+}
+
+async function count(url: string, sql: string, values: unknown[]): Promise<number> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query(sql, values)).rows[0].n as number;
+  } finally {
+    await db.end();
+  }
+}
+
+t.test('SSE and long poll on two API processes follow a job run by a worker process', async (t) => {
+  const c = await cluster(t);
+  const worker = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker' });
+  const workerBase = await worker.ready();
+  t.equal((await fetch(`${workerBase}/v1/jobs`)).status, 404, 'worker processes serve no API routes');
+  t.equal((await fetch(`${workerBase}/readyz`)).status, 200, 'but do answer probes');
+
+  const api = client(c.baseA, c.key);
+  const id = (await api('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 5, stepMs: 200 } })).body
+    .id as string;
+  const [stream, polled] = await Promise.all([
+    readEvents(c.baseA, c.key, id),
+    client(c.baseB, c.key)<Job>('GET', `/v1/jobs/${id}?waitSeconds=30`),
+  ]);
+  t.equal(polled.body.status, 'succeeded', 'the long poll on the other API process returned at the end');
+  t.equal(stream.events.at(-1)?.data.status, 'succeeded');
+  t.ok(
+    stream.events.filter((e) => e.event === 'progress').length >= 3,
+    'progress arrived from the worker process',
+  );
+});
+
+t.test('a worker killed mid-job: another worker finishes it, once', async (t) => {
+  const c = await cluster(t, { JOB_HEARTBEAT: '10s' });
+  const doomed = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker' });
+  await doomed.ready();
+  const api = client(c.baseA, c.key);
+  const id = (await api('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 10, stepMs: 300 } })).body
+    .id as string;
+  const streamed = readEvents(c.baseB, c.key, id);
+
+  for (;;) {
+    const job = (await api<Job>('GET', `/v1/jobs/${id}`)).body;
+    if (job.progress.percent > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  const killedAt = Date.now();
+
+  const rescuer = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker' });
+  await rescuer.ready();
+  const job = (await api<Job>('GET', `/v1/jobs/${id}?waitSeconds=60`)).body;
+  t.equal(job.status, 'succeeded');
+  t.equal(job.attempts, 2, 'the lost attempt counts, the second one finished');
+  t.comment(`recovered ${Date.now() - killedAt} ms after the kill (heartbeat 10 s)`);
+  t.equal(
+    await count(
+      c.url,
+      "select count(*)::int as n from job_events where job_id = $1 and event_type = 'job.succeeded'",
+      [id],
+    ),
+    1,
+    'one terminal event',
+  );
+  const { events } = await streamed;
+  t.equal(events.at(-1)?.data.status, 'succeeded', 'the SSE stream on an API process saw it through');
+});
