@@ -137,6 +137,35 @@ t.test('Idempotency-Key: same body → the same job (200), another body → 409'
   }
 });
 
+t.test('an Idempotency-Key is remembered for 24 hours, then may be used again', async (t) => {
+  const first = await acme.api(
+    'POST',
+    '/v1/jobs',
+    { type: 'echo', input: 'old' },
+    { 'idempotency-key': 'daily' },
+  );
+  t.equal(first.status, 202);
+  await app.ctx.pool.query(
+    "update idempotency_keys set created_at = now() - interval '25 hours' where key = 'daily'",
+  );
+  const reused = await acme.api(
+    'POST',
+    '/v1/jobs',
+    { type: 'echo', input: 'new' },
+    { 'idempotency-key': 'daily' },
+  );
+  t.equal(reused.status, 202, 'an expired key with another body creates a new job, not a 409');
+  t.not(reused.body.id, first.body.id);
+  const again = await acme.api(
+    'POST',
+    '/v1/jobs',
+    { type: 'echo', input: 'new' },
+    { 'idempotency-key': 'daily' },
+  );
+  t.equal(again.status, 200);
+  t.equal(again.body.id, reused.body.id, 'the key now names the new job');
+});
+
 t.test('concurrent requests with one Idempotency-Key create one job', async (t) => {
   const body = { type: 'echo', input: { race: true } };
   const responses = await Promise.all(

@@ -87,3 +87,28 @@ t.test('a worker killed mid-job: another worker finishes it, once', async (t) =>
   const { events } = await streamed;
   t.equal(events.at(-1)?.data.status, 'succeeded', 'the SSE stream on an API process saw it through');
 });
+
+t.test('a worker stopped gracefully mid-job hands the attempt back; the next worker runs it', async (t) => {
+  const c = await cluster(t);
+  const stopping = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker', SHUTDOWN_TIMEOUT: '4s' });
+  await stopping.ready();
+  const api = client(c.baseA, c.key);
+  const id = (await api('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 20, stepMs: 500 } })).body
+    .id as string;
+  for (;;) {
+    if ((await api<Job>('GET', `/v1/jobs/${id}`)).body.status === 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  stopping.child.kill('SIGTERM');
+  t.equal((await stopping.exited).code, 0, 'the worker stopped within its deadline');
+  const paused = (await api<Job>('GET', `/v1/jobs/${id}`)).body;
+  t.equal(paused.status, 'queued', 'the job went back to the queue');
+  t.equal(paused.attempts, 0, 'the interrupted attempt was not counted against the job');
+  t.match(paused.error, /worker stopped/);
+
+  const next = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker' });
+  await next.ready();
+  const job = (await api<Job>('GET', `/v1/jobs/${id}?waitSeconds=60`)).body;
+  t.equal(job.status, 'succeeded');
+  t.equal(job.attempts, 1);
+});
