@@ -64,10 +64,22 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
 }
 
 async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<string, AbortController>) {
-  const job = await claim(ctx, entry);
-  if (!job) return;
+  // Registered before the claim commits: a cancel request can only follow that commit (it locks the same
+  // row), so its notification always finds the controller.
   const controller = new AbortController();
-  running.set(job.id, controller);
+  running.set(entry.data.jobId, controller);
+  // A stale duplicate entry for the same job must not unregister the live attempt's controller.
+  const release = () => {
+    if (running.get(entry.data.jobId) === controller) running.delete(entry.data.jobId);
+  };
+  const job = await claim(ctx, entry).catch((error: unknown) => {
+    release();
+    throw error;
+  });
+  if (!job) {
+    release();
+    return;
+  }
   const timeout = AbortSignal.timeout(job.timeout_seconds * 1000);
   const signal = AbortSignal.any([controller.signal, timeout, entry.signal]);
   const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
@@ -90,7 +102,7 @@ async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<
   } catch (error) {
     outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: entry.signal }, job);
   } finally {
-    running.delete(job.id);
+    release();
   }
   log.info({ outcome: outcome.kind }, 'job attempt finished');
   await settle(ctx, entry, job, outcome);
