@@ -16,6 +16,8 @@ export interface AppContext {
   migrations: Migration[];
   /** Job changes and cancel requests from every process, through Postgres LISTEN/NOTIFY. */
   events: JobEvents;
-  /** The guarded HTTP client every outbound call goes through. */
+  /** The guarded HTTP client for job handlers (long timeouts: each call sets its own). */
   outbound: Outbound;
+  /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
+  deliveryOutbound: Outbound;
 }

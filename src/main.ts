@@ -2,12 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import type { AppContext } from './context.ts';
+import { startDispatcher } from './delivery/dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { startJobEvents } from './jobs/events.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
 import { createOutbound } from './outbound/client.ts';
 import { createBoss } from './queue/boss.ts';
+import { createDeliveryQueue } from './queue/delivery-queue.ts';
 import { createJobQueue } from './queue/job-queue.ts';
 import { openDatabase } from './store/database.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
@@ -42,14 +44,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
     stack.push(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
     await createJobQueue(boss, config);
+    await createDeliveryQueue(boss, config);
 
     // Each call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
     // backstop above the longest of those.
     const outbound = createOutbound(config.outboundAllowCidrs, { connectMs: 10_000, responseMs: 330_000 });
     stack.push(() => outbound.close());
+    const deliveryOutbound = createOutbound(config.outboundAllowCidrs, {
+      connectMs: config.deliveryTimeoutMs,
+      responseMs: config.deliveryTimeoutMs,
+    });
+    stack.push(() => deliveryOutbound.close());
 
-    const ctx: AppContext = { config, log, pool, boss, migrations, events, outbound };
-    if (config.role !== 'api') await startJobRunner(ctx);
+    const ctx: AppContext = { config, log, pool, boss, migrations, events, outbound, deliveryOutbound };
+    if (config.role !== 'api') {
+      await startJobRunner(ctx);
+      await startDispatcher(ctx);
+    }
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());
     const url = await app.listen({ host: config.host, port: config.port });

@@ -74,6 +74,7 @@ const environment = z.object({
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT: duration.default(25_000),
   WORKER_CONCURRENCY: integer(1, 1000).default(10),
+  DELIVERY_CONCURRENCY: integer(1, 1000).default(50),
   JOB_HEARTBEAT: duration
     .default(30_000)
     .refine((ms) => ms >= 10_000, 'must be at least 10s (pg-boss checks heartbeats no finer)'),
@@ -105,6 +106,7 @@ const configSchema = environment.transform((e) => ({
   bodyLimitBytes: e.BODY_LIMIT,
   shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
   workerConcurrency: e.WORKER_CONCURRENCY,
+  deliveryConcurrency: e.DELIVERY_CONCURRENCY,
   jobHeartbeatSeconds: Math.ceil(e.JOB_HEARTBEAT / 1000),
   jobRetryBaseMs: e.JOB_RETRY_BASE,
   jobRetryMaxMs: e.JOB_RETRY_MAX,

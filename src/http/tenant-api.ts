@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { authenticate, requireTenant, tenantOf } from './auth.ts';
 import { HttpProblem } from './problem.ts';
+import { endpointRoutes } from './routes/endpoints.ts';
 import { jobRoutes } from './routes/jobs.ts';
 
 export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPluginAsync {
@@ -27,5 +28,6 @@ export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPlugin
         ),
     });
     await app.register(jobRoutes(ctx, draining));
+    await app.register(endpointRoutes(ctx));
   };
 }

@@ -19,7 +19,7 @@ export async function cancelJob(
     const row = await lockJob(tx, id);
     if (!row || row.tenant_id !== tenantId) throw new HttpProblem(404, `No job ${id}.`);
     if (TERMINAL.has(row.status)) throw new HttpProblem(409, `The job is already ${row.status}.`);
-    if (row.status === 'queued') return { ended: await endJob(tx, row, { status: 'cancelled' }) };
+    if (row.status === 'queued') return { ended: await endJob(ctx, tx, row, { status: 'cancelled' }) };
     await requestCancel(tx, id);
     return { ended: undefined };
   });

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { newId } from '../ids.ts';
 import { enqueueAttempt } from '../queue/job-queue.ts';
+import { getEndpoint } from '../store/endpoints.ts';
 import {
   claimIdempotencyKey,
   countQueued,
@@ -70,8 +71,7 @@ export async function submitJob(
     }));
     throw new HttpProblem(400, `The input is not valid for job type "${body.type}".`, { errors });
   }
-  if (body.endpointId !== undefined) {
-    // Endpoints are registered through the delivery API; until one exists, no id can name it.
+  if (body.endpointId !== undefined && !(await getEndpoint(ctx.pool, tenantId, body.endpointId))) {
     throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);
   }
   if (body.callbackUrl !== undefined) {
@@ -116,7 +116,7 @@ export async function submitJob(
         type: body.type,
         input: input.data,
         callbackUrl: body.callbackUrl ?? null,
-        endpointId: null,
+        endpointId: body.endpointId ?? null,
         timeoutSeconds,
         maxAttempts,
         priority,

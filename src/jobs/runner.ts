@@ -114,12 +114,12 @@ function claim(ctx: AppContext, entry: Job<JobEntryData>): Promise<JobRow | unde
     const row = await lockJob(tx, entry.data.jobId);
     if (!row || row.queue_entry_id !== entry.id || TERMINAL.has(row.status)) return undefined;
     if (row.cancel_requested_at) {
-      await endJob(tx, row, { status: 'cancelled' });
+      await endJob(ctx, tx, row, { status: 'cancelled' });
       return undefined;
     }
     // Still 'running' means the worker of the previous attempt died before recording its outcome.
     if (row.status === 'running' && row.attempts >= row.max_attempts) {
-      await endJob(tx, row, {
+      await endJob(ctx, tx, row, {
         status: 'failed',
         error: 'the worker running the last attempt stopped before it finished',
       });
@@ -158,19 +158,19 @@ async function settle(
     const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
     switch (final.kind) {
       case 'succeeded':
-        await endJob(tx, row, { status: 'succeeded', result: final.result });
+        await endJob(ctx, tx, row, { status: 'succeeded', result: final.result });
         return;
       case 'cancelled':
-        await endJob(tx, row, { status: 'cancelled' });
+        await endJob(ctx, tx, row, { status: 'cancelled' });
         return;
       case 'failed':
-        await endJob(tx, row, { status: 'failed', error: final.error });
+        await endJob(ctx, tx, row, { status: 'failed', error: final.error });
         return;
       case 'interrupted':
       case 'retry': {
         const interrupted = final.kind === 'interrupted';
         if (!interrupted && row.attempts >= row.max_attempts) {
-          await endJob(tx, row, { status: 'failed', error: final.error });
+          await endJob(ctx, tx, row, { status: 'failed', error: final.error });
           return;
         }
         const delayMs = interrupted

@@ -7,6 +7,7 @@ import { startJobEvents } from '../../src/jobs/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { createOutbound } from '../../src/outbound/client.ts';
 import { createBoss } from '../../src/queue/boss.ts';
+import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
 import { createJobQueue } from '../../src/queue/job-queue.ts';
 import { loadMigrations, migrate } from '../../src/store/migrate.ts';
 import { createPool } from '../../src/store/pool.ts';
@@ -23,6 +24,7 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
   const boss = createBoss(url, config, log);
   await boss.start();
   await createJobQueue(boss, config);
+  await createDeliveryQueue(boss, config);
   t.teardown(async () => {
     await boss.stop({ graceful: false });
     await events.close();
@@ -32,8 +34,12 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
     connectMs: 5_000,
     responseMs: config.deliveryTimeoutMs,
   });
-  t.teardown(() => outbound.close());
-  return { config, log, pool, boss, migrations, events, outbound };
+  const deliveryOutbound = createOutbound(config.outboundAllowCidrs, {
+    connectMs: config.deliveryTimeoutMs,
+    responseMs: config.deliveryTimeoutMs,
+  });
+  t.teardown(() => Promise.all([outbound.close(), deliveryOutbound.close()]));
+  return { config, log, pool, boss, migrations, events, outbound, deliveryOutbound };
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */

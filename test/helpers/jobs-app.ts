@@ -1,5 +1,6 @@
 // A running API with workers on a fresh database, plus helpers to create tenants and follow jobs.
 import type { Test } from 'tap';
+import { startDispatcher } from '../../src/delivery/dispatcher.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startJobRunner } from '../../src/jobs/runner.ts';
 import { type Api, client } from './client.ts';
@@ -29,7 +30,10 @@ export async function jobsApp(
     JOB_RETRY_MAX: '1s',
     ...env,
   });
-  if (options.workers !== false) await startJobRunner(ctx);
+  if (options.workers !== false) {
+    await startJobRunner(ctx);
+    await startDispatcher(ctx);
+  }
   const base = await listen(t, await buildApp(ctx));
   const admin = client(base, ADMIN_KEY);
 

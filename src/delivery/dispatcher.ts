@@ -1,0 +1,172 @@
+// Delivers messages from the pg-boss queue: sign, send, classify, then record the attempt and the message's
+// next step (delivered, a scheduled retry, or a dead letter) in one transaction.
+import type { Job } from 'pg-boss';
+import type { AppContext } from '../context.ts';
+import { newId } from '../ids.ts';
+import {
+  DELIVERY_QUEUE,
+  type DeliveryEntryData,
+  enqueueDeliveries,
+  newEntryId,
+} from '../queue/delivery-queue.ts';
+import { type EndpointRow, getEndpoint } from '../store/endpoints.ts';
+import {
+  findMessage,
+  insertAttempt,
+  lockMessage,
+  type MessageRow,
+  updateMessage,
+} from '../store/messages.ts';
+import { getTenant } from '../store/tenants.ts';
+import { withTransaction } from '../store/transaction.ts';
+import { VERSION } from '../version.ts';
+import { classify, type Outcome } from './classify.ts';
+import { deadLetter } from './dead-letter.ts';
+import { deliveryExpirySeconds } from './fan-out.ts';
+import { nextDelayMs } from './retry-policy.ts';
+import { type SendResult, send } from './send.ts';
+import { signatureHeader } from './sign.ts';
+
+export async function startDispatcher(ctx: AppContext): Promise<void> {
+  await ctx.boss.work<DeliveryEntryData>(
+    DELIVERY_QUEUE,
+    {
+      batchSize: 1,
+      localConcurrency: ctx.config.deliveryConcurrency,
+      // Retries are deferred entries, which NOTIFY does not announce when they fall due: poll often.
+      pollingIntervalSeconds: 1,
+      notifyPollingIntervalSeconds: 1,
+    },
+    async ([entry]) => {
+      if (entry) await deliver(ctx, entry);
+    },
+  );
+}
+
+type Target =
+  | { url: string; secrets: string[]; headers: Record<string, string> }
+  | { deadReason: 'endpoint_deleted' | 'endpoint_disabled' };
+
+/** Where and how to send: the endpoint as it is now (URL, secrets, headers), or the job's callbackUrl. */
+async function target(ctx: AppContext, message: MessageRow): Promise<Target> {
+  if (message.endpoint_id === null) {
+    const tenant = await getTenant(ctx.pool, message.tenant_id);
+    return { url: message.url, secrets: tenant ? [tenant.signing_secret] : [], headers: {} };
+  }
+  const endpoint: EndpointRow | undefined = await getEndpoint(
+    ctx.pool,
+    message.tenant_id,
+    message.endpoint_id,
+  );
+  if (!endpoint) return { deadReason: 'endpoint_deleted' };
+  if (endpoint.disabled) return { deadReason: 'endpoint_disabled' };
+  const rotating =
+    endpoint.previous_secret &&
+    endpoint.previous_secret_expires_at &&
+    endpoint.previous_secret_expires_at > new Date();
+  return {
+    url: endpoint.url,
+    secrets:
+      rotating && endpoint.previous_secret ? [endpoint.secret, endpoint.previous_secret] : [endpoint.secret],
+    headers: endpoint.headers,
+  };
+}
+
+async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<void> {
+  const message = await findMessage(ctx.pool, entry.data.messageId);
+  if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
+  const to = await target(ctx, message);
+  if ('deadReason' in to) {
+    await withTransaction(ctx.pool, async (tx) => {
+      const locked = await lockMessage(tx, message.id);
+      if (locked && locked.queue_entry_id === entry.id && locked.status === 'pending') {
+        await deadLetter(tx, locked, to.deadReason);
+      }
+    });
+    return;
+  }
+  const body = JSON.stringify(message.payload);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const attemptedAt = new Date();
+  const result = await send(ctx.deliveryOutbound, {
+    url: to.url,
+    body,
+    timeoutMs: ctx.config.deliveryTimeoutMs,
+    headers: {
+      // The endpoint's own headers first: ours (validated as not reserved at registration) always win.
+      ...to.headers,
+      'content-type': 'application/json',
+      'user-agent': `hookrelay/${VERSION}`,
+      'webhook-id': message.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader(to.secrets, message.id, timestamp, body),
+      ...(message.job_id && { 'x-job-id': message.job_id }),
+    },
+  });
+  await settle(ctx, entry, message.id, attemptedAt, result, classify(result));
+}
+
+async function settle(
+  ctx: AppContext,
+  entry: Job<DeliveryEntryData>,
+  messageId: string,
+  attemptedAt: Date,
+  result: SendResult,
+  outcome: Outcome,
+): Promise<void> {
+  await withTransaction(ctx.pool, async (tx) => {
+    const message = await lockMessage(tx, messageId);
+    // Settled meanwhile by another holder of this entry (a worker presumed dead that was not): nothing to do.
+    if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
+    await insertAttempt(tx, {
+      id: newId('att'),
+      message_id: messageId,
+      attempted_at: attemptedAt,
+      duration_ms: result.durationMs,
+      response_status: result.status,
+      response_body: result.body,
+      error: outcome.kind === 'retry' ? outcome.error : result.error,
+    });
+    const last = { attemptsDelta: 1, lastResponseStatus: result.status };
+    if (outcome.kind === 'delivered') {
+      await updateMessage(tx, messageId, {
+        ...last,
+        status: 'delivered',
+        lastError: null,
+        nextAttemptAt: null,
+      });
+      return;
+    }
+    const error = outcome.kind === 'gone' ? 'receiver answered 410 Gone' : outcome.error;
+    const attempted = message.attempts + 1;
+    const scheduled =
+      outcome.kind === 'retry' ? nextDelayMs(attempted, ctx.config.deliveryRetryScheduleMs) : undefined;
+    if (outcome.kind === 'gone' || scheduled === undefined) {
+      const updated = await updateMessage(tx, messageId, {
+        ...last,
+        status: 'pending',
+        lastError: error,
+        nextAttemptAt: null,
+      });
+      await deadLetter(tx, updated, outcome.kind === 'gone' ? 'gone' : 'exhausted');
+      return;
+    }
+    const delayMs =
+      outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? outcome.retryAfterMs : scheduled;
+    const nextAttemptAt = new Date(Date.now() + delayMs);
+    const entryId = newEntryId();
+    await enqueueDeliveries(
+      ctx.boss,
+      tx,
+      [{ messageId, entryId, startAfter: nextAttemptAt }],
+      deliveryExpirySeconds(ctx),
+    );
+    await updateMessage(tx, messageId, {
+      ...last,
+      status: 'pending',
+      lastError: error,
+      queueEntryId: entryId,
+      nextAttemptAt,
+    });
+  });
+}

@@ -1,0 +1,52 @@
+// One HTTP attempt at a webhook: POST through the guarded agent, time-limited, response read capped at 4 KiB.
+import { request } from 'undici';
+import type { Outbound } from '../outbound/client.ts';
+import { readCapped } from '../outbound/read-capped.ts';
+
+export const RESPONSE_BODY_KEPT = 4 * 1024;
+
+export interface SendResult {
+  durationMs: number;
+  /** null when no response arrived (network error, timeout, refused address). */
+  status: number | null;
+  body: string | null;
+  retryAfter: string | undefined;
+  error: string | null;
+}
+
+export async function send(
+  outbound: Outbound,
+  call: { url: string; headers: Record<string, string>; body: string; timeoutMs: number },
+  now: () => number = Date.now,
+): Promise<SendResult> {
+  const started = now();
+  try {
+    const response = await request(call.url, {
+      method: 'POST',
+      headers: call.headers,
+      body: call.body,
+      dispatcher: outbound.agent,
+      signal: AbortSignal.timeout(call.timeoutMs),
+    });
+    const { text } = await readCapped(response.body, RESPONSE_BODY_KEPT);
+    const retryAfter = response.headers['retry-after'];
+    return {
+      durationMs: now() - started,
+      status: response.statusCode,
+      body: text,
+      retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+      error: null,
+    };
+  } catch (error) {
+    const timedOut =
+      (error as Error).name === 'TimeoutError' ||
+      (error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+    return {
+      durationMs: now() - started,
+      status: null,
+      body: null,
+      retryAfter: undefined,
+      error: timedOut ? `no response within ${call.timeoutMs} ms` : (error as Error).message.slice(0, 500),
+    };
+  }
+}

@@ -1,0 +1,141 @@
+// SQL for endpoints: the receivers a tenant registers.
+import type { Pool } from './pool.ts';
+
+export interface EndpointRow {
+  id: string;
+  tenant_id: string;
+  url: string;
+  description: string;
+  event_types: string[] | null;
+  rate_limit_per_second: number | null;
+  headers: Record<string, string>;
+  disabled: boolean;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface EndpointFields {
+  url: string;
+  description: string;
+  eventTypes: string[] | null;
+  rateLimitPerSecond: number | null;
+  headers: Record<string, string>;
+  disabled: boolean;
+}
+
+type Queryable = Pick<Pool, 'query'>;
+
+export async function insertEndpoint(
+  db: Queryable,
+  endpoint: EndpointFields & { id: string; tenantId: string; secret: string },
+): Promise<EndpointRow> {
+  const { rows } = await db.query<EndpointRow>(
+    `insert into endpoints (id, tenant_id, url, description, event_types, rate_limit_per_second, headers, disabled, secret)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
+    [
+      endpoint.id,
+      endpoint.tenantId,
+      endpoint.url,
+      endpoint.description,
+      endpoint.eventTypes,
+      endpoint.rateLimitPerSecond,
+      JSON.stringify(endpoint.headers),
+      endpoint.disabled,
+      endpoint.secret,
+    ],
+  );
+  return rows[0] as EndpointRow;
+}
+
+export async function getEndpoint(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>('select * from endpoints where id = $1 and tenant_id = $2', [
+    id,
+    tenantId,
+  ]);
+  return rows[0];
+}
+
+export async function listEndpoints(
+  db: Queryable,
+  tenantId: string,
+  limit: number,
+  before: string | undefined,
+): Promise<EndpointRow[]> {
+  const { rows } = await db.query<EndpointRow>(
+    'select * from endpoints where tenant_id = $1 and ($2::text is null or id < $2) order by id desc limit $3',
+    [tenantId, before ?? null, limit],
+  );
+  return rows;
+}
+
+export async function updateEndpoint(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+  fields: EndpointFields,
+): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>(
+    `update endpoints set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
+            disabled = $8, updated_at = now()
+      where id = $1 and tenant_id = $2 returning *`,
+    [
+      id,
+      tenantId,
+      fields.url,
+      fields.description,
+      fields.eventTypes,
+      fields.rateLimitPerSecond,
+      JSON.stringify(fields.headers),
+      fields.disabled,
+    ],
+  );
+  return rows[0];
+}
+
+export async function deleteEndpoint(db: Queryable, tenantId: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('delete from endpoints where id = $1 and tenant_id = $2', [
+    id,
+    tenantId,
+  ]);
+  return rowCount === 1;
+}
+
+/** The new secret signs from now on; the previous one keeps signing beside it for `graceSeconds`. */
+export async function rotateSecret(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+  secret: string,
+  graceSeconds: number,
+): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>(
+    `update endpoints set previous_secret = secret, secret = $3,
+            previous_secret_expires_at = now() + make_interval(secs => $4), updated_at = now()
+      where id = $1 and tenant_id = $2 returning *`,
+    [id, tenantId, secret, graceSeconds],
+  );
+  return rows[0];
+}
+
+/** Enabled endpoints of the tenant that receive this event type (all job events when none are listed). */
+export async function subscribedEndpoints(
+  db: Queryable,
+  tenantId: string,
+  eventType: string,
+  defaultTypes: readonly string[],
+): Promise<EndpointRow[]> {
+  const { rows } = await db.query<EndpointRow>(
+    `select * from endpoints
+      where tenant_id = $1 and not disabled
+        and (case when event_types is null then $2 = any($3::text[]) else $2 = any(event_types) end)`,
+    [tenantId, eventType, defaultTypes],
+  );
+  return rows;
+}
