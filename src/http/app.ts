@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { AppContext } from '../context.ts';
 import { registerOpenApi } from './openapi.ts';
 import { clientErrorHandler, registerProblemHandlers } from './problem.ts';
-import { adminTenantRoutes } from './routes/admin-tenants.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tenantApi } from './tenant-api.ts';
 
@@ -49,7 +49,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await registerOpenApi(app);
   await app.register(healthRoutes(ctx));
   if (ctx.config.role !== 'worker') {
-    await app.register(adminTenantRoutes(ctx), { prefix: '/v1/admin' });
+    await app.register(adminRoutes(ctx), { prefix: '/v1/admin' });
     await app.register(tenantApi(ctx, draining.signal), { prefix: '/v1' });
   }
   return app;

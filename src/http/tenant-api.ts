@@ -4,8 +4,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { authenticate, requireTenant, tenantOf } from './auth.ts';
 import { HttpProblem } from './problem.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { endpointRoutes } from './routes/endpoints.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { messageRoutes } from './routes/messages.ts';
 
 export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPluginAsync {
   return async (app) => {
@@ -29,5 +31,7 @@ export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPlugin
     });
     await app.register(jobRoutes(ctx, draining));
     await app.register(endpointRoutes(ctx));
+    await app.register(messageRoutes(ctx));
+    await app.register(deadLetterRoutes(ctx));
   };
 }

@@ -181,12 +181,15 @@ export async function updateMessage(
   return rows[0] as MessageRow;
 }
 
-/** Sends a message again from a fresh schedule: attempts restart, the id (webhook-id) stays. */
-export async function restartMessage(db: Queryable, id: string, queueEntryId: string): Promise<void> {
+/** Sends messages again from a fresh schedule, each by its new entry: attempts restart, ids (webhook-id) stay. */
+export async function restartMessages(
+  db: Queryable,
+  restarts: Array<{ id: string; entryId: string }>,
+): Promise<void> {
   await db.query(
-    `update messages set status = 'pending', attempts = 0, queue_entry_id = $2, next_attempt_at = now()
-      where id = $1`,
-    [id, queueEntryId],
+    `update messages m set status = 'pending', attempts = 0, queue_entry_id = r.entry_id, next_attempt_at = now()
+       from unnest($1::text[], $2::uuid[]) as r (id, entry_id) where m.id = r.id`,
+    [restarts.map((r) => r.id), restarts.map((r) => r.entryId)],
   );
 }
 
@@ -272,6 +275,18 @@ export async function getDeadLetter(
 ): Promise<DeadLetterRow | undefined> {
   const { rows } = await db.query<DeadLetterRow>(
     'select * from dead_letters where id = $1 and tenant_id = $2 and discarded_at is null',
+    [id, tenantId],
+  );
+  return rows[0];
+}
+
+export async function lockDeadLetter(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<DeadLetterRow | undefined> {
+  const { rows } = await db.query<DeadLetterRow>(
+    'select * from dead_letters where id = $1 and tenant_id = $2 and discarded_at is null for update',
     [id, tenantId],
   );
   return rows[0];

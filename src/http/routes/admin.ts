@@ -1,8 +1,10 @@
-// Operator routes: create and read tenants, issue and revoke their API keys.
+// Operator routes: tenants and their API keys, and every tenant's dead letters.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
+import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { newId } from '../../ids.ts';
+import { listAllDeadLetters } from '../../store/messages.ts';
 import {
   getTenant,
   insertKey,
@@ -25,7 +27,7 @@ const security = [{ bearer: [] }];
 
 const view = (row: TenantRow) => ({ id: row.id, name: row.name, createdAt: row.created_at.toISOString() });
 
-export function adminTenantRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.addHook('onRequest', authenticate(ctx));
     app.addHook('onRequest', requireAdmin);
@@ -113,6 +115,26 @@ export function adminTenantRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const row = await existingTenant(request.params.id);
         return reply.code(201).send(await issueKey(ctx.pool, row.id));
+      },
+    );
+
+    app.get(
+      '/dead-letters',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: "Every tenant's dead letters, newest first (operator view)",
+          security,
+          querystring: pageQuery,
+          response: { 200: pageOf(deadLetterView.extend({ tenantId: z.string() })) },
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        return toPage(await listAllDeadLetters(ctx.pool, cursor, limit + 1), limit, (row) => ({
+          ...viewDeadLetter(row),
+          tenantId: row.tenant_id,
+        }));
       },
     );
 

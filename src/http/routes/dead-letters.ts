@@ -1,0 +1,132 @@
+// Tenant routes for dead letters: list and filter, read, replay one or many, discard.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../../context.ts';
+import { replayMatching } from '../../delivery/replay.ts';
+import { resendMessages } from '../../delivery/resend.ts';
+import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
+import {
+  discardDeadLetter,
+  getDeadLetter,
+  listDeadLetters,
+  lockDeadLetter,
+  markReplayed,
+} from '../../store/messages.ts';
+import { withTransaction } from '../../store/transaction.ts';
+import { tenantOf } from '../auth.ts';
+import { pageOf, pageQuery, toPage } from '../pagination.ts';
+import { HttpProblem } from '../problem.ts';
+
+const security = [{ bearer: [] }];
+const params = z.object({ id: z.string().max(64) });
+const time = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
+const filter = z.object({
+  endpointId: z.string().max(64).optional(),
+  jobId: z.string().max(64).optional(),
+  since: time.optional(),
+  until: time.optional(),
+});
+
+export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/dead-letters',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: 'List dead letters, newest first; filter by endpoint, job and time',
+          security,
+          querystring: pageQuery.extend(filter.shape),
+          response: { 200: pageOf(deadLetterView) },
+        },
+      },
+      async (request) => {
+        const { limit, cursor, ...rest } = request.query;
+        const rows = await listDeadLetters(ctx.pool, tenantOf(request), {
+          ...rest,
+          before: cursor,
+          limit: limit + 1,
+        });
+        return toPage(rows, limit, viewDeadLetter);
+      },
+    );
+
+    app.get(
+      '/dead-letters/:id',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: 'One dead letter',
+          security,
+          params,
+          response: { 200: deadLetterView },
+        },
+      },
+      async (request) => {
+        const row = await getDeadLetter(ctx.pool, tenantOf(request), request.params.id);
+        if (!row) throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
+        return viewDeadLetter(row);
+      },
+    );
+
+    app.post(
+      '/dead-letters/:id/replay',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: 'Send the original message again (same webhook-id, fresh schedule); the dead letter stays',
+          security,
+          params,
+          response: { 202: z.object({ messageId: z.string() }) },
+        },
+      },
+      async (request, reply) => {
+        const tenantId = tenantOf(request);
+        const messageId = await withTransaction(ctx.pool, async (tx) => {
+          const letter = await lockDeadLetter(tx, tenantId, request.params.id);
+          if (!letter) throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
+          await resendMessages(ctx, tx, [letter.message_id]);
+          await markReplayed(tx, [letter.id], request.principal.keyId);
+          return letter.message_id;
+        });
+        return reply.code(202).send({ messageId });
+      },
+    );
+
+    app.post(
+      '/dead-letters/replay',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: 'Replay every dead letter not replayed yet that matches the filter (batched)',
+          security,
+          body: filter.omit({ jobId: true }).strict(),
+          response: { 202: z.object({ replayed: z.number() }) },
+        },
+      },
+      async (request, reply) => {
+        const replayed = await replayMatching(ctx, tenantOf(request), request.body, request.principal.keyId);
+        return reply.code(202).send({ replayed });
+      },
+    );
+
+    app.delete(
+      '/dead-letters/:id',
+      {
+        schema: {
+          tags: ['dead letters'],
+          summary: 'Discard a dead letter',
+          security,
+          params,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        if (!(await discardDeadLetter(ctx.pool, tenantOf(request), request.params.id))) {
+          throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
+        }
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,381 @@
+// Webhook delivery end to end: real receivers on 127.0.0.1, signatures checked with the independent
+// `standardwebhooks` verifier, every outcome and the operator routes around them.
+import { Webhook } from 'standardwebhooks';
+import t from 'tap';
+import type { Api } from '../helpers/client.ts';
+import { type Job, jobsApp } from '../helpers/jobs-app.ts';
+import { type Answer, type Recorded, upstream } from '../helpers/upstream.ts';
+
+const app = await jobsApp(t, { DELIVERY_RETRY_SCHEDULE: '100ms,100ms', DELIVERY_TIMEOUT: '1s' });
+
+interface Message {
+  id: string;
+  status: string;
+  attemptCount: number;
+  attempts: Array<{
+    responseStatus: number | null;
+    error: string | null;
+    durationMs: number;
+    responseBody: string | null;
+  }>;
+  [key: string]: unknown;
+}
+
+interface DeadLetter {
+  id: string;
+  messageId: string;
+  reason: string;
+  attempts: number;
+  replayedAt: string | null;
+  replayedBy: string | null;
+  [key: string]: unknown;
+}
+
+function verify(secret: string, request: Recorded) {
+  return new Webhook(secret).verify(request.body, {
+    'webhook-id': String(request.headers['webhook-id']),
+    'webhook-timestamp': String(request.headers['webhook-timestamp']),
+    'webhook-signature': String(request.headers['webhook-signature']),
+  }) as { type: string; data: Record<string, unknown> };
+}
+
+/** Waits (through the API, polling briefly) until the message reaches a final state. */
+async function settled(api: Api, messageId: string, want: string): Promise<Message> {
+  for (let i = 0; i < 200; i++) {
+    const message = (await api<Message>('GET', `/v1/messages/${messageId}`)).body;
+    if (message.status === want) return message;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`message ${messageId} never became ${want}`);
+}
+
+async function deliveries(api: Api, jobId: string): Promise<Message[]> {
+  return (await api<{ data: Message[] }>('GET', `/v1/jobs/${jobId}/deliveries`)).body.data;
+}
+
+async function runJob(api: Api, body: Record<string, unknown>): Promise<string> {
+  const id = (await api('POST', '/v1/jobs', { type: 'echo', input: { n: 1 }, ...body })).body.id as string;
+  const job = (await api<Job>('GET', `/v1/jobs/${id}?waitSeconds=30`)).body;
+  if (job.status !== 'succeeded') throw new Error(`job ${id} ended ${job.status}`);
+  return id;
+}
+
+t.test(
+  'a callbackUrl gets the job result, signed with the tenant secret (standardwebhooks verifies)',
+  async (t) => {
+    const tenant = await app.tenant('callback');
+    const secret = (await app.ctx.pool.query('select signing_secret from tenants where id = $1', [tenant.id]))
+      .rows[0].signing_secret as string;
+    const receiver = await upstream(t, () => ({ status: 200, body: 'ok' }));
+    const jobId = await runJob(tenant.api, {
+      callbackUrl: `${receiver.url}/hook`,
+      metadata: { order: 'o-1' },
+    });
+    const [message] = await deliveries(tenant.api, jobId);
+    t.ok(message);
+    await settled(tenant.api, message?.id ?? '', 'delivered');
+    const request = receiver.requests[0] as Recorded;
+    t.equal(request.url, '/hook');
+    t.equal(request.headers['webhook-id'], message?.id, 'webhook-id is the message id');
+    t.equal(request.headers['x-job-id'], jobId);
+    t.equal(request.headers['content-type'], 'application/json');
+    t.match(request.headers['user-agent'], /^hookrelay\/\d/);
+    const event = verify(secret, request);
+    t.equal(event.type, 'job.succeeded');
+    t.match(event.data, {
+      jobId,
+      jobType: 'echo',
+      status: 'succeeded',
+      result: { n: 1 },
+      attempts: 1,
+      metadata: { order: 'o-1' },
+    });
+    t.type(event.data.completedAt, 'string');
+  },
+);
+
+t.test(
+  'fan-out to subscribed endpoints with their own secrets; filters and disabled endpoints respected',
+  async (t) => {
+    const tenant = await app.tenant('fanout');
+    const receiver = await upstream(t, () => ({ status: 204 }));
+    const make = async (path: string, extra: Record<string, unknown> = {}) =>
+      (
+        await tenant.api<{ id: string; secret: string }>('POST', '/v1/endpoints', {
+          url: `${receiver.url}${path}`,
+          ...extra,
+        })
+      ).body;
+    const all = await make('/all', { headers: { 'x-team': 'billing' } });
+    const failedOnly = await make('/failed', { eventTypes: ['job.failed'] });
+    await make('/disabled', { disabled: true });
+    const succeededToo = await make('/succeeded', { eventTypes: ['job.succeeded', 'job.failed'] });
+    const jobId = await runJob(tenant.api, {});
+    const messages = await deliveries(tenant.api, jobId);
+    t.equal(messages.length, 2, 'one message per subscribed, enabled endpoint');
+    for (const message of messages) await settled(tenant.api, message.id, 'delivered');
+    t.same(receiver.requests.map((r) => r.url).sort(), ['/all', '/succeeded']);
+    const byPath = new Map(receiver.requests.map((r) => [r.url, r]));
+    t.equal(verify(all.secret, byPath.get('/all') as Recorded).type, 'job.succeeded');
+    t.equal(verify(succeededToo.secret, byPath.get('/succeeded') as Recorded).type, 'job.succeeded');
+    t.throws(
+      () => verify(failedOnly.secret, byPath.get('/all') as Recorded),
+      'each endpoint has its own secret',
+    );
+    t.equal(byPath.get('/all')?.headers['x-team'], 'billing', 'endpoint headers are sent');
+  },
+);
+
+t.test('an endpointId on the job sends to that endpoint only', async (t) => {
+  const tenant = await app.tenant('direct');
+  const receiver = await upstream(t, () => ({ status: 200 }));
+  const chosen = (
+    await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: `${receiver.url}/chosen` })
+  ).body;
+  await tenant.api('POST', '/v1/endpoints', { url: `${receiver.url}/other` });
+  const jobId = await runJob(tenant.api, { endpointId: chosen.id });
+  const messages = await deliveries(tenant.api, jobId);
+  t.equal(messages.length, 1);
+  await settled(tenant.api, messages[0]?.id ?? '', 'delivered');
+  t.same(
+    receiver.requests.map((r) => r.url),
+    ['/chosen'],
+  );
+  const unknown = await tenant.api('POST', '/v1/jobs', {
+    type: 'echo',
+    input: 1,
+    endpointId: 'ep_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+  });
+  t.equal(unknown.status, 422);
+});
+
+t.test('fail, then succeed: every attempt recorded, the same webhook-id each time', async (t) => {
+  const tenant = await app.tenant('flaky');
+  const receiver = await upstream(t, (_r, i) => (i === 0 ? { status: 500, body: 'boom' } : { status: 200 }));
+  const jobId = await runJob(tenant.api, { callbackUrl: receiver.url });
+  const [message] = await deliveries(tenant.api, jobId);
+  const done = await settled(tenant.api, message?.id ?? '', 'delivered');
+  t.equal(done.attemptCount, 2);
+  t.same(
+    done.attempts.map((a) => a.responseStatus),
+    [500, 200],
+  );
+  t.equal(done.attempts[0]?.responseBody, 'boom');
+  t.equal(done.attempts[0]?.error, 'receiver answered 500');
+  t.equal(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size, 1);
+});
+
+t.test('exhausted attempts: dead letter; replay keeps the webhook-id and records who replayed', async (t) => {
+  const tenant = await app.tenant('down');
+  let up = false;
+  const receiver = await upstream(t, () => (up ? { status: 200 } : { status: 503 }));
+  const jobId = await runJob(tenant.api, { callbackUrl: receiver.url });
+  const [message] = await deliveries(tenant.api, jobId);
+  const dead = await settled(tenant.api, message?.id ?? '', 'dead');
+  t.equal(dead.attemptCount, 3, 'DELIVERY_RETRY_SCHEDULE of two delays → three attempts');
+  const letters = (await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?jobId=${jobId}`)).body
+    .data;
+  t.equal(letters.length, 1);
+  const letter = letters[0] as DeadLetter;
+  t.match(letter, {
+    messageId: message?.id,
+    reason: 'exhausted',
+    attempts: 3,
+    lastResponseStatus: 503,
+    replayedAt: null,
+  });
+  t.equal((await tenant.api('GET', `/v1/dead-letters/${letter.id}`)).status, 200);
+
+  up = true;
+  const replay = await tenant.api('POST', `/v1/dead-letters/${letter.id}/replay`);
+  t.equal(replay.status, 202);
+  t.equal(replay.body.messageId, message?.id);
+  await settled(tenant.api, message?.id ?? '', 'delivered');
+  t.equal(
+    new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size,
+    1,
+    'same webhook-id after replay',
+  );
+  const after = (await tenant.api<DeadLetter>('GET', `/v1/dead-letters/${letter.id}`)).body;
+  t.type(after.replayedAt, 'string', 'the dead letter stays, marked replayed');
+  t.match(after.replayedBy, /^key_/);
+});
+
+t.test('410 Gone dead-letters at once', async (t) => {
+  const tenant = await app.tenant('gone');
+  const receiver = await upstream(t, () => ({ status: 410 }));
+  const jobId = await runJob(tenant.api, { callbackUrl: receiver.url });
+  const [message] = await deliveries(tenant.api, jobId);
+  const dead = await settled(tenant.api, message?.id ?? '', 'dead');
+  t.equal(dead.attemptCount, 1);
+  const letters = (await tenant.api<{ data: DeadLetter[] }>('GET', '/v1/dead-letters')).body.data;
+  t.equal(letters[0]?.reason, 'gone');
+});
+
+t.test('429 with Retry-After is honoured; a redirect is a failure and is not followed', async (t) => {
+  const tenant = await app.tenant('polite');
+  const times: number[] = [];
+  const receiver = await upstream(t, (request, i): Answer => {
+    if (request.url === '/elsewhere') return { status: 200 };
+    times.push(Date.now());
+    if (i === 0) return { status: 429, headers: { 'retry-after': '1' } };
+    if (i === 1) return { status: 302, headers: { location: '/elsewhere' } };
+    return { status: 200 };
+  });
+  const jobId = await runJob(tenant.api, { callbackUrl: `${receiver.url}/hook` });
+  const [message] = await deliveries(tenant.api, jobId);
+  const done = await settled(tenant.api, message?.id ?? '', 'delivered');
+  t.same(
+    done.attempts.map((a) => a.responseStatus),
+    [429, 302, 200],
+  );
+  t.equal(done.attempts[1]?.error, 'redirect (302) not followed');
+  t.notOk(
+    receiver.requests.some((r) => r.url === '/elsewhere'),
+    'the Location was never requested',
+  );
+  const gap = (times[1] ?? 0) - (times[0] ?? 0);
+  t.ok(gap >= 900, `waited ${gap} ms after Retry-After: 1 (schedule here is 100 ms)`);
+});
+
+t.test(
+  'an attempt that outlasts DELIVERY_TIMEOUT fails, and a hanging receiver does not hold up a healthy one',
+  async (t) => {
+    const tenant = await app.tenant('slow');
+    const hanging = await upstream(t, () => ({ status: 200, delayMs: 5_000 }));
+    const healthy = await upstream(t, () => ({ status: 200 }));
+    const slowJob = await runJob(tenant.api, { callbackUrl: hanging.url });
+    const started = Date.now();
+    const fastJob = await runJob(tenant.api, { callbackUrl: healthy.url });
+    const [fast] = await deliveries(tenant.api, fastJob);
+    await settled(tenant.api, fast?.id ?? '', 'delivered');
+    t.ok(Date.now() - started < 1_000, 'the healthy receiver was served while the other hung');
+    const [slow] = await deliveries(tenant.api, slowJob);
+    const dead = await settled(tenant.api, slow?.id ?? '', 'dead');
+    t.equal(dead.attempts[0]?.error, 'no response within 1000 ms');
+    t.ok((dead.attempts[0]?.durationMs ?? 0) >= 900);
+  },
+);
+
+t.test('secret rotation: both secrets sign for a while, each verifies alone', async (t) => {
+  const tenant = await app.tenant('rotating');
+  const receiver = await upstream(t, () => ({ status: 200 }));
+  const endpoint = (
+    await tenant.api<{ id: string; secret: string }>('POST', '/v1/endpoints', { url: receiver.url })
+  ).body;
+  const rotated = await tenant.api<{ secret: string }>('POST', `/v1/endpoints/${endpoint.id}/secret/rotate`);
+  t.equal(rotated.status, 200);
+  t.not(rotated.body.secret, endpoint.secret);
+  const test = await tenant.api('POST', `/v1/endpoints/${endpoint.id}/test`);
+  t.equal(test.status, 202);
+  await settled(tenant.api, test.body.messageId as string, 'delivered');
+  const request = receiver.requests[0] as Recorded;
+  t.equal(String(request.headers['webhook-signature']).split(' ').length, 2);
+  t.equal(verify(rotated.body.secret, request).type, 'endpoint.test');
+  t.equal(verify(endpoint.secret, request).type, 'endpoint.test', 'the old secret still verifies');
+  t.equal(request.headers['webhook-id'], test.body.messageId);
+});
+
+t.test('bulk replay by endpoint and time; discard hides a dead letter', async (t) => {
+  const tenant = await app.tenant('bulk');
+  let up = false;
+  const receiver = await upstream(t, () => ({ status: up ? 200 : 410 }));
+  const endpoint = (await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url })).body;
+  const since = new Date(Date.now() - 1000).toISOString();
+  const jobs = [];
+  for (let i = 0; i < 5; i++) jobs.push(await runJob(tenant.api, { endpointId: endpoint.id }));
+  for (const jobId of jobs) {
+    const [message] = await deliveries(tenant.api, jobId);
+    await settled(tenant.api, message?.id ?? '', 'dead');
+  }
+  const letters = (
+    await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?endpointId=${endpoint.id}`)
+  ).body.data;
+  t.equal(letters.length, 5);
+  t.equal((await tenant.api('DELETE', `/v1/dead-letters/${letters[0]?.id}`)).status, 204);
+  t.equal((await tenant.api('GET', `/v1/dead-letters/${letters[0]?.id}`)).status, 404, 'discarded');
+  const future = new Date(Date.now() + 60_000).toISOString();
+  const none = await tenant.api('POST', '/v1/dead-letters/replay', {
+    endpointId: endpoint.id,
+    since: future,
+  });
+  t.same(none.body, { replayed: 0 }, 'the time range filters');
+  up = true;
+  const bulk = await tenant.api('POST', '/v1/dead-letters/replay', { endpointId: endpoint.id, since });
+  t.equal(bulk.status, 202);
+  t.same(bulk.body, { replayed: 4 }, 'all but the discarded one');
+  const again = await tenant.api('POST', '/v1/dead-letters/replay', { endpointId: endpoint.id, since });
+  t.same(again.body, { replayed: 0 }, 'a replayed dead letter is not replayed twice');
+  for (const letter of letters.slice(1)) await settled(tenant.api, letter.messageId, 'delivered');
+});
+
+t.test('deleting an endpoint dead-letters what still waits for it', async (t) => {
+  // A schedule that waits an hour after the first failure, so the message is still waiting at the delete.
+  const patient = await jobsApp(t, { DELIVERY_RETRY_SCHEDULE: '1h' });
+  const tenant = await patient.tenant('deleting');
+  const receiver = await upstream(t, () => ({ status: 500 }));
+  const endpoint = (await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url })).body;
+  const jobId = await runJob(tenant.api, { endpointId: endpoint.id });
+  const [message] = await deliveries(tenant.api, jobId);
+  for (let i = 0; i < 100 && receiver.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal((await tenant.api('DELETE', `/v1/endpoints/${endpoint.id}`)).status, 204);
+  t.equal((await tenant.api('GET', `/v1/endpoints/${endpoint.id}`)).status, 404);
+  const letters = (await tenant.api<{ data: DeadLetter[] }>('GET', '/v1/dead-letters')).body.data;
+  t.equal(letters.length, 1);
+  t.equal(letters[0]?.reason, 'endpoint_deleted');
+  t.equal((await tenant.api<Message>('GET', `/v1/messages/${message?.id}`)).body.status, 'dead');
+});
+
+t.test('endpoint validation and tenant scoping', async (t) => {
+  const owner = await app.tenant('owner');
+  const intruder = await app.tenant('intruder');
+  const receiver = await upstream(t, () => ({ status: 200 }));
+  const bad: Array<[Record<string, unknown>, number]> = [
+    [{}, 400],
+    [{ url: 'not a url' }, 400],
+    [{ url: 'ftp://example.com' }, 400],
+    [{ url: receiver.url, eventTypes: ['job.exploded'] }, 400],
+    [{ url: receiver.url, headers: { 'Content-Type': 'text/plain' } }, 400],
+    [{ url: receiver.url, headers: { 'webhook-signature': 'forged' } }, 400],
+    [{ url: receiver.url, headers: { Connection: 'close' } }, 400],
+    [{ url: receiver.url, headers: { 'x-ok': 'a\r\nx-injected: 1' } }, 400],
+    [{ url: receiver.url, rateLimitPerSecond: 0 }, 400],
+    [{ url: 'http://10.0.0.8/hook' }, 422],
+    [{ url: 'http://169.254.169.254/' }, 422],
+  ];
+  for (const [body, status] of bad) {
+    t.equal((await owner.api('POST', '/v1/endpoints', body)).status, status, JSON.stringify(body));
+  }
+  const endpoint = (
+    await owner.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url, description: 'main' })
+  ).body;
+  const patched = await owner.api('PATCH', `/v1/endpoints/${endpoint.id}`, {
+    description: 'renamed',
+    disabled: true,
+  });
+  t.match(patched.body, { description: 'renamed', disabled: true, url: receiver.url });
+  t.equal(
+    (await owner.api('PATCH', `/v1/endpoints/${endpoint.id}`, { url: 'http://10.1.1.1/' })).status,
+    422,
+  );
+
+  const jobId = await runJob(owner.api, { callbackUrl: receiver.url });
+  const [message] = await deliveries(owner.api, jobId);
+  await settled(owner.api, message?.id ?? '', 'delivered');
+  for (const [method, path] of [
+    ['GET', `/v1/endpoints/${endpoint.id}`],
+    ['PATCH', `/v1/endpoints/${endpoint.id}`],
+    ['DELETE', `/v1/endpoints/${endpoint.id}`],
+    ['POST', `/v1/endpoints/${endpoint.id}/secret/rotate`],
+    ['POST', `/v1/endpoints/${endpoint.id}/test`],
+    ['GET', `/v1/messages/${message?.id}`],
+    ['POST', `/v1/messages/${message?.id}/resend`],
+    ['GET', `/v1/jobs/${jobId}/deliveries`],
+  ] as const) {
+    const response = await intruder.api(method, path, method === 'PATCH' ? { description: 'x' } : undefined);
+    t.equal(response.status, 404, `${method} ${path}`);
+  }
+  t.equal((await intruder.api<{ data: unknown[] }>('GET', '/v1/endpoints')).body.data.length, 0);
+  t.equal((await intruder.api<{ data: unknown[] }>('GET', '/v1/messages')).body.data.length, 0);
+  t.equal((await owner.api('GET', `/v1/endpoints/${endpoint.id}`)).body.description, 'renamed', 'untouched');
+});
