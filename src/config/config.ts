@@ -75,6 +75,7 @@ const environment = z.object({
   SHUTDOWN_TIMEOUT: duration.default(25_000),
   WORKER_CONCURRENCY: integer(1, 1000).default(10),
   DELIVERY_CONCURRENCY: integer(1, 1000).default(50),
+  DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(10),
   JOB_HEARTBEAT: duration
     .default(30_000)
     .refine((ms) => ms >= 10_000, 'must be at least 10s (pg-boss checks heartbeats no finer)'),
@@ -107,6 +108,7 @@ const configSchema = environment.transform((e) => ({
   shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
   workerConcurrency: e.WORKER_CONCURRENCY,
   deliveryConcurrency: e.DELIVERY_CONCURRENCY,
+  deliveryEndpointConcurrency: e.DELIVERY_ENDPOINT_CONCURRENCY,
   jobHeartbeatSeconds: Math.ceil(e.JOB_HEARTBEAT / 1000),
   jobRetryBaseMs: e.JOB_RETRY_BASE,
   jobRetryMaxMs: e.JOB_RETRY_MAX,

@@ -8,6 +8,7 @@ import {
   type DeliveryEntryData,
   enqueueDeliveries,
   newEntryId,
+  receiverOf,
 } from '../queue/delivery-queue.ts';
 import { type EndpointRow, getEndpoint } from '../store/endpoints.ts';
 import {
@@ -33,6 +34,9 @@ export async function startDispatcher(ctx: AppContext): Promise<void> {
     {
       batchSize: 1,
       localConcurrency: ctx.config.deliveryConcurrency,
+      // At most this many attempts in flight per receiver across every worker process, so a slow or hanging
+      // receiver occupies a few slots and every other receiver keeps being served.
+      groupConcurrency: ctx.config.deliveryEndpointConcurrency,
       // Retries are deferred entries, which NOTIFY does not announce when they fall due: poll often.
       pollingIntervalSeconds: 1,
       notifyPollingIntervalSeconds: 1,
@@ -158,7 +162,7 @@ async function settle(
     await enqueueDeliveries(
       ctx.boss,
       tx,
-      [{ messageId, entryId, startAfter: nextAttemptAt }],
+      [{ messageId, entryId, receiver: receiverOf(message), startAfter: nextAttemptAt }],
       deliveryExpirySeconds(ctx),
     );
     await updateMessage(tx, messageId, {

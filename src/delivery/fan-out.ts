@@ -2,7 +2,7 @@
 // transaction (the job's end, an endpoint test, a dead-letter alert).
 import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import { enqueueDeliveries, newEntryId } from '../queue/delivery-queue.ts';
+import { enqueueDeliveries, newEntryId, receiverOf } from '../queue/delivery-queue.ts';
 import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
 import { insertMessages, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
@@ -56,7 +56,11 @@ export async function fanOut(
   await enqueueDeliveries(
     ctx.boss,
     tx,
-    messages.map((m) => ({ messageId: m.id, entryId: m.queueEntryId })),
+    messages.map((m) => ({
+      messageId: m.id,
+      entryId: m.queueEntryId,
+      receiver: receiverOf({ endpoint_id: m.endpointId, url: m.url }),
+    })),
     deliveryExpirySeconds(ctx),
   );
   return messages.map((m) => m.id);

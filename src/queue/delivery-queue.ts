@@ -22,7 +22,7 @@ export async function createDeliveryQueue(boss: PgBoss, config: Config): Promise
 export async function enqueueDeliveries(
   boss: PgBoss,
   tx: Tx,
-  deliveries: Array<{ messageId: string; entryId: string; startAfter?: Date }>,
+  deliveries: Array<{ messageId: string; entryId: string; receiver: string; startAfter?: Date }>,
   expireInSeconds: number,
 ): Promise<void> {
   if (deliveries.length === 0) return;
@@ -31,6 +31,8 @@ export async function enqueueDeliveries(
     deliveries.map((d) => ({
       id: d.entryId,
       data: { messageId: d.messageId } satisfies DeliveryEntryData,
+      // Entries of one receiver form a pg-boss group, whose concurrency the dispatcher caps across all workers.
+      group: { id: d.receiver },
       ...(d.startAfter && { startAfter: d.startAfter }),
       expireInSeconds,
       retryLimit: 5,
@@ -42,3 +44,13 @@ export async function enqueueDeliveries(
 }
 
 export const newEntryId = randomUUID;
+
+/** Who receives a message, for per-receiver concurrency: its endpoint, or the origin of its callback URL. */
+export function receiverOf(message: { endpoint_id: string | null; url: string }): string {
+  if (message.endpoint_id) return message.endpoint_id;
+  try {
+    return new URL(message.url).origin;
+  } catch {
+    return message.url;
+  }
+}

@@ -185,12 +185,14 @@ export async function updateMessage(
 export async function restartMessages(
   db: Queryable,
   restarts: Array<{ id: string; entryId: string }>,
-): Promise<void> {
-  await db.query(
+): Promise<Array<Pick<MessageRow, 'id' | 'endpoint_id' | 'url' | 'queue_entry_id'>>> {
+  const { rows } = await db.query<Pick<MessageRow, 'id' | 'endpoint_id' | 'url' | 'queue_entry_id'>>(
     `update messages m set status = 'pending', attempts = 0, queue_entry_id = r.entry_id, next_attempt_at = now()
-       from unnest($1::text[], $2::uuid[]) as r (id, entry_id) where m.id = r.id`,
+       from unnest($1::text[], $2::uuid[]) as r (id, entry_id) where m.id = r.id
+     returning m.id, m.endpoint_id, m.url, m.queue_entry_id`,
     [restarts.map((r) => r.id), restarts.map((r) => r.entryId)],
   );
+  return rows;
 }
 
 export async function insertDeadLetter(

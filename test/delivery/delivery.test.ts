@@ -379,3 +379,37 @@ t.test('endpoint validation and tenant scoping', async (t) => {
   t.equal((await intruder.api<{ data: unknown[] }>('GET', '/v1/messages')).body.data.length, 0);
   t.equal((await owner.api('GET', `/v1/endpoints/${endpoint.id}`)).body.description, 'renamed', 'untouched');
 });
+
+t.test(
+  'a slow receiver gets at most DELIVERY_ENDPOINT_CONCURRENCY attempts at once; others are served meanwhile',
+  async (t) => {
+    const capped = await jobsApp(t, { DELIVERY_ENDPOINT_CONCURRENCY: '2', DELIVERY_TIMEOUT: '5s' });
+    const tenant = await capped.tenant('capped');
+    const arrivals: number[] = [];
+    const slow = await upstream(t, () => {
+      arrivals.push(Date.now());
+      return { status: 200, delayMs: 600 };
+    });
+    const fast = await upstream(t, () => ({ status: 200 }));
+    const slowEndpoint = (
+      await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: slow.url, eventTypes: ['job.failed'] })
+    ).body;
+    const slowJobs: string[] = [];
+    for (let i = 0; i < 6; i++) slowJobs.push(await runJob(tenant.api, { endpointId: slowEndpoint.id }));
+    const started = Date.now();
+    const fastJob = await runJob(tenant.api, { callbackUrl: fast.url });
+    const [fastMessage] = await deliveries(tenant.api, fastJob);
+    await settled(tenant.api, fastMessage?.id ?? '', 'delivered');
+    t.ok(Date.now() - started < 1_500, `the other receiver was served in ${Date.now() - started} ms`);
+    for (const jobId of slowJobs) {
+      const [message] = await deliveries(tenant.api, jobId);
+      await settled(tenant.api, message?.id ?? '', 'delivered');
+    }
+    // Each request is in flight for ~600 ms after it arrives: count the most that overlapped.
+    const overlap = Math.max(
+      ...arrivals.map((at) => arrivals.filter((other) => other <= at && other > at - 550).length),
+    );
+    t.ok(overlap <= 2, `at most 2 in flight at once (saw ${overlap})`);
+    t.equal(arrivals.length, 6);
+  },
+);
