@@ -12,6 +12,7 @@ create table endpoints (
   secret text not null,                                  -- whsec_…
   previous_secret text,                                  -- still signs, beside the new one, until it expires
   previous_secret_expires_at timestamptz,
+  failing_since timestamptz,                             -- first failed attempt since the last success
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

@@ -1,4 +1,6 @@
-// Moving a message to the dead letters: it stops being retried and waits for an operator.
+// Moving a message to the dead letters: it stops being retried, waits for an operator, and is announced to
+// endpoints subscribed to message.dead_lettered (the alert).
+import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import {
   type DeadLetterReason,
@@ -7,9 +9,12 @@ import {
   updateMessage,
 } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
+import { OPERATIONAL_EVENTS } from './events.ts';
+import { fanOut } from './fan-out.ts';
+import { viewDeadLetter } from './views.ts';
 
-/** Marks the message dead and records its dead letter, in the caller's transaction. */
-export async function deadLetter(tx: Tx, message: MessageRow, reason: DeadLetterReason) {
+/** Marks the message dead, records its dead letter and raises the alert, in the caller's transaction. */
+export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, reason: DeadLetterReason) {
   const dead = await updateMessage(tx, message.id, {
     status: 'dead',
     attemptsDelta: 0,
@@ -17,5 +22,21 @@ export async function deadLetter(tx: Tx, message: MessageRow, reason: DeadLetter
     lastResponseStatus: message.last_response_status,
     nextAttemptAt: null,
   });
-  return insertDeadLetter(tx, { id: newId('dl'), message: dead, reason });
+  const letter = await insertDeadLetter(tx, { id: newId('dl'), message: dead, reason });
+  // An alert that itself dies raises no further alert: otherwise an alerting endpoint that is down would
+  // feed itself a new message every time one of its own expired.
+  if (!(OPERATIONAL_EVENTS as readonly string[]).includes(message.event_type)) {
+    await fanOut(
+      ctx,
+      tx,
+      {
+        tenantId: message.tenant_id,
+        jobId: message.job_id,
+        type: 'message.dead_lettered',
+        data: viewDeadLetter(letter),
+      },
+      { kind: 'subscribers' },
+    );
+  }
+  return letter;
 }

@@ -10,7 +10,12 @@ import {
   newEntryId,
   receiverOf,
 } from '../queue/delivery-queue.ts';
-import { type EndpointRow, getEndpoint } from '../store/endpoints.ts';
+import {
+  type EndpointRow,
+  getEndpoint,
+  recordEndpointFailure,
+  recordEndpointSuccess,
+} from '../store/endpoints.ts';
 import {
   findMessage,
   insertAttempt,
@@ -23,6 +28,7 @@ import { withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';
 import { deadLetter } from './dead-letter.ts';
+import { disableEndpoint } from './disable.ts';
 import { deliveryExpirySeconds } from './fan-out.ts';
 import { nextDelayMs } from './retry-policy.ts';
 import { type SendResult, send } from './send.ts';
@@ -84,7 +90,7 @@ async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<
     await withTransaction(ctx.pool, async (tx) => {
       const locked = await lockMessage(tx, message.id);
       if (locked && locked.queue_entry_id === entry.id && locked.status === 'pending') {
-        await deadLetter(tx, locked, to.deadReason);
+        await deadLetter(ctx, tx, locked, to.deadReason);
       }
     });
     return;
@@ -139,9 +145,23 @@ async function settle(
         lastError: null,
         nextAttemptAt: null,
       });
+      if (message.endpoint_id) await recordEndpointSuccess(tx, message.endpoint_id);
       return;
     }
     const error = outcome.kind === 'gone' ? 'receiver answered 410 Gone' : outcome.error;
+    const disabled = message.endpoint_id
+      ? await recordEndpointFailure(tx, message.endpoint_id, ctx.config.endpointDisableAfterMs)
+      : undefined;
+    if (disabled) {
+      await updateMessage(tx, messageId, {
+        ...last,
+        status: 'pending',
+        lastError: error,
+        nextAttemptAt: null,
+      });
+      await disableEndpoint(ctx, tx, disabled);
+      return;
+    }
     const attempted = message.attempts + 1;
     const scheduled =
       outcome.kind === 'retry' ? nextDelayMs(attempted, ctx.config.deliveryRetryScheduleMs) : undefined;
@@ -152,7 +172,7 @@ async function settle(
         lastError: error,
         nextAttemptAt: null,
       });
-      await deadLetter(tx, updated, outcome.kind === 'gone' ? 'gone' : 'exhausted');
+      await deadLetter(ctx, tx, updated, outcome.kind === 'gone' ? 'gone' : 'exhausted');
       return;
     }
     const delayMs =

@@ -13,6 +13,7 @@ export interface EndpointRow {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
+  failing_since: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -83,7 +84,9 @@ export async function updateEndpoint(
 ): Promise<EndpointRow | undefined> {
   const { rows } = await db.query<EndpointRow>(
     `update endpoints set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
-            disabled = $8, updated_at = now()
+            disabled = $8, updated_at = now(),
+            -- Re-enabling starts a fresh failure streak.
+            failing_since = case when disabled and not $8 then null else failing_since end
       where id = $1 and tenant_id = $2 returning *`,
     [
       id,
@@ -138,4 +141,34 @@ export async function subscribedEndpoints(
     [tenantId, eventType, defaultTypes],
   );
   return rows;
+}
+
+/** Clears the failure streak after a success. */
+export async function recordEndpointSuccess(db: Queryable, id: string): Promise<void> {
+  await db.query('update endpoints set failing_since = null where id = $1 and failing_since is not null', [
+    id,
+  ]);
+}
+
+/**
+ * Starts (or continues) the endpoint's failure streak; disables it when the streak has lasted `disableAfterMs`.
+ * Returns the endpoint when this call disabled it.
+ */
+export async function recordEndpointFailure(
+  db: Queryable,
+  id: string,
+  disableAfterMs: number,
+): Promise<EndpointRow | undefined> {
+  // Two statements: one statement cannot update the same row twice (a CTE's change would be lost).
+  const streak = await db.query<{ failing_since: Date }>(
+    'update endpoints set failing_since = coalesce(failing_since, now()) where id = $1 and not disabled returning failing_since',
+    [id],
+  );
+  const since = streak.rows[0]?.failing_since;
+  if (!since || Date.now() - since.getTime() < disableAfterMs) return undefined;
+  const { rows } = await db.query<EndpointRow>(
+    'update endpoints set disabled = true, updated_at = now() where id = $1 and not disabled returning *',
+    [id],
+  );
+  return rows[0];
 }

@@ -221,10 +221,19 @@ export async function insertDeadLetter(
   return rows[0] as DeadLetterRow;
 }
 
-/** Pending messages of an endpoint, locked, for dead-lettering when the endpoint goes away. */
-export async function lockPendingForEndpoint(db: Queryable, endpointId: string): Promise<MessageRow[]> {
+/**
+ * Pending messages of an endpoint, locked, for dead-lettering when the endpoint goes away. Lock order matters:
+ * the dispatcher locks a message, then its endpoint; callers take these before touching the endpoint row. With
+ * `skipLocked` (the dispatcher's own disable path, which already holds the endpoint), messages another worker
+ * holds are left to that worker, which finds the endpoint disabled at its next attempt.
+ */
+export async function lockPendingForEndpoint(
+  db: Queryable,
+  endpointId: string,
+  options: { skipLocked: boolean },
+): Promise<MessageRow[]> {
   const { rows } = await db.query<MessageRow>(
-    "select * from messages where endpoint_id = $1 and status = 'pending' for update",
+    `select * from messages where endpoint_id = $1 and status = 'pending' for update${options.skipLocked ? ' skip locked' : ''}`,
     [endpointId],
   );
   return rows;

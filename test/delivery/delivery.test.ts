@@ -413,3 +413,56 @@ t.test(
     t.equal(arrivals.length, 6);
   },
 );
+
+t.test(
+  'alerting: message.dead_lettered and endpoint.disabled reach subscribed endpoints, signed',
+  async (t) => {
+    const alerting = await jobsApp(t, {
+      DELIVERY_RETRY_SCHEDULE: '200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms',
+      ENDPOINT_DISABLE_AFTER: '1s',
+    });
+    const tenant = await alerting.tenant('alerts');
+    const broken = await upstream(t, () => ({ status: 500 }));
+    const pager = await upstream(t, () => ({ status: 200 }));
+    const pagerEndpoint = (
+      await tenant.api<{ id: string; secret: string }>('POST', '/v1/endpoints', {
+        url: pager.url,
+        eventTypes: ['message.dead_lettered', 'endpoint.disabled'],
+      })
+    ).body;
+    const failing = (
+      await tenant.api<{ id: string }>('POST', '/v1/endpoints', {
+        url: broken.url,
+        eventTypes: ['job.succeeded'],
+      })
+    ).body;
+    const first = await runJob(tenant.api, { endpointId: failing.id });
+    const [message] = await deliveries(tenant.api, first);
+    await settled(tenant.api, message?.id ?? '', 'dead');
+
+    const endpoint = (await tenant.api<{ disabled: boolean }>('GET', `/v1/endpoints/${failing.id}`)).body;
+    t.equal(endpoint.disabled, true, 'disabled after failing for ENDPOINT_DISABLE_AFTER');
+    const letters = (
+      await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?endpointId=${failing.id}`)
+    ).body.data;
+    t.equal(letters[0]?.reason, 'endpoint_disabled');
+
+    for (let i = 0; i < 100 && pager.requests.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const events = pager.requests.map((request) => verify(pagerEndpoint.secret, request));
+    const types = events.map((e) => e.type).sort();
+    t.same(types, ['endpoint.disabled', 'message.dead_lettered']);
+    const deadEvent = events.find((e) => e.type === 'message.dead_lettered');
+    t.match(deadEvent?.data, { messageId: message?.id, reason: 'endpoint_disabled', endpointId: failing.id });
+    const disabledEvent = events.find((e) => e.type === 'endpoint.disabled');
+    t.match(disabledEvent?.data, { endpointId: failing.id, url: broken.url, deadLettered: 1 });
+
+    const later = await runJob(tenant.api, { endpointId: failing.id });
+    const [parked] = await deliveries(tenant.api, later);
+    await settled(tenant.api, parked?.id ?? '', 'dead');
+    t.equal(broken.requests.length >= 1, true);
+    const reenabled = await tenant.api<{ disabled: boolean }>('PATCH', `/v1/endpoints/${failing.id}`, {
+      disabled: false,
+    });
+    t.equal(reenabled.body.disabled, false, 'an operator can enable it again');
+  },
+);

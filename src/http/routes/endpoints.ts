@@ -199,12 +199,12 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const tenantId = tenantOf(request);
         await withTransaction(ctx.pool, async (tx) => {
+          // Messages before the endpoint row: the dispatcher's lock order, so the two cannot deadlock.
+          const waiting = await lockPendingForEndpoint(tx, request.params.id, { skipLocked: false });
           if (!(await deleteEndpoint(tx, tenantId, request.params.id))) {
             throw new HttpProblem(404, `No endpoint ${request.params.id}.`);
           }
-          for (const message of await lockPendingForEndpoint(tx, request.params.id)) {
-            await deadLetter(tx, message, 'endpoint_deleted');
-          }
+          for (const message of waiting) await deadLetter(ctx, tx, message, 'endpoint_deleted');
         });
         return reply.code(204).send(null);
       },
