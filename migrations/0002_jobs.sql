@@ -33,6 +33,8 @@ create table jobs (
 create index jobs_tenant_id on jobs (tenant_id, id desc);
 create index jobs_tenant_status on jobs (tenant_id, status, id desc);
 create index jobs_tenant_type on jobs (tenant_id, type, id desc);
+-- Queue depth and the per-tenant cap count only waiting jobs.
+create index jobs_waiting on jobs (tenant_id, created_at) where status = 'queued';
 
 create table idempotency_keys (
   tenant_id text not null references tenants (id) on delete cascade,

@@ -41,6 +41,7 @@ create table messages (
 create index messages_tenant on messages (tenant_id, id desc);
 create index messages_job on messages (job_id);
 create index messages_endpoint on messages (endpoint_id, id desc);
+create index messages_pending on messages (next_attempt_at) where status = 'pending';
 
 create table attempts (
   id text primary key,                                   -- att_…

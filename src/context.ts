@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
 import type { JobEvents } from './jobs/events.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 import type { Outbound } from './outbound/client.ts';
 import type { Migration } from './store/migrate.ts';
 import type { Pool } from './store/pool.ts';
@@ -20,4 +21,5 @@ export interface AppContext {
   outbound: Outbound;
   /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
   deliveryOutbound: Outbound;
+  metrics: Metrics;
 }

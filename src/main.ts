@@ -7,6 +7,7 @@ import { buildApp } from './http/app.ts';
 import { startJobEvents } from './jobs/events.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
 import { createOutbound } from './outbound/client.ts';
 import { createBoss } from './queue/boss.ts';
 import { createDeliveryQueue } from './queue/delivery-queue.ts';
@@ -56,7 +57,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
     });
     stack.push(() => deliveryOutbound.close());
 
-    const ctx: AppContext = { config, log, pool, boss, migrations, events, outbound, deliveryOutbound };
+    const metrics = createMetrics(pool);
+    const ctx: AppContext = {
+      config,
+      log,
+      pool,
+      boss,
+      migrations,
+      events,
+      outbound,
+      deliveryOutbound,
+      metrics,
+    };
     if (config.role !== 'api') {
       await startJobRunner(ctx);
       await startDispatcher(ctx);

@@ -23,6 +23,7 @@ export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, r
     nextAttemptAt: null,
   });
   const letter = await insertDeadLetter(tx, { id: newId('dl'), message: dead, reason });
+  ctx.metrics.deadLetters.inc({ reason });
   // An alert that itself dies raises no further alert: otherwise an alerting endpoint that is down would
   // feed itself a new message every time one of its own expired.
   if (!(OPERATIONAL_EVENTS as readonly string[]).includes(message.event_type)) {

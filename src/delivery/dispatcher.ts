@@ -113,7 +113,10 @@ async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<
       ...(message.job_id && { 'x-job-id': message.job_id }),
     },
   });
-  await settle(ctx, entry, message.id, attemptedAt, result, classify(result));
+  const outcome = classify(result);
+  await settle(ctx, entry, message.id, attemptedAt, result, outcome);
+  ctx.metrics.deliveryAttempts.inc({ outcome: outcome.kind });
+  ctx.metrics.deliveryDuration.observe({ outcome: outcome.kind }, result.durationMs / 1000);
 }
 
 async function settle(

@@ -29,6 +29,7 @@ export async function endJob(ctx: AppContext, tx: Tx, job: JobRow, outcome: Fina
     result: outcome.status === 'succeeded' ? outcome.result : undefined,
     error: outcome.status === 'failed' ? outcome.error : null,
   });
+  ctx.metrics.jobsFinished.inc({ status: outcome.status });
   const type = `job.${outcome.status}`;
   const data = jobEventData(finished);
   await insertJobEvent(tx, { tenantId: job.tenant_id, jobId: job.id, type, payload: data });

@@ -466,3 +466,29 @@ t.test(
     t.equal(reenabled.body.disabled, false, 'an operator can enable it again');
   },
 );
+
+t.test(
+  '/metrics: delivery outcomes, latency, dead letters, queue depth; labels never carry URLs or ids',
+  async (t) => {
+    const response = await fetch(`${app.base}/metrics`);
+    t.equal(response.status, 200);
+    t.match(response.headers.get('content-type'), /^text\/plain/);
+    const text = await response.text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    t.ok(
+      value(/^hookrelay_delivery_attempts_total\{outcome="delivered"\} (\d+)/m) >= 5,
+      'delivered attempts counted',
+    );
+    t.ok(value(/^hookrelay_delivery_attempts_total\{outcome="retry"\} (\d+)/m) >= 3, 'retries counted');
+    t.ok(value(/^hookrelay_dead_letters_total\{reason="gone"\} (\d+)/m) >= 1, 'dead letters by reason');
+    t.ok(value(/^hookrelay_jobs_finished_total\{status="succeeded"\} (\d+)/m) >= 10);
+    t.match(
+      text,
+      /^hookrelay_delivery_attempt_duration_seconds_bucket\{le="0\.1",outcome="delivered"\} \d+/m,
+    );
+    t.match(text, /^hookrelay_queue_depth\{queue="deliveries"\} \d+/m);
+    t.match(text, /^hookrelay_queue_oldest_waiting_seconds\{queue="jobs"\} [\d.]+/m);
+    t.match(text, /^hookrelay_scrape_database_ok 1/m);
+    t.notMatch(text, /127\.0\.0\.1|msg_|job_|ep_|ten_/, 'no URLs or ids anywhere');
+  },
+);

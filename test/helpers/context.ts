@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../../src/config/config.ts';
 import type { AppContext } from '../../src/context.ts';
 import { startJobEvents } from '../../src/jobs/events.ts';
 import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
 import { createOutbound } from '../../src/outbound/client.ts';
 import { createBoss } from '../../src/queue/boss.ts';
 import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
@@ -39,7 +40,17 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
     responseMs: config.deliveryTimeoutMs,
   });
   t.teardown(() => Promise.all([outbound.close(), deliveryOutbound.close()]));
-  return { config, log, pool, boss, migrations, events, outbound, deliveryOutbound };
+  return {
+    config,
+    log,
+    pool,
+    boss,
+    migrations,
+    events,
+    outbound,
+    deliveryOutbound,
+    metrics: createMetrics(pool),
+  };
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */

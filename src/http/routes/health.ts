@@ -41,5 +41,20 @@ export function healthRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         return { status: 'ready' };
       },
     );
+
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics of this process',
+          produces: ['text/plain'],
+        },
+      },
+      async (_request, reply) => {
+        const registry = ctx.metrics.registry;
+        return reply.type(registry.contentType).send(await registry.metrics());
+      },
+    );
   };
 }

@@ -1,0 +1,94 @@
+// Prometheus metrics for one process. Labels are closed sets (outcome, reason, status, queue): never URLs,
+// ids or tenants, so the series count stays bounded however much traffic flows.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Pool } from './store/pool.ts';
+import { queueHealth } from './store/stats.ts';
+
+/** Gauges read from the database share one read per scrape. */
+const SCRAPE_CACHE_MS = 1_000;
+
+export interface Metrics {
+  registry: Registry;
+  deliveryAttempts: Counter<'outcome'>;
+  deliveryDuration: Histogram<'outcome'>;
+  deadLetters: Counter<'reason'>;
+  jobsFinished: Counter<'status'>;
+}
+
+export function createMetrics(pool: Pool): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hookrelay_process_' });
+  const metrics: Metrics = {
+    registry,
+    deliveryAttempts: new Counter({
+      name: 'hookrelay_delivery_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered, retry, gone, dead).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    deliveryDuration: new Histogram({
+      name: 'hookrelay_delivery_attempt_duration_seconds',
+      help: 'Time from sending a webhook to its response (or failure).',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'hookrelay_dead_letters_total',
+      help: 'Messages moved to the dead letters, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    jobsFinished: new Counter({
+      name: 'hookrelay_jobs_finished_total',
+      help: 'Jobs that reached a final status in this process.',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+  };
+  // Read from the database at scrape time (the same figures whichever process is scraped), once per scrape:
+  // every gauge below awaits the same read.
+  let cached: { at: number; health: ReturnType<typeof readHealth> } | undefined;
+  const readHealth = () => queueHealth(pool).catch(() => undefined);
+  const health = () => {
+    if (!cached || Date.now() - cached.at > SCRAPE_CACHE_MS)
+      cached = { at: Date.now(), health: readHealth() };
+    return cached.health;
+  };
+  new Gauge({
+    name: 'hookrelay_queue_depth',
+    help: 'Work waiting: queued jobs, and messages not yet delivered.',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      for (const row of (await health())?.queues ?? []) this.set({ queue: row.queue }, row.depth);
+    },
+  });
+  new Gauge({
+    name: 'hookrelay_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest waiting item that is due now.',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      for (const row of (await health())?.queues ?? []) this.set({ queue: row.queue }, row.oldestSeconds);
+    },
+  });
+  new Gauge({
+    name: 'hookrelay_endpoints_disabled',
+    help: 'Endpoints disabled (by an operator, or automatically after failing too long).',
+    registers: [registry],
+    async collect() {
+      const figures = await health();
+      if (figures) this.set(figures.disabledEndpoints);
+    },
+  });
+  new Gauge({
+    name: 'hookrelay_scrape_database_ok',
+    help: '1 when the scrape could read queue figures from the database.',
+    registers: [registry],
+    async collect() {
+      this.set((await health()) ? 1 : 0);
+    },
+  });
+  return metrics;
+}
