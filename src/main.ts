@@ -12,6 +12,7 @@ import { createOutbound } from './outbound/client.ts';
 import { createBoss } from './queue/boss.ts';
 import { createDeliveryQueue } from './queue/delivery-queue.ts';
 import { createJobQueue } from './queue/job-queue.ts';
+import { scheduleRetention } from './retention.ts';
 import { openDatabase } from './store/database.ts';
 import { loadMigrations, migrate } from './store/migrate.ts';
 import { createPool } from './store/pool.ts';
@@ -72,6 +73,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.role !== 'api') {
       await startJobRunner(ctx);
       await startDispatcher(ctx);
+      await scheduleRetention(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());

@@ -83,6 +83,7 @@ const environment = z.object({
   JOB_RETRY_MAX: duration.default(300_000),
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
   TENANT_RATE_LIMIT: integer(1, 1_000_000).default(500),
+  RETENTION_DAYS: integer(1, 3650).default(30),
   LOG_LEVEL: z
     .enum(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -114,6 +115,7 @@ const configSchema = environment.transform((e) => ({
   jobRetryMaxMs: e.JOB_RETRY_MAX,
   tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,
   tenantRateLimitPerSecond: e.TENANT_RATE_LIMIT,
+  retentionDays: e.RETENTION_DAYS,
   logLevel: e.LOG_LEVEL,
 }));
 
