@@ -492,3 +492,28 @@ t.test(
     t.notMatch(text, /127\.0\.0\.1|msg_|job_|ep_|ten_/, 'no URLs or ids anywhere');
   },
 );
+
+t.test('the guard at send time: a host that now resolves to a private address gets no request', async (t) => {
+  // No allow-list here: loopback is private, as it is in production.
+  const strict = await jobsApp(t, { OUTBOUND_ALLOW_CIDRS: '', DELIVERY_RETRY_SCHEDULE: '100ms' });
+  const tenant = await strict.tenant('strict');
+  const receiver = await upstream(t, () => ({ status: 200 }));
+  const port = new URL(receiver.url).port;
+  const refused = await tenant.api('POST', '/v1/endpoints', { url: `http://localhost:${port}/hook` });
+  t.equal(refused.status, 422, 'a name resolving to loopback is refused at registration');
+  t.match(refused.body.detail, /loopback/);
+
+  const endpoint = (
+    await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: 'https://example.com/hook' })
+  ).body;
+  // As if example.com's DNS now answered 127.0.0.1 (rebinding): the stored URL points at this machine.
+  await strict.ctx.pool.query('update endpoints set url = $2 where id = $1', [
+    endpoint.id,
+    `http://localhost:${port}/hook`,
+  ]);
+  const test = await tenant.api('POST', `/v1/endpoints/${endpoint.id}/test`);
+  const dead = await settled(tenant.api, test.body.messageId as string, 'dead');
+  t.equal(receiver.requests.length, 0, 'the receiver on loopback got nothing');
+  t.match(dead.attempts[0]?.error, /loopback/);
+  t.equal(dead.attempts[0]?.responseStatus, null);
+});
