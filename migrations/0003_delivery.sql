@@ -13,6 +13,10 @@ create table endpoints (
   previous_secret text,                                  -- still signs, beside the new one, until it expires
   previous_secret_expires_at timestamptz,
   failing_since timestamptz,                             -- first failed attempt since the last success
+  consecutive_failures int not null default 0,
+  circuit_open_until timestamptz,                        -- set: attempts wait until then, then one probes
+  rate_tokens double precision,                          -- token bucket for rate_limit_per_second, shared by
+  rate_refilled_at timestamptz,                          -- every worker process through this row
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

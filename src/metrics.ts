@@ -83,6 +83,15 @@ export function createMetrics(pool: Pool): Metrics {
     },
   });
   new Gauge({
+    name: 'hookrelay_circuit_breakers_open',
+    help: 'Endpoints whose circuit is open: attempts wait for the cooldown, then one probes.',
+    registers: [registry],
+    async collect() {
+      const figures = await health();
+      if (figures) this.set(figures.openCircuits);
+    },
+  });
+  new Gauge({
     name: 'hookrelay_scrape_database_ok',
     help: '1 when the scrape could read queue figures from the database.',
     registers: [registry],

@@ -84,6 +84,8 @@ const environment = z.object({
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
   TENANT_RATE_LIMIT: integer(1, 1_000_000).default(500),
   RETENTION_DAYS: integer(1, 3650).default(30),
+  CIRCUIT_BREAKER_THRESHOLD: integer(1, 10_000).default(10),
+  CIRCUIT_BREAKER_COOLDOWN: duration.default(30_000),
   LOG_LEVEL: z
     .enum(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -116,6 +118,8 @@ const configSchema = environment.transform((e) => ({
   tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,
   tenantRateLimitPerSecond: e.TENANT_RATE_LIMIT,
   retentionDays: e.RETENTION_DAYS,
+  circuitThreshold: e.CIRCUIT_BREAKER_THRESHOLD,
+  circuitCooldownMs: e.CIRCUIT_BREAKER_COOLDOWN,
   logLevel: e.LOG_LEVEL,
 }));
 

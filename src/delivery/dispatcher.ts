@@ -11,10 +11,12 @@ import {
   receiverOf,
 } from '../queue/delivery-queue.ts';
 import {
+  claimCircuitProbe,
   type EndpointRow,
   getEndpoint,
   recordEndpointFailure,
   recordEndpointSuccess,
+  takeRateToken,
 } from '../store/endpoints.ts';
 import {
   findMessage,
@@ -54,7 +56,7 @@ export async function startDispatcher(ctx: AppContext): Promise<void> {
 }
 
 type Target =
-  | { url: string; secrets: string[]; headers: Record<string, string> }
+  | { url: string; secrets: string[]; headers: Record<string, string>; endpoint?: EndpointRow }
   | { deadReason: 'endpoint_deleted' | 'endpoint_disabled' };
 
 /** Where and how to send: the endpoint as it is now (URL, secrets, headers), or the job's callbackUrl. */
@@ -79,7 +81,59 @@ async function target(ctx: AppContext, message: MessageRow): Promise<Target> {
     secrets:
       rotating && endpoint.previous_secret ? [endpoint.secret, endpoint.previous_secret] : [endpoint.secret],
     headers: endpoint.headers,
+    endpoint,
   };
+}
+
+/** Spreads deferred attempts a little, so a circuit that closes is not hit by every waiting message at once. */
+const DEFER_JITTER_MS = 250;
+
+/**
+ * Whether an attempt to this endpoint may go now: undefined if so, or until when it should wait. An open
+ * circuit holds every attempt until its cooldown is over, then lets one probe; a rate limit holds attempts
+ * while the endpoint's bucket (shared by all workers) is empty.
+ */
+async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date | undefined> {
+  const now = Date.now();
+  if (endpoint.circuit_open_until) {
+    if (endpoint.circuit_open_until.getTime() > now) return endpoint.circuit_open_until;
+    if (!(await claimCircuitProbe(ctx.pool, endpoint.id, ctx.config.circuitCooldownMs))) {
+      return new Date(now + ctx.config.circuitCooldownMs);
+    }
+  }
+  if (endpoint.rate_limit_per_second && !(await takeRateToken(ctx.pool, endpoint.id))) {
+    return new Date(now + Math.ceil(1000 / endpoint.rate_limit_per_second));
+  }
+  return undefined;
+}
+
+/** Moves the message's next attempt to `until` without counting an attempt: it waits, nothing is dropped. */
+async function defer(
+  ctx: AppContext,
+  entry: Job<DeliveryEntryData>,
+  messageId: string,
+  until: Date,
+): Promise<void> {
+  await withTransaction(ctx.pool, async (tx) => {
+    const message = await lockMessage(tx, messageId);
+    if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
+    const nextAttemptAt = new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
+    const entryId = newEntryId();
+    await enqueueDeliveries(
+      ctx.boss,
+      tx,
+      [{ messageId, entryId, receiver: receiverOf(message), startAfter: nextAttemptAt }],
+      deliveryExpirySeconds(ctx),
+    );
+    await updateMessage(tx, messageId, {
+      status: 'pending',
+      attemptsDelta: 0,
+      lastError: message.last_error,
+      lastResponseStatus: message.last_response_status,
+      queueEntryId: entryId,
+      nextAttemptAt,
+    });
+  });
 }
 
 async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<void> {
@@ -93,6 +147,12 @@ async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<
         await deadLetter(ctx, tx, locked, to.deadReason);
       }
     });
+    return;
+  }
+  const wait = to.endpoint ? await admission(ctx, to.endpoint) : undefined;
+  if (wait) {
+    await defer(ctx, entry, message.id, wait);
+    ctx.metrics.deliveryAttempts.inc({ outcome: 'deferred' });
     return;
   }
   const body = JSON.stringify(message.payload);
@@ -153,7 +213,11 @@ async function settle(
     }
     const error = outcome.kind === 'gone' ? 'receiver answered 410 Gone' : outcome.error;
     const disabled = message.endpoint_id
-      ? await recordEndpointFailure(tx, message.endpoint_id, ctx.config.endpointDisableAfterMs)
+      ? await recordEndpointFailure(tx, message.endpoint_id, {
+          disableAfterMs: ctx.config.endpointDisableAfterMs,
+          circuitThreshold: ctx.config.circuitThreshold,
+          circuitCooldownMs: ctx.config.circuitCooldownMs,
+        })
       : undefined;
     if (disabled) {
       await updateMessage(tx, messageId, {

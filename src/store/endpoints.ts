@@ -14,6 +14,8 @@ export interface EndpointRow {
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
   failing_since: Date | null;
+  consecutive_failures: number;
+  circuit_open_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -143,11 +145,46 @@ export async function subscribedEndpoints(
   return rows;
 }
 
-/** Clears the failure streak after a success. */
+/** Clears the failure streak and closes the circuit after a success. */
 export async function recordEndpointSuccess(db: Queryable, id: string): Promise<void> {
-  await db.query('update endpoints set failing_since = null where id = $1 and failing_since is not null', [
-    id,
-  ]);
+  await db.query(
+    `update endpoints set failing_since = null, consecutive_failures = 0, circuit_open_until = null
+      where id = $1 and (failing_since is not null or consecutive_failures > 0 or circuit_open_until is not null)`,
+    [id],
+  );
+}
+
+/**
+ * Lets exactly one attempt probe an endpoint whose circuit's wait is over: the winner moves the wait on by
+ * another cooldown (so everyone else keeps waiting) and sends; its outcome closes or keeps the circuit.
+ */
+export async function claimCircuitProbe(db: Queryable, id: string, cooldownMs: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update endpoints set circuit_open_until = now() + make_interval(secs => $2::float / 1000)
+      where id = $1 and circuit_open_until <= now()`,
+    [id, cooldownMs],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Takes one token from the endpoint's bucket (capacity and refill: rate_limit_per_second); false when empty.
+ * The row is the bucket, so every worker process draws from the same one.
+ */
+export async function takeRateToken(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `with bucket as (
+       select id, least(rate_limit_per_second::float,
+                        coalesce(rate_tokens, rate_limit_per_second)
+                          + extract(epoch from clock_timestamp() - coalesce(rate_refilled_at, clock_timestamp()))
+                            * rate_limit_per_second) as tokens
+         from endpoints where id = $1 for update
+     )
+     update endpoints e set rate_tokens = bucket.tokens - 1, rate_refilled_at = clock_timestamp()
+       from bucket where e.id = bucket.id and bucket.tokens >= 1`,
+    [id],
+  );
+  return rowCount === 1;
 }
 
 /**
@@ -157,15 +194,19 @@ export async function recordEndpointSuccess(db: Queryable, id: string): Promise<
 export async function recordEndpointFailure(
   db: Queryable,
   id: string,
-  disableAfterMs: number,
+  policy: { disableAfterMs: number; circuitThreshold: number; circuitCooldownMs: number },
 ): Promise<EndpointRow | undefined> {
   // Two statements: one statement cannot update the same row twice (a CTE's change would be lost).
   const streak = await db.query<{ failing_since: Date }>(
-    'update endpoints set failing_since = coalesce(failing_since, now()) where id = $1 and not disabled returning failing_since',
-    [id],
+    `update endpoints set failing_since = coalesce(failing_since, now()), consecutive_failures = consecutive_failures + 1,
+            circuit_open_until = case
+              when consecutive_failures + 1 >= $2 and circuit_open_until is null
+              then now() + make_interval(secs => $3::float / 1000) else circuit_open_until end
+      where id = $1 and not disabled returning failing_since`,
+    [id, policy.circuitThreshold, policy.circuitCooldownMs],
   );
   const since = streak.rows[0]?.failing_since;
-  if (!since || Date.now() - since.getTime() < disableAfterMs) return undefined;
+  if (!since || Date.now() - since.getTime() < policy.disableAfterMs) return undefined;
   const { rows } = await db.query<EndpointRow>(
     'update endpoints set disabled = true, updated_at = now() where id = $1 and not disabled returning *',
     [id],

@@ -1,4 +1,4 @@
-// SQL for the operational figures metrics report: queue depths, oldest waiting work, disabled endpoints.
+// SQL for the operational figures metrics report: queue depths, oldest waiting work, disabled endpoints, open circuits.
 import type { Pool } from './pool.ts';
 
 export async function queueHealth(pool: Pool) {
@@ -13,11 +13,14 @@ export async function queueHealth(pool: Pool) {
                      filter (where coalesce(next_attempt_at, created_at) <= now())), 0)::float
        from messages where status = 'pending'`,
   );
-  const endpoints = await pool.query<{ n: number }>(
-    'select count(*)::int as n from endpoints where disabled',
+  const endpoints = await pool.query<{ disabled: number; open: number }>(
+    `select count(*) filter (where disabled)::int as disabled,
+            count(*) filter (where circuit_open_until > now())::int as open
+       from endpoints`,
   );
   return {
     queues: rows.map((row) => ({ queue: row.queue, depth: row.depth, oldestSeconds: row.oldest_seconds })),
-    disabledEndpoints: endpoints.rows[0]?.n ?? 0,
+    disabledEndpoints: endpoints.rows[0]?.disabled ?? 0,
+    openCircuits: endpoints.rows[0]?.open ?? 0,
   };
 }

@@ -517,3 +517,82 @@ t.test('the guard at send time: a host that now resolves to a private address ge
   t.match(dead.attempts[0]?.error, /loopback/);
   t.equal(dead.attempts[0]?.responseStatus, null);
 });
+
+t.test(
+  'circuit breaker: consecutive failures pause an endpoint, a probe closes it, nothing is lost',
+  async (t) => {
+    const breaker = await jobsApp(t, {
+      CIRCUIT_BREAKER_THRESHOLD: '3',
+      CIRCUIT_BREAKER_COOLDOWN: '2s',
+      DELIVERY_ENDPOINT_CONCURRENCY: '1',
+      DELIVERY_RETRY_SCHEDULE: Array(20).fill('100ms').join(','),
+    });
+    const tenant = await breaker.tenant('breaker');
+    let up = false;
+    const receiver = await upstream(t, () => ({ status: up ? 200 : 500 }));
+    const endpoint = (await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url })).body;
+    const messageIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      messageIds.push(
+        (await tenant.api('POST', `/v1/endpoints/${endpoint.id}/test`)).body.messageId as string,
+      );
+    }
+    const circuit = async () =>
+      (
+        await breaker.ctx.pool.query(
+          'select circuit_open_until, consecutive_failures from endpoints where id = $1',
+          [endpoint.id],
+        )
+      ).rows[0] as { circuit_open_until: Date | null; consecutive_failures: number };
+    for (let i = 0; i < 200 && !(await circuit()).circuit_open_until; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const opened = await circuit();
+    t.ok(opened.circuit_open_until, 'the circuit opened');
+    t.ok(opened.consecutive_failures >= 3);
+    const seen = receiver.requests.length;
+    await new Promise((r) => setTimeout(r, 1_200));
+    t.equal(receiver.requests.length, seen, 'no request reached the endpoint while the circuit was open');
+    t.match(await (await fetch(`${breaker.base}/metrics`)).text(), /^hookrelay_circuit_breakers_open 1$/m);
+
+    up = true;
+    for (const id of messageIds) await settled(tenant.api, id, 'delivered');
+    const closed = await circuit();
+    t.equal(closed.circuit_open_until, null, 'a successful probe closed the circuit');
+    t.equal(closed.consecutive_failures, 0);
+    t.equal(
+      (await tenant.api<{ data: unknown[] }>('GET', '/v1/dead-letters')).body.data.length,
+      0,
+      'nothing dead-lettered',
+    );
+    const waited = (await tenant.api<Message>('GET', `/v1/messages/${messageIds[4]}`)).body;
+    t.ok(waited.attemptCount < 10, `deferrals are not attempts (${waited.attemptCount} attempts)`);
+  },
+);
+
+t.test('rateLimitPerSecond holds across the bucket shared by all workers', async (t) => {
+  const limited = await jobsApp(t, { DELIVERY_ENDPOINT_CONCURRENCY: '10' });
+  const tenant = await limited.tenant('limited');
+  const arrivals: number[] = [];
+  const receiver = await upstream(t, () => {
+    arrivals.push(Date.now());
+    return { status: 200 };
+  });
+  const rate = 4;
+  const endpoint = (
+    await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url, rateLimitPerSecond: rate })
+  ).body;
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++)
+    ids.push((await tenant.api('POST', `/v1/endpoints/${endpoint.id}/test`)).body.messageId as string);
+  for (const id of ids) await settled(tenant.api, id, 'delivered');
+  const first = arrivals[0] ?? 0;
+  // A token bucket of `rate` tokens refilled at `rate` per second allows at most rate + rate·t requests by t.
+  for (const [i, at] of arrivals.entries()) {
+    const bound = rate + rate * ((at - first) / 1000) + 1;
+    t.ok(i + 1 <= bound, `request ${i + 1} at ${at - first} ms is within the limit (${bound.toFixed(1)})`);
+  }
+  t.ok(
+    (arrivals.at(-1) ?? 0) - first >= 1_500,
+    `12 requests at 4/s took ${(arrivals.at(-1) ?? 0) - first} ms`,
+  );
+});
