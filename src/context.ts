@@ -1,12 +1,15 @@
 // The few long-lived things every part of a process shares, built once at start and passed explicitly.
 import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
-import type { JobEvents } from './jobs/events.ts';
+import { type JobEvents, startJobEvents } from './jobs/events.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
-import type { Outbound } from './outbound/client.ts';
-import type { Migration } from './store/migrate.ts';
-import type { Pool } from './store/pool.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createOutbound, type Outbound } from './outbound/client.ts';
+import { createBoss } from './queue/boss.ts';
+import { createDeliveryQueue } from './queue/delivery-queue.ts';
+import { createJobQueue } from './queue/job-queue.ts';
+import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
+import { createPool, type Pool } from './store/pool.ts';
 
 export interface AppContext {
   config: Config;
@@ -22,4 +25,55 @@ export interface AppContext {
   /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
   deliveryOutbound: Outbound;
   metrics: Metrics;
+}
+
+/** How to close something that was opened; the caller runs these in reverse order. */
+export type CloseStep = () => Promise<unknown>;
+
+/**
+ * Opens what a process shares on the database at `url`, applying migrations on the way. Each part registers
+ * its close step through `onClose` as soon as it is open, so a failure half-way can close what was opened.
+ */
+export async function openContext(
+  config: Config,
+  log: Logger,
+  url: string,
+  onClose: (step: CloseStep) => void,
+): Promise<AppContext> {
+  const pool = createPool(url, config.databasePoolSize, log, `hookrelay-${config.role}`);
+  onClose(() => pool.end());
+  const migrations = await loadMigrations();
+  await migrate(pool, log, migrations);
+
+  const events = await startJobEvents(url, log);
+  onClose(() => events.close());
+
+  const boss = createBoss(url, config, log);
+  await boss.start();
+  // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
+  onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
+  await createJobQueue(boss, config);
+  await createDeliveryQueue(boss, config);
+
+  // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
+  // backstop above the longest of those.
+  const outbound = createOutbound(config.outboundAllowCidrs, { connectMs: 10_000, responseMs: 330_000 });
+  onClose(() => outbound.close());
+  const deliveryOutbound = createOutbound(config.outboundAllowCidrs, {
+    connectMs: config.deliveryTimeoutMs,
+    responseMs: config.deliveryTimeoutMs,
+  });
+  onClose(() => deliveryOutbound.close());
+
+  return {
+    config,
+    log,
+    pool,
+    boss,
+    migrations,
+    events,
+    outbound,
+    deliveryOutbound,
+    metrics: createMetrics(pool),
+  };
 }

@@ -25,10 +25,11 @@ t.test(
     const newJob = await submit(ok.url, 'new');
     const keptJob = await submit(ok.url, 'expired-key');
     const waiting = async (sql: string) => {
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 600; i++) {
         if ((await app.ctx.pool.query(sql)).rows[0].n === 0) return;
         await new Promise((r) => setTimeout(r, 50));
       }
+      throw new Error(`still waiting after 30 s: ${sql}`);
     };
     await waiting("select count(*)::int as n from messages where status = 'pending'");
 

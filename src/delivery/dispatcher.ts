@@ -26,7 +26,7 @@ import {
   updateMessage,
 } from '../store/messages.ts';
 import { getTenant } from '../store/tenants.ts';
-import { withTransaction } from '../store/transaction.ts';
+import { type Tx, withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';
 import { deadLetter } from './dead-letter.ts';
@@ -107,6 +107,29 @@ async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date |
   return undefined;
 }
 
+/** Enqueues the message's next attempt at `at` as a new entry (the old one becomes stale) and records it. */
+async function scheduleNextAttempt(
+  ctx: AppContext,
+  tx: Tx,
+  message: MessageRow,
+  at: Date,
+  change: { attemptsDelta: number; lastError: string | null; lastResponseStatus: number | null },
+): Promise<void> {
+  const entryId = newEntryId();
+  await enqueueDeliveries(
+    ctx.boss,
+    tx,
+    [{ messageId: message.id, entryId, receiver: receiverOf(message), startAfter: at }],
+    deliveryExpirySeconds(ctx),
+  );
+  await updateMessage(tx, message.id, {
+    ...change,
+    status: 'pending',
+    queueEntryId: entryId,
+    nextAttemptAt: at,
+  });
+}
+
 /** Moves the message's next attempt to `until` without counting an attempt: it waits, nothing is dropped. */
 async function defer(
   ctx: AppContext,
@@ -117,22 +140,17 @@ async function defer(
   await withTransaction(ctx.pool, async (tx) => {
     const message = await lockMessage(tx, messageId);
     if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
-    const nextAttemptAt = new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
-    const entryId = newEntryId();
-    await enqueueDeliveries(
-      ctx.boss,
+    await scheduleNextAttempt(
+      ctx,
       tx,
-      [{ messageId, entryId, receiver: receiverOf(message), startAfter: nextAttemptAt }],
-      deliveryExpirySeconds(ctx),
+      message,
+      new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS)),
+      {
+        attemptsDelta: 0,
+        lastError: message.last_error,
+        lastResponseStatus: message.last_response_status,
+      },
     );
-    await updateMessage(tx, messageId, {
-      status: 'pending',
-      attemptsDelta: 0,
-      lastError: message.last_error,
-      lastResponseStatus: message.last_response_status,
-      queueEntryId: entryId,
-      nextAttemptAt,
-    });
   });
 }
 
@@ -244,20 +262,9 @@ async function settle(
     }
     const delayMs =
       outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? outcome.retryAfterMs : scheduled;
-    const nextAttemptAt = new Date(Date.now() + delayMs);
-    const entryId = newEntryId();
-    await enqueueDeliveries(
-      ctx.boss,
-      tx,
-      [{ messageId, entryId, receiver: receiverOf(message), startAfter: nextAttemptAt }],
-      deliveryExpirySeconds(ctx),
-    );
-    await updateMessage(tx, messageId, {
+    await scheduleNextAttempt(ctx, tx, message, new Date(Date.now() + delayMs), {
       ...last,
-      status: 'pending',
       lastError: error,
-      queueEntryId: entryId,
-      nextAttemptAt,
     });
   });
 }

@@ -41,7 +41,7 @@ function verify(secret: string, request: Recorded) {
 
 /** Waits (through the API, polling briefly) until the message reaches a final state. */
 async function settled(api: Api, messageId: string, want: string): Promise<Message> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const message = (await api<Message>('GET', `/v1/messages/${messageId}`)).body;
     if (message.status === want) return message;
     await new Promise((resolve) => setTimeout(resolve, 50));

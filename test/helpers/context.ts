@@ -1,56 +1,26 @@
 // Builds a real AppContext on a fresh database, for tests that assemble their own app around shared plugins.
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
-import { type Config, loadConfig } from '../../src/config/config.ts';
-import type { AppContext } from '../../src/context.ts';
-import { startJobEvents } from '../../src/jobs/events.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { type AppContext, type CloseStep, openContext } from '../../src/context.ts';
 import { createLogger } from '../../src/log.ts';
-import { createMetrics } from '../../src/metrics.ts';
-import { createOutbound } from '../../src/outbound/client.ts';
-import { createBoss } from '../../src/queue/boss.ts';
-import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
-import { createJobQueue } from '../../src/queue/job-queue.ts';
-import { loadMigrations, migrate } from '../../src/store/migrate.ts';
-import { createPool } from '../../src/store/pool.ts';
 import { freshDatabase } from './database.ts';
 
+/** The context the service itself opens (same code), closed in reverse order at teardown. */
 export async function testContext(t: Test, env: Record<string, string> = {}): Promise<AppContext> {
   const url = await freshDatabase(t);
-  const config: Config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', PORT: '0', ...env });
-  const log = createLogger(config.logLevel);
-  const pool = createPool(url, 4, log, 'hookrelay-test');
-  const migrations = await loadMigrations();
-  await migrate(pool, log, migrations);
-  const events = await startJobEvents(url, log);
-  const boss = createBoss(url, config, log);
-  await boss.start();
-  await createJobQueue(boss, config);
-  await createDeliveryQueue(boss, config);
+  const config = loadConfig({
+    DATABASE_URL: url,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    SHUTDOWN_TIMEOUT: '2s',
+    ...env,
+  });
+  const steps: CloseStep[] = [];
   t.teardown(async () => {
-    await boss.stop({ graceful: false });
-    await events.close();
-    await pool.end();
+    for (const step of steps.reverse()) await step();
   });
-  const outbound = createOutbound(config.outboundAllowCidrs, {
-    connectMs: 5_000,
-    responseMs: config.deliveryTimeoutMs,
-  });
-  const deliveryOutbound = createOutbound(config.outboundAllowCidrs, {
-    connectMs: config.deliveryTimeoutMs,
-    responseMs: config.deliveryTimeoutMs,
-  });
-  t.teardown(() => Promise.all([outbound.close(), deliveryOutbound.close()]));
-  return {
-    config,
-    log,
-    pool,
-    boss,
-    migrations,
-    events,
-    outbound,
-    deliveryOutbound,
-    metrics: createMetrics(pool),
-  };
+  return openContext(config, createLogger(config.logLevel), url, (step) => steps.push(step));
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */

@@ -24,7 +24,7 @@ async function events(jobId: string) {
 
 /** Polls until the job reaches the status (used only to catch a job mid-run). */
 async function reach(id: string, status: string): Promise<Job> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const job = (await api<Job>('GET', `/v1/jobs/${id}`)).body;
     if (job.status === status) return job;
     await sleep(50);
