@@ -26,12 +26,13 @@ t.test(
     const keptJob = await submit(ok.url, 'expired-key');
     const waiting = async (sql: string) => {
       for (let i = 0; i < 600; i++) {
-        if ((await app.ctx.pool.query(sql)).rows[0].n === 0) return;
+        if ((await app.ctx.pool.query(sql)).rows[0].n === 4) return;
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(`still waiting after 30 s: ${sql}`);
     };
-    await waiting("select count(*)::int as n from messages where status = 'pending'");
+    // All four jobs finished and their messages settled (delivered, or dead for the 410 receiver).
+    await waiting("select count(*)::int as n from messages where status in ('delivered', 'dead')");
 
     const { pool } = app.ctx;
     await pool.query(
