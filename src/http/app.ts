@@ -1,5 +1,6 @@
 // Builds the Fastify application for a role; listening is the caller's business, so tests build their own.
 import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.ts';
@@ -46,6 +47,14 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     if (draining.signal.aborted) reply.header('connection', 'close');
   });
 
+  // Security headers on every response. The API serves only JSON, so its policy allows nothing to load or
+  // frame it; /docs replaces the policy with one for its own static assets (see openapi.ts).
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+  });
   await registerOpenApi(app);
   await app.register(healthRoutes(ctx));
   if (ctx.config.role !== 'worker') {

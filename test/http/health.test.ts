@@ -50,3 +50,29 @@ t.test('the OpenAPI document is generated from the route schemas and rendered at
   t.equal(docs.status, 200);
   t.match(docs.headers.get('content-type'), /text\/html/);
 });
+
+t.test(
+  'security headers: a strict policy on API responses, the docs page admits only its own assets',
+  async (t) => {
+    const base = await listen(t, await buildApp(ctx));
+    for (const path of ['/healthz', '/v1/nothing', '/openapi.json']) {
+      const response = await fetch(`${base}${path}`);
+      t.equal(response.headers.get('x-content-type-options'), 'nosniff', path);
+      t.equal(
+        response.headers.get('content-security-policy'),
+        "default-src 'none';frame-ancestors 'none'",
+        path,
+      );
+      t.ok(response.headers.get('x-frame-options'), path);
+      t.equal(response.headers.get('referrer-policy'), 'no-referrer', path);
+    }
+    const docs = await fetch(`${base}/docs/`);
+    const policy = docs.headers.get('content-security-policy') ?? '';
+    t.match(policy, /script-src 'self'/, 'the docs page may run its own scripts');
+    t.notMatch(policy, /unsafe-eval/);
+    const html = await docs.text();
+    const script = /src="\.\/(static\/[^"]+\.js)"/.exec(html)?.[1];
+    t.ok(script, 'the page references its script');
+    t.equal((await fetch(`${base}/docs/${script}`)).status, 200, 'and that script is served');
+  },
+);
