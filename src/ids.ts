@@ -23,12 +23,3 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   }
   return `${prefix}_${time}${tail}`;
 }
-
-/** The shape every id of that prefix has; anything else can be answered 404 without a query. */
-export function isId(prefix: IdPrefix, text: string): boolean {
-  return (
-    text.length === prefix.length + 27 &&
-    text.startsWith(`${prefix}_`) &&
-    /^[0-9A-HJKMNP-TV-Z]{26}$/.test(text.slice(prefix.length + 1))
-  );
-}

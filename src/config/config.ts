@@ -124,7 +124,6 @@ const configSchema = environment.transform((e) => ({
 }));
 
 export type Config = z.infer<typeof configSchema>;
-export type Role = Config['role'];
 
 /** A configuration the operator has to fix; the message names every bad variable. */
 export class ConfigError extends Error {

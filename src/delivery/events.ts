@@ -11,5 +11,3 @@ export const OPT_IN_EVENTS = [
 /** Events about hookrelay itself, for operators' alerting. */
 export const OPERATIONAL_EVENTS = ['message.dead_lettered', 'endpoint.disabled'] as const;
 export const EVENT_TYPES = [...JOB_EVENTS, ...OPT_IN_EVENTS] as const;
-
-export type EventType = (typeof EVENT_TYPES)[number];

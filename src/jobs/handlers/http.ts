@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { OutboundRefused } from '../../outbound/client.ts';
 import { urlRefusal } from '../../outbound/guard.ts';
 import { readCapped } from '../../outbound/read-capped.ts';
+import { parseRetryAfter } from '../../outbound/retry-after.ts';
 import { VERSION } from '../../version.ts';
 import { defineHandler, PermanentJobError, RetryLaterError } from '../handler.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-const MAX_RETRY_AFTER_MS = 3_600_000;
 /** Set by the client from the request itself; letting callers set them invites request smuggling. */
 const RESERVED_HEADERS = new Set([
   'host',
@@ -38,14 +38,6 @@ const input = z.object({
   body: z.unknown().optional(),
   timeoutSeconds: z.number().int().min(1).max(300).default(30),
 });
-
-/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
-}
 
 export const http = defineHandler({
   type: 'http',
@@ -84,7 +76,7 @@ export const http = defineHandler({
     if (status === 408 || status === 429 || status >= 500) {
       const message = `upstream answered ${status}`;
       const after =
-        status === 429 || status === 503 ? retryAfterMs(response.headers['retry-after']) : undefined;
+        status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
       throw after === undefined ? new Error(message) : new RetryLaterError(message, after);
     }
     if (status >= 400) throw new PermanentJobError(`upstream answered ${status}`);
