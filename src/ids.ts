@@ -1,5 +1,6 @@
 // Opaque, prefixed, time-ordered ids (`job_01J…`): sortable by creation, so cursors are plain ids.
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -22,4 +23,15 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
     }
   }
   return `${prefix}_${time}${tail}`;
+}
+
+/** An id of the given kind, as `newId` writes it. Anything else is refused before a query runs, so hostile
+ * text (NUL bytes, SQL, traversal) never reaches the database. */
+export function idOf(prefix: IdPrefix) {
+  return z.string().regex(new RegExp(`^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`), `must be a ${prefix}_… id`);
+}
+
+/** `{ id }` path parameters for routes about one object of the given kind. */
+export function idParams(prefix: IdPrefix) {
+  return z.object({ id: idOf(prefix) });
 }

@@ -4,8 +4,9 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.ts';
+import { registerJsonParser } from './json-body.ts';
 import { registerOpenApi } from './openapi.ts';
-import { clientErrorHandler, registerProblemHandlers } from './problem.ts';
+import { clientErrorHandler, registerProblemHandlers, sendProblem } from './problem.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tenantApi } from './tenant-api.ts';
@@ -23,6 +24,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
     },
     clientErrorHandler,
+    // Errors Fastify meets before routing (a path that is not valid percent-encoded UTF-8) are problems too.
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, 400, error.message),
     // Keep-alive sockets with no request in flight are closed at shutdown instead of holding it open.
     forceCloseConnections: 'idle',
   });
@@ -32,6 +35,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerProblemHandlers(app);
   // JSON only: anything else is answered 415 instead of being parsed as text.
   app.removeContentTypeParser(['text/plain']);
+  registerJsonParser(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -1,10 +1,14 @@
 // Cursor pagination shared by every list: `?limit=` (1–100, default 20) and `?cursor=` (the last id seen).
 import { z } from 'zod';
+import { type IdPrefix, idOf } from '../ids.ts';
 
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(64).optional(),
-});
+/** The query of a list of objects of one kind: the cursor is the last id of the previous page. */
+export function pageQuery(prefix: IdPrefix) {
+  return z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: idOf(prefix).optional(),
+  });
+}
 
 export function pageOf<T extends { id: string }>(schema: z.ZodType<T>) {
   return z.object({ data: z.array(schema), nextCursor: z.string().nullable() });

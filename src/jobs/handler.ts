@@ -19,6 +19,9 @@ export interface JobHandler<Input = unknown> {
   type: string;
   input: z.ZodType<Input>;
   defaultTimeoutSeconds: number;
+  /** The URLs a job will call, judged by the outbound policy at submission: a refused one is a 422 at once
+   * instead of a job that can only fail. (The call itself is judged again when it is made.) */
+  outboundUrls?(input: Input): string[];
   run(input: Input, ctx: JobContext): Promise<unknown>;
 }
 

@@ -5,7 +5,7 @@ import { stringify } from 'safe-stable-stringify';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { HttpProblem } from '../http/problem.ts';
-import { newId } from '../ids.ts';
+import { idOf, newId } from '../ids.ts';
 import { enqueueAttempt } from '../queue/job-queue.ts';
 import { getEndpoint } from '../store/endpoints.ts';
 import {
@@ -30,7 +30,7 @@ export const submitBody = z
       .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
       .max(2048)
       .optional(),
-    endpointId: z.string().max(64).optional(),
+    endpointId: idOf('ep').optional(),
     timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
     maxAttempts: z.number().int().min(1).max(25).optional(),
     priority: z.number().int().min(-100).max(100).optional(),
@@ -41,7 +41,11 @@ export const submitBody = z
       .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, 'at most 16 KiB')
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.callbackUrl === undefined || body.endpointId === undefined, {
+    message: 'give callbackUrl or endpointId, not both',
+    path: ['endpointId'],
+  });
 
 export type SubmitBody = z.infer<typeof submitBody>;
 
@@ -70,6 +74,10 @@ export async function submitJob(
       message: issue.message,
     }));
     throw new HttpProblem(400, `The input is not valid for job type "${body.type}".`, { errors });
+  }
+  for (const url of handler.outboundUrls?.(input.data) ?? []) {
+    const refused = await ctx.outbound.check(new URL(url));
+    if (refused) throw new HttpProblem(422, `The job's URL is not allowed: ${refused}.`);
   }
   if (body.endpointId !== undefined && !(await getEndpoint(ctx.pool, tenantId, body.endpointId))) {
     throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);

@@ -239,7 +239,7 @@ export async function lockPendingForEndpoint(
   return rows;
 }
 
-const DEAD_LETTER_FILTER = `tenant_id = $1 and discarded_at is null
+const DEAD_LETTER_FILTER = `($1::text is null or tenant_id = $1) and discarded_at is null
   and ($2::text is null or endpoint_id = $2) and ($3::text is null or job_id = $3)
   and ($4::timestamptz is null or dead_lettered_at >= $4) and ($5::timestamptz is null or dead_lettered_at < $5)`;
 
@@ -250,7 +250,7 @@ export interface DeadLetterFilter {
   until?: Date;
 }
 
-const filterValues = (tenantId: string, f: DeadLetterFilter) => [
+const filterValues = (tenantId: string | null, f: DeadLetterFilter) => [
   tenantId,
   f.endpointId ?? null,
   f.jobId ?? null,
@@ -258,23 +258,15 @@ const filterValues = (tenantId: string, f: DeadLetterFilter) => [
   f.until ?? null,
 ];
 
+/** One tenant's dead letters, or every tenant's (for the operator) when `tenantId` is null. */
 export async function listDeadLetters(
   db: Queryable,
-  tenantId: string,
+  tenantId: string | null,
   filter: DeadLetterFilter & { before?: string; limit: number },
 ): Promise<DeadLetterRow[]> {
   const { rows } = await db.query<DeadLetterRow>(
     `select * from dead_letters where ${DEAD_LETTER_FILTER} and ($6::text is null or id < $6) order by id desc limit $7`,
     [...filterValues(tenantId, filter), filter.before ?? null, filter.limit],
-  );
-  return rows;
-}
-
-/** Every tenant's dead letters, for the operator. */
-export async function listAllDeadLetters(db: Queryable, before: string | undefined, limit: number) {
-  const { rows } = await db.query<DeadLetterRow>(
-    'select * from dead_letters where discarded_at is null and ($1::text is null or id < $1) order by id desc limit $2',
-    [before ?? null, limit],
   );
   return rows;
 }

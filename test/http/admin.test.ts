@@ -115,10 +115,13 @@ t.test('keys: issue another, revoke one, the other keeps working', async (t) => 
   );
 });
 
-t.test('unknown tenants answer 404', async (t) => {
-  for (const path of ['/v1/admin/tenants/ten_01ARZ3NDEKTSV4RRFFQ69G5FAV', '/v1/admin/tenants/nope']) {
-    t.equal((await admin('GET', path)).status, 404, path);
-    t.equal((await admin('POST', `${path}/keys`)).status, 404, `${path}/keys`);
+t.test('unknown tenants answer 404; strings that are not tenant ids, 400', async (t) => {
+  const unknown = '/v1/admin/tenants/ten_01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  t.equal((await admin('GET', unknown)).status, 404, unknown);
+  t.equal((await admin('POST', `${unknown}/keys`)).status, 404, `${unknown}/keys`);
+  for (const path of ['/v1/admin/tenants/nope', '/v1/admin/tenants/job_01ARZ3NDEKTSV4RRFFQ69G5FAV']) {
+    t.equal((await admin('GET', path)).status, 400, path);
+    t.equal((await admin('POST', `${path}/keys`)).status, 400, `${path}/keys`);
   }
 });
 

@@ -150,12 +150,12 @@ t.test('http: attempts are bounded by maxAttempts', async (t) => {
   t.equal(server.requests.length, 2);
 });
 
-t.test('http: addresses outside the allow-list are refused without a request', async (t) => {
-  const id = await submit({ type: 'http', input: { url: 'http://10.255.255.1/' } });
-  const job = await app.finished(api, id);
-  t.equal(job.status, 'failed');
-  t.equal(job.attempts, 1);
-  t.match(job.error, /not allowed: .*private/);
+t.test('http: addresses outside the allow-list are refused at submission', async (t) => {
+  const response = await api('POST', '/v1/jobs', { type: 'http', input: { url: 'http://10.255.255.1/' } });
+  t.equal(response.status, 422);
+  t.match(response.body.detail, /not allowed: .*private/);
+  const listed = await api<{ data: unknown[] }>('GET', '/v1/jobs?type=http&limit=100');
+  t.notOk(JSON.stringify(listed.body.data).includes('10.255.255.1'), 'no job was created');
 });
 
 t.test('http: an upstream that hangs past the job timeout is retried, then fails', async (t) => {

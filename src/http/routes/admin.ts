@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
-import { newId } from '../../ids.ts';
-import { listAllDeadLetters } from '../../store/messages.ts';
+import { idOf, idParams, newId } from '../../ids.ts';
+import { listDeadLetters } from '../../store/messages.ts';
 import {
   getTenant,
   insertKey,
@@ -18,11 +18,12 @@ import { generateApiKey, generateSigningSecret, hashApiKey } from '../../tenants
 import { authenticate, requireAdmin } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
+import { deadLetterFilter, timeOrdered } from './dead-letters.ts';
 
 const tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() });
 const createdTenant = tenant.extend({ apiKey: z.string(), signingSecret: z.string() });
 const createdKey = z.object({ id: z.string(), apiKey: z.string() });
-const tenantParams = z.object({ id: z.string().max(64) });
+const tenantParams = idParams('ten');
 const security = [{ bearer: [] }];
 
 const view = (row: TenantRow) => ({ id: row.id, name: row.name, createdAt: row.created_at.toISOString() });
@@ -77,7 +78,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['tenants'],
           summary: 'List tenants, newest first',
           security,
-          querystring: pageQuery,
+          querystring: pageQuery('ten'),
           response: { 200: pageOf(tenant) },
         },
       },
@@ -125,13 +126,22 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['dead letters'],
           summary: "Every tenant's dead letters, newest first (operator view)",
           security,
-          querystring: pageQuery,
+          querystring: timeOrdered(
+            pageQuery('dl')
+              .extend(deadLetterFilter.shape)
+              .extend({ tenantId: idOf('ten').optional() }),
+          ),
           response: { 200: pageOf(deadLetterView.extend({ tenantId: z.string() })) },
         },
       },
       async (request) => {
-        const { limit, cursor } = request.query;
-        return toPage(await listAllDeadLetters(ctx.pool, cursor, limit + 1), limit, (row) => ({
+        const { limit, cursor, tenantId, ...filter } = request.query;
+        const rows = await listDeadLetters(ctx.pool, tenantId ?? null, {
+          ...filter,
+          before: cursor,
+          limit: limit + 1,
+        });
+        return toPage(rows, limit, (row) => ({
           ...viewDeadLetter(row),
           tenantId: row.tenant_id,
         }));
@@ -145,7 +155,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['tenants'],
           summary: 'Revoke an API key',
           security,
-          params: tenantParams.extend({ keyId: z.string().max(64) }),
+          params: tenantParams.extend({ keyId: idOf('key') }),
           response: { 204: z.null() },
         },
       },

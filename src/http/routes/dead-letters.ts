@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.ts';
 import { replayMatching } from '../../delivery/replay.ts';
 import { resendMessages } from '../../delivery/resend.ts';
 import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
+import { idOf, idParams } from '../../ids.ts';
 import {
   discardDeadLetter,
   getDeadLetter,
@@ -18,14 +19,23 @@ import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 
 const security = [{ bearer: [] }];
-const params = z.object({ id: z.string().max(64) });
+const params = idParams('dl');
 const time = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
-const filter = z.object({
-  endpointId: z.string().max(64).optional(),
-  jobId: z.string().max(64).optional(),
+/** Filters shared by the tenant's list, the operator's list and bulk replay. */
+export const deadLetterFilter = z.object({
+  endpointId: idOf('ep').optional(),
+  jobId: idOf('job').optional(),
   since: time.optional(),
   until: time.optional(),
 });
+
+/** Refuses a time range that ends before it starts, which would silently match nothing. */
+export function timeOrdered<T extends z.ZodType<{ since?: Date; until?: Date }>>(schema: T) {
+  return schema.refine(({ since, until }) => !since || !until || since < until, {
+    message: 'since must be before until',
+    path: ['since'],
+  });
+}
 
 export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -36,7 +46,7 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['dead letters'],
           summary: 'List dead letters, newest first; filter by endpoint, job and time',
           security,
-          querystring: pageQuery.extend(filter.shape),
+          querystring: timeOrdered(pageQuery('dl').extend(deadLetterFilter.shape)),
           response: { 200: pageOf(deadLetterView) },
         },
       },
@@ -100,7 +110,7 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['dead letters'],
           summary: 'Replay every dead letter not replayed yet that matches the filter (batched)',
           security,
-          body: filter.omit({ jobId: true }).strict(),
+          body: timeOrdered(deadLetterFilter.omit({ jobId: true }).strict()),
           response: { 202: z.object({ replayed: z.number() }) },
         },
       },

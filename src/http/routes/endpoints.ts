@@ -5,7 +5,7 @@ import type { AppContext } from '../../context.ts';
 import { deadLetter } from '../../delivery/dead-letter.ts';
 import { EVENT_TYPES } from '../../delivery/events.ts';
 import { fanOut } from '../../delivery/fan-out.ts';
-import { newId } from '../../ids.ts';
+import { idParams, newId } from '../../ids.ts';
 import {
   deleteEndpoint,
   type EndpointFields,
@@ -78,7 +78,7 @@ const view = (row: EndpointRow): z.infer<typeof endpointView> => ({
 });
 
 const security = [{ bearer: [] }];
-const params = z.object({ id: z.string().max(64) });
+const params = idParams('ep');
 
 export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -129,7 +129,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['endpoints'],
           summary: 'List endpoints',
           security,
-          querystring: pageQuery,
+          querystring: pageQuery('ep'),
           response: { 200: pageOf(endpointView) },
         },
       },

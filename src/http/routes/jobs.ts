@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
+import { idParams } from '../../ids.ts';
 import { cancelJob } from '../../jobs/cancel.ts';
 import { submitBody, submitJob } from '../../jobs/intake.ts';
 import { jobStatus, jobView, viewJob } from '../../jobs/view.ts';
@@ -13,13 +14,14 @@ import { HttpProblem } from '../problem.ts';
 import { streamEvents } from '../sse.ts';
 
 const security = [{ bearer: [] }];
-const jobParams = z.object({ id: z.string().max(64) });
+const jobParams = idParams('job');
 const accepted = z.object({
   id: z.string(),
   status: jobStatus,
   statusUrl: z.string(),
   createdAt: z.string(),
 });
+const jobType = z.string().regex(/^[\w.-]{1,100}$/, 'not a job type name');
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPluginAsyncZod {
@@ -65,9 +67,9 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
           tags: ['jobs'],
           summary: 'List jobs, newest first',
           security,
-          querystring: pageQuery.extend({
+          querystring: pageQuery('job').extend({
             status: jobStatus.optional(),
-            type: z.string().max(100).optional(),
+            type: jobType.optional(),
           }),
           response: { 200: pageOf(jobView) },
         },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import { resendMessages } from '../../delivery/resend.ts';
 import { messageView, messageWithAttempts, viewAttempt, viewMessage } from '../../delivery/views.ts';
+import { idOf, idParams } from '../../ids.ts';
 import { getJob } from '../../store/jobs.ts';
 import { attemptsOf, getMessage, listMessages, type MessageRow } from '../../store/messages.ts';
 import { withTransaction } from '../../store/transaction.ts';
@@ -12,7 +13,7 @@ import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 
 const security = [{ bearer: [] }];
-const params = z.object({ id: z.string().max(64) });
+const params = idParams('msg');
 
 export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
@@ -34,9 +35,9 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['messages'],
           summary: 'List messages, newest first',
           security,
-          querystring: pageQuery.extend({
-            jobId: z.string().max(64).optional(),
-            endpointId: z.string().max(64).optional(),
+          querystring: pageQuery('msg').extend({
+            jobId: idOf('job').optional(),
+            endpointId: idOf('ep').optional(),
             status: z.enum(['pending', 'delivered', 'dead']).optional(),
           }),
           response: { 200: pageOf(messageView) },
@@ -98,7 +99,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           tags: ['jobs'],
           summary: 'The messages sent for a job, with their attempts',
           security,
-          params,
+          params: idParams('job'),
           response: { 200: z.object({ data: z.array(messageWithAttempts) }) },
         },
       },

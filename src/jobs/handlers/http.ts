@@ -27,7 +27,10 @@ const input = z.object({
   headers: z
     .record(
       z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'not a valid header name'),
-      z.string().max(8192),
+      z
+        .string()
+        .max(8192)
+        .regex(/^[^\r\n\0]*$/, 'header values may not contain CR, LF or NUL'),
     )
     .refine((headers) => Object.keys(headers).length <= 50, 'at most 50 headers')
     .refine(
@@ -43,6 +46,7 @@ export const http = defineHandler({
   type: 'http',
   input,
   defaultTimeoutSeconds: 330,
+  outboundUrls: (call) => [call.url],
   run: async (call, ctx) => {
     const url = new URL(call.url);
     const refused = urlRefusal(url, ctx.outbound.policy);
