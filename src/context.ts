@@ -1,6 +1,8 @@
 // The few long-lived things every part of a process shares, built once at start and passed explicitly.
 import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
+import { resealSecrets } from './crypto/reseal.ts';
+import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { type JobEvents, startJobEvents } from './jobs/events.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -25,6 +27,8 @@ export interface AppContext {
   /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
   deliveryOutbound: Outbound;
   metrics: Metrics;
+  /** Seals signing secrets at rest under HOOKRELAY_ENCRYPTION_KEY, and opens them. */
+  secrets: SecretBox;
 }
 
 /** How to close something that was opened; the caller runs these in reverse order. */
@@ -44,6 +48,8 @@ export async function openContext(
   onClose(() => pool.end());
   const migrations = await loadMigrations();
   await migrate(pool, log, migrations);
+  const secrets = createSecretBox(config.encryptionKeys);
+  await resealSecrets(pool, secrets, log);
 
   const events = await startJobEvents(url, log);
   onClose(() => events.close());
@@ -75,5 +81,6 @@ export async function openContext(
     outbound,
     deliveryOutbound,
     metrics: createMetrics(pool),
+    secrets,
   };
 }

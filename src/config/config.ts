@@ -57,6 +57,18 @@ const postgresUrl = z.string().refine((text) => {
 }, 'expected a URL like postgres://user:password@host:5432/db');
 
 /** Spans a little over a day, so a receiver that is down overnight still gets its messages. */
+/** Comma-separated base64 AES-256 keys (`openssl rand -base64 32`); the first seals, all open. */
+const encryptionKeys = z.string().transform((text, ctx) => {
+  const keys = list(text).map((part) => Buffer.from(part, 'base64'));
+  if (keys.some((key) => key.length !== 32)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'each key must be the base64 of 32 random bytes (openssl rand -base64 32)',
+    });
+  }
+  return keys;
+});
+
 const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h,12h';
 
 const environment = z.object({
@@ -66,6 +78,7 @@ const environment = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(0, 65535).default(3000),
   ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters, so it cannot be guessed').optional(),
+  HOOKRELAY_ENCRYPTION_KEY: encryptionKeys.default([]),
   HOOKRELAY_ROLE: z.enum(['all', 'api', 'worker'], 'expected one of all, api, worker').default('all'),
   OUTBOUND_ALLOW_CIDRS: cidrList.default([]),
   DELIVERY_RETRY_SCHEDULE: retrySchedule.default(retrySchedule.parse(DEFAULT_RETRY_SCHEDULE)),
@@ -102,6 +115,7 @@ const configSchema = environment.transform((e) => ({
   host: e.HOST,
   port: e.PORT,
   adminApiKey: e.ADMIN_API_KEY,
+  encryptionKeys: e.HOOKRELAY_ENCRYPTION_KEY,
   role: e.HOOKRELAY_ROLE,
   outboundAllowCidrs: e.OUTBOUND_ALLOW_CIDRS,
   deliveryRetryScheduleMs: e.DELIVERY_RETRY_SCHEDULE,

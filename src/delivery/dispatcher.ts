@@ -1,7 +1,9 @@
 // Delivers messages from the pg-boss queue: sign, send, classify, then record the attempt and the message's
 // next step (delivered, a scheduled retry, or a dead letter) in one transaction.
+
 import type { Job } from 'pg-boss';
 import type { AppContext } from '../context.ts';
+import { owners } from '../crypto/secret-box.ts';
 import { newId } from '../ids.ts';
 import {
   DELIVERY_QUEUE,
@@ -63,7 +65,8 @@ type Target =
 async function target(ctx: AppContext, message: MessageRow): Promise<Target> {
   if (message.endpoint_id === null) {
     const tenant = await getTenant(ctx.pool, message.tenant_id);
-    return { url: message.url, secrets: tenant ? [tenant.signing_secret] : [], headers: {} };
+    const secrets = tenant ? [ctx.secrets.open(tenant.signing_secret, owners.tenant(tenant.id))] : [];
+    return { url: message.url, secrets, headers: {} };
   }
   const endpoint: EndpointRow | undefined = await getEndpoint(
     ctx.pool,
@@ -78,8 +81,10 @@ async function target(ctx: AppContext, message: MessageRow): Promise<Target> {
     endpoint.previous_secret_expires_at > new Date();
   return {
     url: endpoint.url,
-    secrets:
-      rotating && endpoint.previous_secret ? [endpoint.secret, endpoint.previous_secret] : [endpoint.secret],
+    secrets: (rotating && endpoint.previous_secret
+      ? [endpoint.secret, endpoint.previous_secret]
+      : [endpoint.secret]
+    ).map((stored) => ctx.secrets.open(stored, owners.endpoint(endpoint.id))),
     headers: endpoint.headers,
     endpoint,
   };

@@ -1,5 +1,5 @@
 // SQL for endpoints: the receivers a tenant registers.
-import type { Pool } from './pool.ts';
+import type { Queryable } from './pool.ts';
 
 export interface EndpointRow {
   id: string;
@@ -28,8 +28,6 @@ export interface EndpointFields {
   headers: Record<string, string>;
   disabled: boolean;
 }
-
-type Queryable = Pick<Pool, 'query'>;
 
 export async function insertEndpoint(
   db: Queryable,

@@ -1,6 +1,6 @@
 // SQL for jobs, idempotency keys and job events. Every change to a job bumps its version and notifies
 // listeners in the same statement, so SSE and long polls hear of it whichever process made it.
-import type { Pool } from './pool.ts';
+import type { Queryable } from './pool.ts';
 
 export const JOB_CHANNEL = 'hookrelay_jobs';
 export const CANCEL_CHANNEL = 'hookrelay_cancel';
@@ -48,8 +48,6 @@ export interface NewJob {
   metadata: Record<string, unknown>;
   queueEntryId: string;
 }
-
-type Queryable = Pick<Pool, 'query'>;
 
 /** Runs an update returning the job row, and notifies listeners of the change in the same statement. */
 async function changeJob(db: Queryable, update: string, values: unknown[]): Promise<JobRow | undefined> {

@@ -1,5 +1,5 @@
 // SQL for messages (one per event and destination), their attempts, and dead letters.
-import type { Pool } from './pool.ts';
+import type { Queryable } from './pool.ts';
 
 export type MessageStatus = 'pending' | 'delivered' | 'dead';
 export type DeadLetterReason = 'exhausted' | 'gone' | 'endpoint_disabled' | 'endpoint_deleted';
@@ -59,8 +59,6 @@ export interface NewMessage {
   payload: unknown;
   queueEntryId: string;
 }
-
-type Queryable = Pick<Pool, 'query'>;
 
 /** Inserts a batch of messages with one statement. */
 export async function insertMessages(db: Queryable, messages: NewMessage[]): Promise<void> {

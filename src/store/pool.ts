@@ -3,6 +3,8 @@ import pg from 'pg';
 import type { Logger } from '../log.ts';
 
 export type Pool = pg.Pool;
+/** A pool or a transaction's client: what a single query needs. */
+export type Queryable = Pick<Pool, 'query'>;
 
 export function createPool(url: string, size: number, log: Logger, applicationName: string): Pool {
   const pool = new pg.Pool({

@@ -1,5 +1,5 @@
 // SQL for tenants and API keys.
-import type { Pool } from './pool.ts';
+import type { Pool, Queryable } from './pool.ts';
 import { withTransaction } from './transaction.ts';
 
 export interface TenantRow {
@@ -14,8 +14,6 @@ export interface Principal {
   tenantId: string | null;
   role: 'tenant' | 'admin';
 }
-
-type Queryable = Pick<Pool, 'query'>;
 
 export async function insertTenant(
   db: Queryable,

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
+import { owners } from '../../crypto/secret-box.ts';
 import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { idOf, idParams, newId } from '../../ids.ts';
 import { listDeadLetters } from '../../store/messages.ts';
@@ -59,13 +60,15 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const created = await withTransaction(ctx.pool, async (tx) => {
+          const id = newId('ten');
+          const signingSecret = generateSigningSecret();
           const row = await insertTenant(tx, {
-            id: newId('ten'),
+            id,
             name: request.body.name,
-            signingSecret: generateSigningSecret(),
+            signingSecret: ctx.secrets.seal(signingSecret, owners.tenant(id)),
           });
           const key = await issueKey(tx, row.id);
-          return { ...view(row), apiKey: key.apiKey, signingSecret: row.signing_secret };
+          return { ...view(row), apiKey: key.apiKey, signingSecret };
         });
         return reply.code(201).send(created);
       },

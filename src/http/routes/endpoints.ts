@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
+import { owners } from '../../crypto/secret-box.ts';
 import { deadLetter } from '../../delivery/dead-letter.ts';
 import { EVENT_TYPES } from '../../delivery/events.ts';
 import { fanOut } from '../../delivery/fan-out.ts';
@@ -64,7 +65,8 @@ const endpointView = z.object({
   secret: z.string(),
 });
 
-const view = (row: EndpointRow): z.infer<typeof endpointView> => ({
+/** `secret` is the row's secret opened (it may be sealed at rest). */
+const view = (row: EndpointRow, secret: string): z.infer<typeof endpointView> => ({
   id: row.id,
   url: row.url,
   description: row.description,
@@ -74,13 +76,14 @@ const view = (row: EndpointRow): z.infer<typeof endpointView> => ({
   disabled: row.disabled,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
-  secret: row.secret,
+  secret,
 });
 
 const security = [{ bearer: [] }];
 const params = idParams('ep');
 
 export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+  const show = (row: EndpointRow) => view(row, ctx.secrets.open(row.secret, owners.endpoint(row.id)));
   return async (app) => {
     async function checkUrl(url: string) {
       const refused = await ctx.outbound.check(new URL(url));
@@ -107,10 +110,12 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const body = request.body;
         await checkUrl(body.url);
+        const id = newId('ep');
+        const secret = generateSigningSecret();
         const row = await insertEndpoint(ctx.pool, {
-          id: newId('ep'),
+          id,
           tenantId: tenantOf(request),
-          secret: generateSigningSecret(),
+          secret: ctx.secrets.seal(secret, owners.endpoint(id)),
           url: body.url,
           description: body.description ?? '',
           eventTypes: body.eventTypes ?? null,
@@ -118,7 +123,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           headers: body.headers ?? {},
           disabled: body.disabled ?? false,
         });
-        return reply.code(201).send(view(row));
+        return reply.code(201).send(view(row, secret));
       },
     );
 
@@ -135,7 +140,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        return toPage(await listEndpoints(ctx.pool, tenantOf(request), limit + 1, cursor), limit, view);
+        return toPage(await listEndpoints(ctx.pool, tenantOf(request), limit + 1, cursor), limit, show);
       },
     );
 
@@ -150,7 +155,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 200: endpointView },
         },
       },
-      async (request) => view(await existing(tenantOf(request), request.params.id)),
+      async (request) => show(await existing(tenantOf(request), request.params.id)),
     );
 
     app.patch(
@@ -181,7 +186,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         };
         const row = await updateEndpoint(ctx.pool, tenantId, current.id, next);
         if (!row) throw new HttpProblem(404, `No endpoint ${current.id}.`);
-        return view(row);
+        return show(row);
       },
     );
 
@@ -222,15 +227,12 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const row = await rotateSecret(
-          ctx.pool,
-          tenantOf(request),
-          request.params.id,
-          generateSigningSecret(),
-          ROTATION_GRACE_SECONDS,
-        );
-        if (!row) throw new HttpProblem(404, `No endpoint ${request.params.id}.`);
-        return { secret: row.secret };
+        const { id } = request.params;
+        const secret = generateSigningSecret();
+        const sealed = ctx.secrets.seal(secret, owners.endpoint(id));
+        const row = await rotateSecret(ctx.pool, tenantOf(request), id, sealed, ROTATION_GRACE_SECONDS);
+        if (!row) throw new HttpProblem(404, `No endpoint ${id}.`);
+        return { secret };
       },
     );
 
