@@ -7,7 +7,7 @@ import { upstream } from './helpers/upstream.ts';
 t.test(
   'old delivered messages, their attempts, finished jobs and expired idempotency keys are deleted',
   async (t) => {
-    const app = await jobsApp(t, { RETENTION_DAYS: '7', DELIVERY_RETRY_SCHEDULE: '100ms' });
+    const app = await jobsApp(t, { RETENTION: '7d', DELIVERY_RETRY_SCHEDULE: '100ms' });
     const tenant = await app.tenant('retained');
     const ok = await upstream(t, () => ({ status: 200 }));
     const gone = await upstream(t, () => ({ status: 410 }));

@@ -50,6 +50,9 @@ export async function startDispatcher(ctx: AppContext): Promise<void> {
       // Retries are deferred entries, which NOTIFY does not announce when they fall due: poll often.
       pollingIntervalSeconds: 1,
       notifyPollingIntervalSeconds: 1,
+      // With a backlog, a worker that just finished an attempt fetches the next at once instead of sleeping out
+      // the poll interval (which held each receiver to about groupConcurrency attempts per second).
+      burstWhenReadyExceeds: 1,
     },
     async ([entry]) => {
       if (entry) await deliver(ctx, entry);

@@ -56,6 +56,9 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
       // notification when it falls due: the backstop poll bounds that delay, so keep it short.
       pollingIntervalSeconds: 1,
       notifyPollingIntervalSeconds: 1,
+      // With a backlog, a worker that just finished an entry fetches the next at once instead of sleeping out
+      // the poll interval (which held a worker to one entry per second).
+      burstWhenReadyExceeds: 1,
     },
     async ([entry]) => {
       if (entry) await runEntry(ctx, entry, running);

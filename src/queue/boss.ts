@@ -17,6 +17,9 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
     // these intervals a dead worker's job is picked up again about JOB_HEARTBEAT + 5 s after it died.
     superviseIntervalSeconds: 5,
     monitorIntervalSeconds: 5,
+    // Workers fetch again at once while the queue has a backlog (burstWhenReadyExceeds); that backlog figure
+    // comes from this cache, so keep it fresh.
+    queueCacheIntervalSeconds: 2,
     instanceName: `hookrelay-${config.role}`,
   });
   // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.

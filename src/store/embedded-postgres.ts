@@ -43,6 +43,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     credentials: path.join(dataDir, 'credentials.json'),
     owner: path.join(dataDir, 'owner.pid'),
     log: path.join(dataDir, 'postgres.log'),
+    port: path.join(dataDir, 'port'),
   };
 
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -58,7 +59,11 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   let port = await runningPort(bin, runAs, pgdata);
   let owned = false;
   if (port === undefined) {
-    port = await freePort();
+    // The last port again when it is free, so connection strings (psql, a stopped and restarted server under
+    // a running service) stay valid across restarts.
+    const last = Number(await fs.readFile(files.port, 'utf8').catch(() => ''));
+    port = last > 0 && (await isFree(last)) ? last : await freePort();
+    await fs.writeFile(files.port, String(port));
     try {
       await pgCtl(bin, runAs, ['start', '-D', pgdata, '-w', '-t', '60', '-l', files.log, '-o', `-p ${port}`]);
       owned = true;
@@ -224,6 +229,14 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
   }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 function freePort(): Promise<number> {
