@@ -2,6 +2,7 @@
 import { PgBoss } from 'pg-boss';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
+import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   const runsWorkers = config.role !== 'api';
@@ -23,7 +24,12 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
     instanceName: `hookrelay-${config.role}`,
   });
   // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.
-  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
+  // A database that is away (restarting, failing over) is logged as a warning: the service keeps trying and
+  // answers 503 meanwhile, and anything else pg-boss reports stays an error.
+  boss.on('error', (error) => {
+    if (isDatabaseUnavailable(error)) log.warn({ err: error }, 'pg-boss: database unavailable');
+    else log.error({ err: error }, 'pg-boss error');
+  });
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
   return boss;
 }

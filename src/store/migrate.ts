@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Logger } from '../log.ts';
-import type { Pool } from './pool.ts';
+import { checkout, type Pool } from './pool.ts';
 
 export const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
 
@@ -32,7 +32,7 @@ export async function loadMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migrati
 
 /** Applies every pending migration, each in its own transaction; returns the names it applied. */
 export async function migrate(pool: Pool, log: Logger, migrations: Migration[]): Promise<string[]> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let failure: Error | undefined;
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_KEY]);
@@ -81,7 +81,7 @@ export async function migrate(pool: Pool, log: Logger, migrations: Migration[]):
     await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch((error: Error) => {
       failure ??= error;
     });
-    client.release(failure);
+    release(failure);
   }
 }
 

@@ -17,5 +17,37 @@ export function createPool(url: string, size: number, log: Logger, applicationNa
   });
   // An idle client's connection dropping (Postgres restart) is emitted here; unhandled, it would crash the process.
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection lost'));
+  // A checked-out client has no listener of pg-pool's own, and pool.query's listener is a `once`: a connection
+  // that reports its end twice (an ErrorResponse, then the socket) crashed the process when Postgres restarted
+  // under load. Every client keeps this listener for life; whoever runs a statement still gets the error.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => log.debug({ err: error }, 'database connection lost'));
+  });
   return pool;
+}
+
+export interface Checkout {
+  client: pg.PoolClient;
+  /** Returns the client; with an error (or after its connection dropped) the pool discards it. */
+  release(error?: Error): void;
+}
+
+/**
+ * Checks a client out for several statements, remembering whether its connection dropped while it was out
+ * (Postgres restarting between two statements), so that release discards it instead of pooling a dead one.
+ */
+export async function checkout(pool: Pool): Promise<Checkout> {
+  const client = await pool.connect();
+  let dropped: Error | undefined;
+  const onError = (error: Error) => {
+    dropped = error;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(error) {
+      client.removeListener('error', onError);
+      client.release(error ?? dropped);
+    },
+  };
 }

@@ -1,11 +1,11 @@
 // Runs work in one transaction on one pooled client: commit on success, rollback on any error.
 import type pg from 'pg';
-import type { Pool } from './pool.ts';
+import { checkout, type Pool } from './pool.ts';
 
 export type Tx = pg.PoolClient;
 
 export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let broken: Error | undefined;
   try {
     await client.query('begin');
@@ -19,6 +19,6 @@ export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T
     throw error;
   } finally {
     // A client whose rollback failed has a broken connection: release(error) discards it.
-    client.release(broken);
+    release(broken);
   }
 }

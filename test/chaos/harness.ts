@@ -98,7 +98,7 @@ export async function startService(name: string, env: Record<string, string>): P
     pending = lines.pop() ?? '';
     for (const line of lines) if (/"level":(50|60)/.test(line)) errors.push(line.slice(0, 500));
   });
-  child.stderr?.on('data', (chunk: Buffer) => errors.push(chunk.toString().slice(0, 500)));
+  child.stderr?.on('data', (chunk: Buffer) => errors.push(chunk.toString().slice(0, 4000)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -280,7 +280,10 @@ export interface Submitted {
 
 function record(into: Submitted, at: number, result: { status: number; body: { id?: string } } | undefined) {
   if (result && result.status === 202 && result.body.id) into.accepted.set(result.body.id, at);
-  else into.refused.set(result?.status ?? 0, (into.refused.get(result?.status ?? 0) ?? 0) + 1);
+  else if (result && result.status >= 500 && result.status !== 503)
+    console.log(`  a ${result.status}: ${JSON.stringify(result.body)}`);
+  if (result && result.status === 202 && result.body.id) return;
+  into.refused.set(result?.status ?? 0, (into.refused.get(result?.status ?? 0) ?? 0) + 1);
 }
 
 /** Submits `count` jobs as fast as `concurrency` requests in flight allow. */

@@ -54,13 +54,18 @@ export async function postgresRestart(
     const load = offer([client], RATE, (DOWN_MS + 20_000) / 1000, body, submitted);
     await sleep(5_000);
     // Database down: the server stops (fast shutdown ends every session) and stays away for DOWN_MS.
-    const stoppedAt = Date.now();
     await control.stop();
+    const stoppedAt = Date.now();
     await sleep(DOWN_MS);
     await control.start();
     const startedAt = Date.now();
     await load;
-    await waitFor('readiness back to 200', () => readiness.at(-1)?.status === 200, 60_000);
+    await waitFor('readiness back to 200', () => readiness.at(-1)?.status === 200, 60_000).catch((error) => {
+      const last = readiness.slice(-3).map((s) => s.status);
+      throw new Error(
+        `${error.message}; last readiness ${last}; alive ${service.alive()}; ${service.errors.slice(-8).join(' | ')}`,
+      );
+    });
     const recoveredAt =
       readiness.find((sample) => sample.at > startedAt && sample.status === 200)?.at ?? Date.now();
     sampling = false;
@@ -78,15 +83,18 @@ export async function postgresRestart(
       const known = new Set(jobs.rows.map((row) => row.id));
       const lost = [...submitted.accepted.keys()].filter((id) => !known.has(id)).length;
       const audit = await deliveryAudit(after, target);
-      const whileDown = readiness.filter((s) => s.at > stoppedAt + 500 && s.at < startedAt);
+      const whileDown = readiness.filter((s) => s.at > stoppedAt && s.at < startedAt - 100);
       const refusals = Object.fromEntries(submitted.refused);
       check(broken, lost === 0, `no accepted job lost (${lost} lost)`);
       check(broken, audit.missing === 0, `every accepted job's message delivered (${audit.missing} missing)`);
+      const downStatuses = [...new Set(whileDown.map((s) => s.status))];
       check(
         broken,
-        whileDown.length > 0 && whileDown.every((s) => s.status === 503),
-        'readiness 503 while down',
+        whileDown.length > 0 && downStatuses.join() === '503',
+        `readiness 503 while down (${downStatuses})`,
       );
+      const logged = [...new Set(service.errors.map((line) => line.slice(0, 400)))];
+      check(broken, logged.length === 0, `no error logged: ${logged.join(' | ')}`);
       check(broken, readiness.at(-1)?.status === 200, 'readiness 200 after');
       check(broken, service.alive(), 'the process never exited');
       check(
