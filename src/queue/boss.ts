@@ -33,3 +33,19 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
   return boss;
 }
+
+/**
+ * How long pg-boss keeps an entry after it completed. Our own tables record every attempt, so a finished entry
+ * is of no further use; pg-boss's default of 7 days grows its table (and every fetch's work) with traffic.
+ */
+export const FINISHED_ENTRY_SECONDS = 300;
+
+/** Creates a queue, or brings an existing one's options up to date (createQueue leaves those as they were). */
+export async function ensureQueue(
+  boss: PgBoss,
+  name: string,
+  options: { notify: boolean; heartbeatSeconds: number },
+) {
+  await boss.createQueue(name, { ...options, deleteAfterSeconds: FINISHED_ENTRY_SECONDS });
+  await boss.updateQueue(name, { ...options, deleteAfterSeconds: FINISHED_ENTRY_SECONDS });
+}

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Config } from '../config/config.ts';
 import type { Tx } from '../store/transaction.ts';
+import { ensureQueue } from './boss.ts';
 
 export const DELIVERY_QUEUE = 'hookrelay-deliveries';
 
@@ -11,7 +12,7 @@ export interface DeliveryEntryData {
 }
 
 export async function createDeliveryQueue(boss: PgBoss, config: Config): Promise<void> {
-  await boss.createQueue(DELIVERY_QUEUE, { notify: true, heartbeatSeconds: config.jobHeartbeatSeconds });
+  await ensureQueue(boss, DELIVERY_QUEUE, { notify: true, heartbeatSeconds: config.jobHeartbeatSeconds });
 }
 
 /**

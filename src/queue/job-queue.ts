@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Config } from '../config/config.ts';
 import type { Tx } from '../store/transaction.ts';
+import { ensureQueue } from './boss.ts';
 
 export const JOB_QUEUE = 'hookrelay-jobs';
 
@@ -14,7 +15,7 @@ export interface JobEntryData {
 }
 
 export async function createJobQueue(boss: PgBoss, config: Config): Promise<void> {
-  await boss.createQueue(JOB_QUEUE, {
+  await ensureQueue(boss, JOB_QUEUE, {
     // Wake workers by NOTIFY when an entry is created, instead of waiting out a polling interval.
     notify: true,
     // A worker that stops heart-beating (killed) loses its entry to another after this long.
