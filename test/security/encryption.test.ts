@@ -49,7 +49,11 @@ t.test('the service seals, reseals on rotation, and refuses to start without the
   async function start(extra: Record<string, string>) {
     const service = runHookrelay(t, { ...env, ...extra });
     const base = await service.ready();
-    return { service, base, stop: () => (service.child.kill('SIGTERM'), service.exited) };
+    const stop = () => {
+      service.child.kill('SIGTERM');
+      return service.exited;
+    };
+    return { service, base, stop };
   }
 
   // Before encryption: secrets are stored as they are.
