@@ -4,6 +4,8 @@ import type { Config } from './config/config.ts';
 import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { type JobEvents, startJobEvents } from './jobs/events.ts';
+import { createJobWriter, type JobWriter } from './jobs/job-writer.ts';
+import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
@@ -12,6 +14,7 @@ import { createDeliveryQueue } from './queue/delivery-queue.ts';
 import { createJobQueue } from './queue/job-queue.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';
+import { createPrincipalCache, type PrincipalCache } from './tenants/principal-cache.ts';
 
 export interface AppContext {
   config: Config;
@@ -29,6 +32,12 @@ export interface AppContext {
   metrics: Metrics;
   /** Seals signing secrets at rest under HOOKRELAY_ENCRYPTION_KEY, and opens them. */
   secrets: SecretBox;
+  /** Commits a submitted job and its queue entry, sharing transactions with concurrent submissions. */
+  writeJob: JobWriter;
+  /** API key → principal, remembered briefly. */
+  principals: PrincipalCache;
+  /** Tenants' queued-job counts for TENANT_MAX_QUEUED_JOBS, recounted at most once a second. */
+  queueDepth: QueueDepth;
 }
 
 /** How to close something that was opened; the caller runs these in reverse order. */
@@ -82,5 +91,8 @@ export async function openContext(
     deliveryOutbound,
     metrics: createMetrics(pool),
     secrets,
+    writeJob: createJobWriter(pool, boss),
+    principals: createPrincipalCache(pool, events),
+    queueDepth: createQueueDepth(pool, config.tenantMaxQueuedJobs),
   };
 }

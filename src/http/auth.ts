@@ -1,7 +1,7 @@
 // Bearer-key authentication and role checks, as hooks the route plugins install.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
+import type { Principal } from '../store/tenants.ts';
 import { hashApiKey, sameKey } from '../tenants/keys.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -28,7 +28,7 @@ export function authenticate(ctx: AppContext) {
       request.principal = ENV_OPERATOR;
       return;
     }
-    const principal = await findPrincipalByKeyHash(ctx.pool, hashApiKey(key));
+    const principal = await ctx.principals.find(hashApiKey(key));
     if (!principal) throw unauthorized('The API key is not valid.');
     request.principal = principal;
   };

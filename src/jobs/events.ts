@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 import { CANCEL_CHANNEL, JOB_CHANNEL } from '../store/jobs.ts';
+import { KEYS_CHANNEL } from '../store/tenants.ts';
 
 const RESYNC = 'resync';
 const RECONNECT_DELAY_MS = 1_000;
@@ -17,6 +18,8 @@ export interface JobEvents {
   onJobChange(jobId: string, listener: () => void): () => void;
   /** Calls `listener` with a job id whose cancellation was requested, or with no id after a reconnect. */
   onCancelRequest(listener: (jobId?: string) => void): () => void;
+  /** Calls `listener` when an API key was revoked somewhere, and after a reconnect. */
+  onKeysChange(listener: () => void): () => void;
   /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
   closing: AbortSignal;
   close(): Promise<void>;
@@ -33,8 +36,10 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
       const candidate = new pg.Client({ connectionString: url, application_name: 'hookrelay-listen' });
       try {
         candidate.on('notification', ({ channel, payload }) => {
-          if (channel === JOB_CHANNEL) emitter.emit(`job:${payload}`);
+          // A batched change names its jobs comma-separated.
+          if (channel === JOB_CHANNEL) for (const id of (payload ?? '').split(',')) emitter.emit(`job:${id}`);
           else if (channel === CANCEL_CHANNEL) emitter.emit('cancel', payload);
+          else if (channel === KEYS_CHANNEL) emitter.emit('keys');
         });
         candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
         candidate.on('end', () => {
@@ -42,7 +47,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           if (!closing.signal.aborted) void connect();
         });
         await candidate.connect();
-        await candidate.query(`listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}`);
+        await candidate.query(`listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}; listen ${KEYS_CHANNEL}`);
         client = candidate;
         emitter.emit(RESYNC);
         return;
@@ -73,6 +78,14 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
       return () => {
         emitter.off('cancel', listener);
         emitter.off(RESYNC, resync);
+      };
+    },
+    onKeysChange(listener) {
+      emitter.on('keys', listener);
+      emitter.on(RESYNC, listener);
+      return () => {
+        emitter.off('keys', listener);
+        emitter.off(RESYNC, listener);
       };
     },
     closing: closing.signal,

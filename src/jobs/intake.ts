@@ -10,11 +10,11 @@ import { enqueueAttempt } from '../queue/job-queue.ts';
 import { getEndpoint } from '../store/endpoints.ts';
 import {
   claimIdempotencyKey,
-  countQueued,
   findIdempotencyKey,
   getJob,
   insertJob,
   type JobRow,
+  type NewJob,
 } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { findHandler, jobTypes } from './registry.ts';
@@ -100,59 +100,54 @@ export async function submitJob(
     if (earlier) return earlier;
   }
 
-  const queued = await countQueued(ctx.pool, tenantId, ctx.config.tenantMaxQueuedJobs);
-  if (queued >= ctx.config.tenantMaxQueuedJobs) {
+  if (!(await ctx.queueDepth.admit(tenantId))) {
     throw new HttpProblem(
       429,
-      `This tenant already has ${queued} queued jobs, the most allowed; retry later.`,
-      {
-        headers: { 'retry-after': '5' },
-      },
+      `This tenant already has ${ctx.config.tenantMaxQueuedJobs} queued jobs, the most allowed; retry later.`,
+      { headers: { 'retry-after': '5' } },
     );
   }
 
-  const id = newId('job');
   const timeoutSeconds = body.timeoutSeconds ?? handler.defaultTimeoutSeconds;
   const maxAttempts = body.maxAttempts ?? 3;
   const priority = body.priority ?? 0;
+  const job: NewJob = {
+    id: newId('job'),
+    tenantId,
+    type: body.type,
+    input: input.data,
+    callbackUrl: body.callbackUrl ?? null,
+    endpointId: body.endpointId ?? null,
+    timeoutSeconds,
+    maxAttempts,
+    priority,
+    runAt,
+    metadata: body.metadata ?? {},
+    queueEntryId: randomUUID(),
+  };
+  if (idempotencyKey === undefined || !requestHash) return { job: await ctx.writeJob(job), replayed: false };
   try {
-    const job = await withTransaction(ctx.pool, async (tx) => {
-      const queueEntryId = randomUUID();
-      const row = await insertJob(tx, {
-        id,
-        tenantId,
-        type: body.type,
-        input: input.data,
-        callbackUrl: body.callbackUrl ?? null,
-        endpointId: body.endpointId ?? null,
-        timeoutSeconds,
-        maxAttempts,
-        priority,
-        runAt,
-        metadata: body.metadata ?? {},
-        queueEntryId,
-      });
+    const row = await withTransaction(ctx.pool, async (tx) => {
+      const inserted = await insertJob(tx, job);
       await enqueueAttempt(
         ctx.boss,
         tx,
-        { id, timeoutSeconds, maxAttempts, priority, ...(runAt && { startAfter: runAt }) },
-        queueEntryId,
+        { id: job.id, timeoutSeconds, maxAttempts, priority, ...(runAt && { startAfter: runAt }) },
+        job.queueEntryId,
       );
-      if (idempotencyKey !== undefined && requestHash) {
-        const claimed = await claimIdempotencyKey(tx, {
-          tenantId,
-          key: idempotencyKey,
-          requestHash,
-          jobId: id,
-        });
-        // Another request with this key committed first: undo ours and answer as that one did.
-        if (!claimed) throw new IdempotencyRace();
-      }
-      return row;
+      const claimed = await claimIdempotencyKey(tx, {
+        tenantId,
+        key: idempotencyKey,
+        requestHash,
+        jobId: job.id,
+      });
+      // Another request with this key committed first: undo ours and answer as that one did.
+      if (!claimed) throw new IdempotencyRace();
+      return inserted;
     });
-    return { job, replayed: false };
+    return { job: row, replayed: false };
   } catch (error) {
-    if (!(error instanceof IdempotencyRace) || idempotencyKey === undefined || !requestHash) throw error;
+    if (!(error instanceof IdempotencyRace)) throw error;
     const earlier = await replayOf(ctx, tenantId, idempotencyKey, requestHash);
     if (!earlier) throw error;
     return earlier;

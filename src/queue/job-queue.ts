@@ -23,24 +23,16 @@ export async function createJobQueue(boss: PgBoss, config: Config): Promise<void
   });
 }
 
-/**
- * Enqueues the entry that will run a job's next attempt, inside the caller's transaction, so the job row and
- * its queue entry commit together or not at all. Returns the entry id, to be stored on the job row.
- */
-export async function enqueueAttempt(
-  boss: PgBoss,
-  tx: Tx,
-  job: {
-    id: string;
-    timeoutSeconds: number;
-    maxAttempts: number;
-    priority: number;
-    startAfter?: Date | number;
-  },
-  entryId: string = randomUUID(),
-): Promise<string> {
-  await boss.send(JOB_QUEUE, { jobId: job.id } satisfies JobEntryData, {
-    id: entryId,
+type AttemptOf = {
+  id: string;
+  timeoutSeconds: number;
+  maxAttempts: number;
+  priority: number;
+  startAfter?: Date | number;
+};
+
+function entryOptions(job: AttemptOf) {
+  return {
     priority: job.priority,
     ...(job.startAfter !== undefined && { startAfter: job.startAfter }),
     expireInSeconds: job.timeoutSeconds + EXPIRY_GRACE_SECONDS,
@@ -49,6 +41,40 @@ export async function enqueueAttempt(
     retryLimit: job.maxAttempts,
     retryDelay: 1,
     retryBackoff: true,
+  };
+}
+
+/** Enqueues the first attempts of many jobs with one statement, in the caller's transaction (see below). */
+export async function enqueueAttempts(
+  boss: PgBoss,
+  tx: Tx,
+  jobs: Array<AttemptOf & { entryId: string }>,
+): Promise<void> {
+  await boss.insert(
+    JOB_QUEUE,
+    jobs.map((job) => ({
+      id: job.entryId,
+      data: { jobId: job.id } satisfies JobEntryData,
+      ...entryOptions(job),
+      startAfter: job.startAfter === undefined ? undefined : new Date(job.startAfter),
+    })),
+    { db: { executeSql: (text, values) => tx.query(text, values) } },
+  );
+}
+
+/**
+ * Enqueues the entry that will run a job's next attempt, inside the caller's transaction, so the job row and
+ * its queue entry commit together or not at all. Returns the entry id, to be stored on the job row.
+ */
+export async function enqueueAttempt(
+  boss: PgBoss,
+  tx: Tx,
+  job: AttemptOf,
+  entryId: string = randomUUID(),
+): Promise<string> {
+  await boss.send(JOB_QUEUE, { jobId: job.id } satisfies JobEntryData, {
+    id: entryId,
+    ...entryOptions(job),
     db: { executeSql: (text, values) => tx.query(text, values) },
   });
   return entryId;

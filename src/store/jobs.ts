@@ -83,6 +83,33 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
   return rows[0] as JobRow;
 }
 
+/** Inserts jobs with one statement; rows come back in the order given. */
+export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
+                       priority, run_at, metadata, queue_entry_id)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
+                          $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::uuid[])
+     returning *`,
+    [
+      jobs.map((j) => j.id),
+      jobs.map((j) => j.tenantId),
+      jobs.map((j) => j.type),
+      jobs.map((j) => JSON.stringify(j.input)),
+      jobs.map((j) => j.callbackUrl),
+      jobs.map((j) => j.endpointId),
+      jobs.map((j) => j.timeoutSeconds),
+      jobs.map((j) => j.maxAttempts),
+      jobs.map((j) => j.priority),
+      jobs.map((j) => j.runAt),
+      jobs.map((j) => JSON.stringify(j.metadata)),
+      jobs.map((j) => j.queueEntryId),
+    ],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return jobs.map((j) => byId.get(j.id) as JobRow);
+}
+
 /** A tenant's job; another tenant's id reads as missing. */
 export async function getJob(db: Queryable, tenantId: string, id: string): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>('select * from jobs where id = $1 and tenant_id = $2', [

@@ -58,12 +58,17 @@ export async function insertKey(
 
 /** Revokes a tenant's key; false when no such live key belongs to the tenant. */
 export async function revokeKey(db: Queryable, tenantId: string, keyId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'update api_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null',
+  // The notification tells every process to drop the keys it remembers (see tenants/principal-cache.ts).
+  const { rows } = await db.query(
+    `with revoked as (
+       update api_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null returning id
+     ) select pg_notify('${KEYS_CHANNEL}', id) from revoked`,
     [keyId, tenantId],
   );
-  return rowCount === 1;
+  return rows.length === 1;
 }
+
+export const KEYS_CHANNEL = 'hookrelay_keys';
 
 /** One unique-index lookup per request, whatever the number of keys. */
 export async function findPrincipalByKeyHash(db: Queryable, hash: Buffer): Promise<Principal | undefined> {

@@ -248,7 +248,7 @@ export type Api = ReturnType<typeof api>;
 /** A tenant with one endpoint per receiver, made through the API. */
 export async function tenantWithEndpoints(
   base: string,
-  receiverList: Receiver[],
+  receiverList: Array<Pick<Receiver, 'url'>>,
   endpointBody: Record<string, unknown> = {},
 ) {
   const admin = api(base, ADMIN_KEY, 1);

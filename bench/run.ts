@@ -1,0 +1,392 @@
+// `npm run bench`: the performance figures of issue 7, measured on this machine in one run. Starts its own
+// services on fresh databases (DATABASE_URL's server, or an embedded Postgres for the run), measures a raw
+// undici baseline against the same receiver, prints one table and writes it as JSON to bench/results/.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Pool } from 'undici';
+import { signatureHeader } from '../src/delivery/sign.ts';
+import { createLogger } from '../src/log.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
+import {
+  type Api,
+  api,
+  freshDatabase,
+  offer,
+  percentile,
+  type Service,
+  sleep,
+  startService,
+  stopAll,
+  submitMany,
+  tenantWithEndpoints,
+} from '../test/chaos/harness.ts';
+import { latencyPlot } from './plot.ts';
+import { type BenchReceiver, startReceiver } from './receiver.ts';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
+const INTAKE_JOBS = Number(process.env.BENCH_INTAKE_JOBS ?? 10_000);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 30);
+const SWEEP_SECONDS = Number(process.env.BENCH_SWEEP_SECONDS ?? 10);
+const SWEEP_RATES = [100, 500, 1_000, 2_000];
+const CONNECTIONS = 32;
+/** The job input: about 1 KiB, so each webhook body is a little over that. */
+const INPUT = { note: 'x'.repeat(900), n: 0 };
+/** What a benchmark may not measure as a limit of its own: the tenant's rate and queue caps. */
+const SERVICE_ENV = {
+  TENANT_RATE_LIMIT: '1000000',
+  TENANT_MAX_QUEUED_JOBS: '10000000',
+  // For profiling the service under load: BENCH_SERVICE_NODE_OPTIONS=--cpu-prof, say.
+  ...(process.env.BENCH_SERVICE_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
+};
+
+export interface Row {
+  scenario: string;
+  /** Per second: deliveries, accepted jobs, or the offered load. */
+  throughput: number;
+  ratio?: number;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  rssMiB?: number;
+  errors: number;
+  note?: string;
+}
+
+const log = createLogger('warn');
+let embedded: EmbeddedPostgres | undefined;
+let dataDir: string | undefined;
+let serverUrl = process.env.DATABASE_URL;
+if (!serverUrl) {
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hookrelay-bench-'));
+  embedded = await startEmbeddedPostgres(dataDir, log);
+  serverUrl = embedded.url;
+}
+
+/** Samples the services' RSS every 250 ms; `peak` is the highest seen since `reset`. */
+function rssSampler(services: Service[]) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    for (const s of services) peak = Math.max(peak, s.rssMiB());
+  }, 250);
+  return {
+    peak: () => Math.round(peak),
+    reset: () => {
+      peak = 0;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Collects the receiver's first arrival per job until every accepted job arrived or `timeoutMs` passed. */
+async function arrivals(
+  receiver: BenchReceiver,
+  jobs: Map<string, number>,
+  into: Map<string, number>,
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let duplicates = 0;
+  for (;;) {
+    const snap = await receiver.snapshot();
+    for (const [job, at] of snap.firstByJob) if (!into.has(job)) into.set(job, at);
+    duplicates = snap.duplicates;
+    if ([...jobs.keys()].every((id) => into.has(id)) || Date.now() > deadline) return { duplicates };
+    await sleep(50);
+  }
+}
+
+const job = (endpointId: string) => (i: number) => ({ type: 'echo', input: { ...INPUT, n: i }, endpointId });
+
+async function baseline(receiver: BenchReceiver): Promise<Row> {
+  const pool = new Pool(receiver.url, { connections: 64 });
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const body = JSON.stringify({ type: 'job.succeeded', data: INPUT });
+  let errors = 0;
+  const post = async (count: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < count) {
+          const id = `msg_${next++}`;
+          const timestamp = Math.floor(Date.now() / 1000);
+          const response = await pool.request({
+            method: 'POST',
+            path: '/hook',
+            headers: {
+              'content-type': 'application/json',
+              'webhook-id': id,
+              'webhook-timestamp': String(timestamp),
+              'webhook-signature': signatureHeader([secret], id, timestamp, body),
+            },
+            body,
+          });
+          await response.body.dump();
+          if (response.statusCode !== 200) errors++;
+        }
+      }),
+    );
+  };
+  await post(1_000); // warm-up: connections and JIT, as the service gets in its own warm-up
+  const started = performance.now();
+  await post(JOBS);
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  await receiver.reset();
+  return { scenario: 'raw undici baseline', throughput: Math.round(JOBS / seconds), errors };
+}
+
+async function intake(): Promise<Row> {
+  const database = await freshDatabase(serverUrl as string);
+  const service = await startService('api', {
+    ...SERVICE_ENV,
+    DATABASE_URL: database.url,
+    HOOKRELAY_ROLE: 'api',
+  });
+  const rss = rssSampler([service]);
+  const tenant = await tenantWithEndpoints(service.base, []);
+  const client = api(service.base, tenant.key, CONNECTIONS);
+  const body = (i: number) => ({ type: 'echo', input: { ...INPUT, n: i } });
+  await submitMany(client, 500, body, CONNECTIONS); // warm-up: connections, JIT, caches
+  const started = performance.now();
+  const result = await submitMany(client, INTAKE_JOBS, body, CONNECTIONS);
+  const seconds = (performance.now() - started) / 1000;
+  const { rows } = await database.db.query<{ jobs: number; entries: number }>(
+    `select (select count(*)::int from jobs) as jobs,
+            (select count(*)::int from pgboss.job where name = 'hookrelay-jobs') as entries`,
+  );
+  const committed = rows[0] ?? { jobs: 0, entries: 0 };
+  await client.close();
+  rss.stop();
+  await service.stop();
+  await database.drop();
+  const errors = [...result.refused.values()].reduce((a, b) => a + b, 0);
+  return {
+    scenario: 'intake (202s, api role)',
+    throughput: Math.round(result.accepted.size / seconds),
+    rssMiB: rss.peak(),
+    errors,
+    note: `${committed.jobs - 500} job rows and ${committed.entries - 500} queue entries committed for ${result.accepted.size} 202s`,
+  };
+}
+
+/** Submits JOBS jobs as fast as CONNECTIONS allow and times until the receiver has seen each one. */
+async function burst(
+  name: string,
+  clients: Api[],
+  endpointId: string,
+  receiver: BenchReceiver,
+  baselineRate: number,
+) {
+  await receiver.reset();
+  const started = Date.now();
+  const parts = await Promise.all(
+    clients.map((client) =>
+      submitMany(client, JOBS / clients.length, job(endpointId), CONNECTIONS / clients.length),
+    ),
+  );
+  const accepted = new Map(parts.flatMap((part) => [...part.accepted]));
+  const seen = new Map<string, number>();
+  const { duplicates } = await arrivals(receiver, accepted, seen, 300_000);
+  const last = Math.max(...seen.values());
+  const throughput = Math.round(seen.size / ((last - started) / 1000));
+  const refused = parts.reduce((n, part) => n + [...part.refused.values()].reduce((a, b) => a + b, 0), 0);
+  return {
+    scenario: name,
+    throughput,
+    ratio: Number((throughput / baselineRate).toFixed(2)),
+    errors: refused + (accepted.size - seen.size),
+    note: `${seen.size}/${JOBS} delivered, ${duplicates} duplicate deliveries`,
+  } satisfies Row;
+}
+
+/** Offers `rate` jobs/s for `seconds` and reports submit-to-arrival latency percentiles. */
+async function steady(
+  client: Api,
+  endpointId: string,
+  receiver: BenchReceiver,
+  rate: number,
+  seconds: number,
+) {
+  await receiver.reset();
+  const submitted = await offer([client], rate, seconds, job(endpointId));
+  const seen = new Map<string, number>();
+  await arrivals(receiver, submitted.accepted, seen, 120_000);
+  const latencies = [...submitted.accepted].flatMap(([id, at]) => {
+    const arrived = seen.get(id);
+    return arrived === undefined ? [] : [arrived - at];
+  });
+  const refused = [...submitted.refused.values()].reduce((a, b) => a + b, 0);
+  return {
+    scenario: `latency at ${rate} jobs/s, ${seconds} s`,
+    throughput: rate,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    errors: refused + (submitted.accepted.size - latencies.length),
+  } satisfies Row;
+}
+
+async function tableSizes(db: {
+  query: (sql: string) => Promise<{ rows: Array<{ name: string; kib: number }> }>;
+}) {
+  const { rows } = await db.query(
+    `select c.relname as name, (pg_total_relation_size(c.oid) / 1024)::int as kib
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'r' and (n.nspname = 'public' or (n.nspname = 'pgboss' and c.relname like 'j%'))
+        and pg_total_relation_size(c.oid) > 8192 * 2
+      order by kib desc`,
+  );
+  return Object.fromEntries(rows.map((row) => [row.name, row.kib]));
+}
+
+async function allInOne(receiver: BenchReceiver, baselineRate: number) {
+  const database = await freshDatabase(serverUrl as string);
+  const service = await startService('all-in-one', { ...SERVICE_ENV, DATABASE_URL: database.url });
+  const rss = rssSampler([service]);
+  const rssStart = Math.round(service.rssMiB());
+  const tenant = await tenantWithEndpoints(service.base, [receiver]);
+  const endpointId = tenant.endpoints[0] as string;
+  const client = api(service.base, tenant.key, CONNECTIONS);
+  const sizesBefore = await tableSizes(database.db);
+  const rows: Row[] = [];
+
+  const throughput = await burst('end to end, all-in-one', [client], endpointId, receiver, baselineRate);
+  const attempts = await database.db.query<{ n: number }>('select count(*)::int as n from attempts');
+  throughput.note += `, ${attempts.rows[0]?.n} attempts recorded`;
+  rows.push({ ...throughput, rssMiB: rss.peak() });
+
+  const sweep: Row[] = [];
+  for (const rate of SWEEP_RATES) {
+    rss.reset();
+    const row = await steady(
+      client,
+      endpointId,
+      receiver,
+      rate,
+      rate === 500 ? STEADY_SECONDS : SWEEP_SECONDS,
+    );
+    sweep.push({ ...row, rssMiB: rss.peak() });
+  }
+  rows.push(...sweep);
+  await client.close();
+  await sleep(10_000);
+  const memory = {
+    startMiB: rssStart,
+    peakMiB: Math.max(...rows.map((r) => r.rssMiB ?? 0)),
+    afterMiB: Math.round(service.rssMiB()),
+  };
+  const sizesAfter = await tableSizes(database.db);
+  rss.stop();
+  const errorLines = service.errors.length;
+  await service.stop();
+  await database.drop();
+  return { rows, sweep, memory, tables: { before: sizesBefore, after: sizesAfter }, errorLines };
+}
+
+async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<Row> {
+  const database = await freshDatabase(serverUrl as string);
+  const env = { ...SERVICE_ENV, DATABASE_URL: database.url };
+  const services = [
+    await startService('api', { ...env, HOOKRELAY_ROLE: 'api' }),
+    await startService('worker 1', { ...env, HOOKRELAY_ROLE: 'worker' }),
+    await startService('worker 2', { ...env, HOOKRELAY_ROLE: 'worker' }),
+  ];
+  const rss = rssSampler(services);
+  const front = services[0] as Service;
+  const tenant = await tenantWithEndpoints(front.base, [receiver]);
+  const client = api(front.base, tenant.key, CONNECTIONS);
+  const row = await burst(
+    'end to end, 1 api + 2 workers',
+    [client],
+    tenant.endpoints[0] as string,
+    receiver,
+    baselineRate,
+  );
+  const twice = await database.db.query<{ n: number }>(
+    "select count(*)::int as n from jobs where attempts > 1 or status <> 'succeeded'",
+  );
+  row.note += `, ${twice.rows[0]?.n} jobs run more than once or not succeeded`;
+  await client.close();
+  rss.stop();
+  for (const s of services) await s.stop();
+  await database.drop();
+  return { ...row, rssMiB: rss.peak() };
+}
+
+const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out'];
+const chosen = process.argv.slice(2);
+const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
+if (unknown.length > 0) {
+  console.error(`unknown scenario: ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  process.exit(2);
+}
+const runs = (name: string) => chosen.length === 0 || chosen.includes(name);
+
+const receiver = await startReceiver();
+const rows: Row[] = [];
+let report: Record<string, unknown> = {};
+try {
+  // The baseline runs whatever was chosen: every ratio is against it.
+  const base = await baseline(receiver);
+  rows.push(base);
+  console.log(`${base.scenario}: ${base.throughput}/s`);
+  if (runs('intake')) {
+    rows.push(await intake());
+    console.log(`intake: ${rows.at(-1)?.throughput}/s`);
+  }
+  if (runs('all-in-one')) {
+    const one = await allInOne(receiver, base.throughput);
+    rows.push(...one.rows);
+    report = { memory: one.memory, tables: one.tables, serviceErrorLines: one.errorLines, sweep: one.sweep };
+  }
+  if (runs('scale-out')) rows.push(await scaleOut(receiver, base.throughput));
+} finally {
+  await stopAll();
+  await receiver.close();
+}
+
+const at = new Date().toISOString();
+const result = {
+  at,
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  settings: {
+    jobs: JOBS,
+    intakeJobs: INTAKE_JOBS,
+    connections: CONNECTIONS,
+    steadySeconds: STEADY_SECONDS,
+    sweepSeconds: SWEEP_SECONDS,
+  },
+  rows,
+  ...report,
+};
+
+const cell = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '' : String(value));
+console.log(
+  `\n${'scenario'.padEnd(34)}${'per s'.padStart(7)}${'ratio'.padStart(7)}${'p50'.padStart(7)}${'p95'.padStart(7)}${'p99'.padStart(7)}${'RSS MiB'.padStart(9)}${'errors'.padStart(8)}`,
+);
+for (const r of rows) {
+  console.log(
+    `${r.scenario.padEnd(34)}${cell(r.throughput).padStart(7)}${cell(r.ratio).padStart(7)}${cell(r.p50).padStart(7)}${cell(r.p95).padStart(7)}${cell(r.p99).padStart(7)}${cell(r.rssMiB).padStart(9)}${cell(r.errors).padStart(8)}${r.note ? `  ${r.note}` : ''}`,
+  );
+}
+console.log(`memory: ${JSON.stringify(report.memory)}`);
+console.log(`tables (KiB): ${JSON.stringify(report.tables)}`);
+
+const dir = path.join(import.meta.dirname, 'results');
+await fs.mkdir(dir, { recursive: true });
+const file = path.join(dir, `${at.replace(/[:.]/g, '-')}.json`);
+await fs.writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+console.log(`written: ${path.relative(process.cwd(), file)}`);
+if (report.sweep) {
+  await fs.writeFile(path.join(dir, 'latency.svg'), latencyPlot(report.sweep as Row[]));
+  console.log('written: bench/results/latency.svg');
+}
+await embedded?.stop();
+if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
