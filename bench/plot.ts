@@ -25,6 +25,7 @@ export function latencyPlot(points: Point[]): string {
   const y = (ms: number) => MARGIN.top + plotH - (Math.log10(Math.max(1, ms)) / Math.log10(top)) * plotH;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    '<title>hookrelay: submit-to-webhook latency percentiles over offered load</title>',
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${MARGIN.left}" y="18" font-size="14">Submit-to-webhook latency over offered load (echo jobs, one endpoint)</text>`,
   ];

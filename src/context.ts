@@ -9,8 +9,7 @@ import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
-import { createBoss } from './queue/boss.ts';
-import { createDeliveryQueue } from './queue/delivery-queue.ts';
+import { createBoss, dropRetiredQueues } from './queue/boss.ts';
 import { createJobQueue } from './queue/job-queue.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';
@@ -68,7 +67,7 @@ export async function openContext(
   // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
   onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
   await createJobQueue(boss, config);
-  await createDeliveryQueue(boss, config);
+  await dropRetiredQueues(boss);
 
   // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
   // backstop above the longest of those.

@@ -28,7 +28,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await ensureOperatorKey(config, ctx.pool, log);
     if (config.role !== 'api') {
       await startJobRunner(ctx);
-      await startDispatcher(ctx);
+      const dispatcher = startDispatcher(ctx);
+      stack.push(() => dispatcher.stop());
       await scheduleRetention(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);

@@ -86,7 +86,7 @@ const environment = z.object({
   ENDPOINT_DISABLE_AFTER: duration.default(5 * 86_400_000),
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT: duration.default(25_000),
-  WORKER_CONCURRENCY: integer(1, 1000).default(10),
+  WORKER_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_CONCURRENCY: integer(1, 1000).default(50),
   DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(10),
   JOB_HEARTBEAT: duration

@@ -28,7 +28,6 @@ export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, r
   // feed itself a new message every time one of its own expired.
   if (!(OPERATIONAL_EVENTS as readonly string[]).includes(message.event_type)) {
     await fanOut(
-      ctx,
       tx,
       {
         tenantId: message.tenant_id,

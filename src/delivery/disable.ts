@@ -11,7 +11,6 @@ export async function disableEndpoint(ctx: AppContext, tx: Tx, endpoint: Endpoin
   const waiting = await lockPendingForEndpoint(tx, endpoint.id, { skipLocked: true });
   for (const message of waiting) await deadLetter(ctx, tx, message, 'endpoint_disabled');
   await fanOut(
-    ctx,
     tx,
     {
       tenantId: endpoint.tenant_id,

@@ -1,96 +1,91 @@
-// Delivers messages from the pg-boss queue: sign, send, classify, then record the attempt and the message's
-// next step (delivered, a scheduled retry, or a dead letter) in one transaction.
-
-import type { Job } from 'pg-boss';
+// Delivers leased messages (see claimer.ts): sign, send, classify, then record the attempt and the message's
+// next step. Successes, nearly all of the traffic, are recorded together by group commit (one statement for
+// many); a retry, a dead letter or a failure streak takes its own transaction.
 import type { AppContext } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { newId } from '../ids.ts';
-import {
-  DELIVERY_QUEUE,
-  type DeliveryEntryData,
-  enqueueDeliveries,
-  newEntryId,
-  receiverOf,
-} from '../queue/delivery-queue.ts';
+import { createBatcher } from '../store/batcher.ts';
 import {
   claimCircuitProbe,
   type EndpointRow,
-  getEndpoint,
+  endpointsByIds,
   recordEndpointFailure,
   recordEndpointSuccess,
   takeRateToken,
 } from '../store/endpoints.ts';
 import {
-  findMessage,
+  type AttemptRow,
+  type Delivered,
   insertAttempt,
   lockMessage,
   type MessageRow,
+  postpone,
+  recordDelivered,
   updateMessage,
 } from '../store/messages.ts';
-import { getTenant } from '../store/tenants.ts';
-import { type Tx, withTransaction } from '../store/transaction.ts';
+import { tenantsByIds } from '../store/tenants.ts';
+import { withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
+import { type Claimer, startClaimer } from './claimer.ts';
 import { classify, type Outcome } from './classify.ts';
 import { deadLetter } from './dead-letter.ts';
 import { disableEndpoint } from './disable.ts';
-import { deliveryExpirySeconds } from './fan-out.ts';
 import { nextDelayMs } from './retry-policy.ts';
 import { type SendResult, send } from './send.ts';
 import { signatureHeader } from './sign.ts';
 
-export async function startDispatcher(ctx: AppContext): Promise<void> {
-  await ctx.boss.work<DeliveryEntryData>(
-    DELIVERY_QUEUE,
-    {
-      batchSize: 1,
-      localConcurrency: ctx.config.deliveryConcurrency,
-      // At most this many attempts in flight per receiver across every worker process, so a slow or hanging
-      // receiver occupies a few slots and every other receiver keeps being served.
-      groupConcurrency: ctx.config.deliveryEndpointConcurrency,
-      // Retries are deferred entries, which NOTIFY does not announce when they fall due: poll often.
-      pollingIntervalSeconds: 1,
-      notifyPollingIntervalSeconds: 1,
-      // With a backlog, a worker that just finished an attempt fetches the next at once instead of sleeping out
-      // the poll interval (which held each receiver to about groupConcurrency attempts per second).
-      burstWhenReadyExceeds: 1,
+type RecordDelivered = (delivered: Delivered) => Promise<boolean>;
+
+export function startDispatcher(ctx: AppContext): Claimer {
+  const batcher = createBatcher<Delivered, boolean>(
+    async (items) => {
+      const recorded = await recordDelivered(ctx.pool, items);
+      return items.map((item) => recorded.has(item.attempt.message_id));
     },
-    async ([entry]) => {
-      if (entry) await deliver(ctx, entry);
-    },
+    { maxBatch: 200, maxConcurrent: 2 },
   );
+  const record: RecordDelivered = (delivered) => batcher.add(delivered);
+  return startClaimer(ctx, (batch) => {
+    const targets = targetsOf(ctx, batch);
+    return batch.map(async (message) => deliver(ctx, message, (await targets).get(message.id), record));
+  });
 }
 
 type Target =
   | { url: string; secrets: string[]; headers: Record<string, string>; endpoint?: EndpointRow }
   | { deadReason: 'endpoint_deleted' | 'endpoint_disabled' };
 
-/** Where and how to send: the endpoint as it is now (URL, secrets, headers), or the job's callbackUrl. */
-async function target(ctx: AppContext, message: MessageRow): Promise<Target> {
-  if (message.endpoint_id === null) {
-    const tenant = await getTenant(ctx.pool, message.tenant_id);
-    const secrets = tenant ? [ctx.secrets.open(tenant.signing_secret, owners.tenant(tenant.id))] : [];
-    return { url: message.url, secrets, headers: {} };
-  }
-  const endpoint: EndpointRow | undefined = await getEndpoint(
-    ctx.pool,
-    message.tenant_id,
-    message.endpoint_id,
+/**
+ * Where and how to send each message of a batch: its endpoint as it is now (URL, secrets, headers), or the
+ * job's callbackUrl signed with the tenant's secret. One query each for the batch's endpoints and tenants.
+ */
+async function targetsOf(ctx: AppContext, batch: MessageRow[]): Promise<Map<string, Target>> {
+  const endpointIds = [...new Set(batch.flatMap((m) => (m.endpoint_id ? [m.endpoint_id] : [])))];
+  const tenantIds = [...new Set(batch.flatMap((m) => (m.endpoint_id ? [] : [m.tenant_id])))];
+  const [endpoints, tenants] = await Promise.all([
+    endpointIds.length > 0 ? endpointsByIds(ctx.pool, endpointIds) : new Map<string, EndpointRow>(),
+    tenantIds.length > 0 ? tenantsByIds(ctx.pool, tenantIds) : new Map(),
+  ]);
+  return new Map(
+    batch.map((message): [string, Target] => {
+      if (message.endpoint_id === null) {
+        const tenant = tenants.get(message.tenant_id);
+        const secrets = tenant ? [ctx.secrets.open(tenant.signing_secret, owners.tenant(tenant.id))] : [];
+        return [message.id, { url: message.url, secrets, headers: {} }];
+      }
+      const endpoint = endpoints.get(message.endpoint_id);
+      if (!endpoint) return [message.id, { deadReason: 'endpoint_deleted' }];
+      if (endpoint.disabled) return [message.id, { deadReason: 'endpoint_disabled' }];
+      const rotating =
+        endpoint.previous_secret &&
+        endpoint.previous_secret_expires_at &&
+        endpoint.previous_secret_expires_at > new Date();
+      const secrets = (
+        rotating && endpoint.previous_secret ? [endpoint.secret, endpoint.previous_secret] : [endpoint.secret]
+      ).map((stored) => ctx.secrets.open(stored, owners.endpoint(endpoint.id)));
+      return [message.id, { url: endpoint.url, secrets, headers: endpoint.headers, endpoint }];
+    }),
   );
-  if (!endpoint) return { deadReason: 'endpoint_deleted' };
-  if (endpoint.disabled) return { deadReason: 'endpoint_disabled' };
-  const rotating =
-    endpoint.previous_secret &&
-    endpoint.previous_secret_expires_at &&
-    endpoint.previous_secret_expires_at > new Date();
-  return {
-    url: endpoint.url,
-    secrets: (rotating && endpoint.previous_secret
-      ? [endpoint.secret, endpoint.previous_secret]
-      : [endpoint.secret]
-    ).map((stored) => ctx.secrets.open(stored, owners.endpoint(endpoint.id))),
-    headers: endpoint.headers,
-    endpoint,
-  };
 }
 
 /** Spreads deferred attempts a little, so a circuit that closes is not hit by every waiting message at once. */
@@ -115,69 +110,29 @@ async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date |
   return undefined;
 }
 
-/** Enqueues the message's next attempt at `at` as a new entry (the old one becomes stale) and records it. */
-async function scheduleNextAttempt(
+/** Whether this attempt still holds the message: not settled, resent or claimed again meanwhile. */
+const holds = (row: MessageRow | undefined, leaseId: string): row is MessageRow =>
+  row !== undefined && row.lease_id === leaseId && row.status === 'pending';
+
+async function deliver(
   ctx: AppContext,
-  tx: Tx,
   message: MessageRow,
-  at: Date,
-  change: { attemptsDelta: number; lastError: string | null; lastResponseStatus: number | null },
+  to: Target | undefined,
+  record: RecordDelivered,
 ): Promise<void> {
-  const entryId = newEntryId();
-  await enqueueDeliveries(
-    ctx.boss,
-    tx,
-    [{ messageId: message.id, entryId, receiver: receiverOf(message), startAfter: at }],
-    deliveryExpirySeconds(ctx),
-  );
-  await updateMessage(tx, message.id, {
-    ...change,
-    status: 'pending',
-    queueEntryId: entryId,
-    nextAttemptAt: at,
-  });
-}
-
-/** Moves the message's next attempt to `until` without counting an attempt: it waits, nothing is dropped. */
-async function defer(
-  ctx: AppContext,
-  entry: Job<DeliveryEntryData>,
-  messageId: string,
-  until: Date,
-): Promise<void> {
-  await withTransaction(ctx.pool, async (tx) => {
-    const message = await lockMessage(tx, messageId);
-    if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
-    await scheduleNextAttempt(
-      ctx,
-      tx,
-      message,
-      new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS)),
-      {
-        attemptsDelta: 0,
-        lastError: message.last_error,
-        lastResponseStatus: message.last_response_status,
-      },
-    );
-  });
-}
-
-async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<void> {
-  const message = await findMessage(ctx.pool, entry.data.messageId);
-  if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
-  const to = await target(ctx, message);
+  if (!to) return;
   if ('deadReason' in to) {
     await withTransaction(ctx.pool, async (tx) => {
       const locked = await lockMessage(tx, message.id);
-      if (locked && locked.queue_entry_id === entry.id && locked.status === 'pending') {
-        await deadLetter(ctx, tx, locked, to.deadReason);
-      }
+      if (holds(locked, message.lease_id)) await deadLetter(ctx, tx, locked, to.deadReason);
     });
     return;
   }
   const wait = to.endpoint ? await admission(ctx, to.endpoint) : undefined;
   if (wait) {
-    await defer(ctx, entry, message.id, wait);
+    // The attempt waits without being counted: nothing is dropped.
+    const at = new Date(wait.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
+    await postpone(ctx.pool, message.id, message.lease_id, at);
     ctx.metrics.deliveryAttempts.inc({ outcome: 'deferred' });
     return;
   }
@@ -200,32 +155,38 @@ async function deliver(ctx: AppContext, entry: Job<DeliveryEntryData>): Promise<
     },
   });
   const outcome = classify(result);
-  await settle(ctx, entry, message.id, attemptedAt, result, outcome);
+  const attempt = {
+    id: newId('att'),
+    message_id: message.id,
+    attempted_at: attemptedAt,
+    duration_ms: result.durationMs,
+    response_status: result.status,
+    response_body: result.body,
+    error: outcome.kind === 'retry' ? outcome.error : result.error,
+  };
+  const recorded =
+    outcome.kind === 'delivered' &&
+    // A batch the database refused is recorded again one message at a time, below.
+    (await record({ attempt, leaseId: message.lease_id }).catch(() => false));
+  if (!recorded) await settle(ctx, message.lease_id, attempt, result, outcome);
   ctx.metrics.deliveryAttempts.inc({ outcome: outcome.kind });
   ctx.metrics.deliveryDuration.observe({ outcome: outcome.kind }, result.durationMs / 1000);
 }
 
+/** Records an attempt and the message's next step in one transaction, if the attempt still holds it. */
 async function settle(
   ctx: AppContext,
-  entry: Job<DeliveryEntryData>,
-  messageId: string,
-  attemptedAt: Date,
+  leaseId: string,
+  attempt: AttemptRow,
   result: SendResult,
   outcome: Outcome,
 ): Promise<void> {
+  const messageId = attempt.message_id;
   await withTransaction(ctx.pool, async (tx) => {
     const message = await lockMessage(tx, messageId);
-    // Settled meanwhile by another holder of this entry (a worker presumed dead that was not): nothing to do.
-    if (!message || message.queue_entry_id !== entry.id || message.status !== 'pending') return;
-    await insertAttempt(tx, {
-      id: newId('att'),
-      message_id: messageId,
-      attempted_at: attemptedAt,
-      duration_ms: result.durationMs,
-      response_status: result.status,
-      response_body: result.body,
-      error: outcome.kind === 'retry' ? outcome.error : result.error,
-    });
+    // Settled meanwhile by another holder (a dispatcher whose lease ran out while it still sent), or resent.
+    if (!holds(message, leaseId)) return;
+    await insertAttempt(tx, attempt);
     const last = { attemptsDelta: 1, lastResponseStatus: result.status };
     if (outcome.kind === 'delivered') {
       await updateMessage(tx, messageId, {
@@ -270,9 +231,11 @@ async function settle(
     }
     const delayMs =
       outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? outcome.retryAfterMs : scheduled;
-    await scheduleNextAttempt(ctx, tx, message, new Date(Date.now() + delayMs), {
+    await updateMessage(tx, messageId, {
       ...last,
+      status: 'pending',
       lastError: error,
+      nextAttemptAt: new Date(Date.now() + delayMs),
     });
   });
 }

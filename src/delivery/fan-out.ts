@@ -1,8 +1,6 @@
-// Turns an event into messages, one per destination, written with their queue entries in the caller's
-// transaction (the job's end, an endpoint test, a dead-letter alert).
-import type { AppContext } from '../context.ts';
+// Turns an event into messages, one per destination, written in the caller's transaction (the job's end, an
+// endpoint test, a dead-letter alert); a pending message is its own queue entry, so nothing else is needed.
 import { newId } from '../ids.ts';
-import { enqueueDeliveries, newEntryId, receiverOf } from '../queue/delivery-queue.ts';
 import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
 import { insertMessages, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
@@ -21,47 +19,57 @@ export type Destinations =
   | { kind: 'endpoint'; endpoint: Pick<EndpointRow, 'id' | 'url'> }
   | { kind: 'subscribers' };
 
-/** Expiry of a delivery entry: an attempt's timeout plus room for the recording transaction. */
-export function deliveryExpirySeconds(ctx: AppContext): number {
-  return Math.ceil(ctx.config.deliveryTimeoutMs / 1000) + 60;
+/** Who receives a message, for per-receiver concurrency: its endpoint, or the origin of its callback URL. */
+function receiverOf(endpointId: string | null, url: string): string {
+  if (endpointId) return endpointId;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
-export async function fanOut(
-  ctx: AppContext,
+export async function fanOut(tx: Tx, event: WebhookEvent, to: Destinations): Promise<string[]> {
+  return fanOutMany(tx, [{ event, to }]);
+}
+
+/** Many events' messages with one insert (a batch of jobs ending); subscribers looked up once per tenant and type. */
+export async function fanOutMany(
   tx: Tx,
-  event: WebhookEvent,
-  to: Destinations,
+  events: Array<{ event: WebhookEvent; to: Destinations }>,
 ): Promise<string[]> {
-  const targets: Array<{ endpointId: string | null; url: string }> =
-    to.kind === 'callback'
-      ? [{ endpointId: null, url: to.url }]
-      : to.kind === 'endpoint'
-        ? [{ endpointId: to.endpoint.id, url: to.endpoint.url }]
-        : (await subscribedEndpoints(tx, event.tenantId, event.type, JOB_EVENTS)).map((e) => ({
-            endpointId: e.id,
-            url: e.url,
-          }));
-  const payload = { type: event.type, timestamp: new Date().toISOString(), data: event.data };
-  const messages: NewMessage[] = targets.map((target) => ({
-    id: newId('msg'),
-    tenantId: event.tenantId,
-    jobId: event.jobId,
-    endpointId: target.endpointId,
-    url: target.url,
-    eventType: event.type,
-    payload,
-    queueEntryId: newEntryId(),
-  }));
+  const subscribers = new Map<string, Promise<EndpointRow[]>>();
+  const subscribersOf = (event: WebhookEvent) => {
+    const key = `${event.tenantId}\n${event.type}`;
+    let found = subscribers.get(key);
+    if (!found) {
+      found = subscribedEndpoints(tx, event.tenantId, event.type, JOB_EVENTS);
+      subscribers.set(key, found);
+    }
+    return found;
+  };
+  const messages: NewMessage[] = [];
+  for (const { event, to } of events) {
+    const targets: Array<{ endpointId: string | null; url: string }> =
+      to.kind === 'callback'
+        ? [{ endpointId: null, url: to.url }]
+        : to.kind === 'endpoint'
+          ? [{ endpointId: to.endpoint.id, url: to.endpoint.url }]
+          : (await subscribersOf(event)).map((e) => ({ endpointId: e.id, url: e.url }));
+    const payload = { type: event.type, timestamp: new Date().toISOString(), data: event.data };
+    for (const target of targets) {
+      messages.push({
+        id: newId('msg'),
+        tenantId: event.tenantId,
+        jobId: event.jobId,
+        endpointId: target.endpointId,
+        url: target.url,
+        eventType: event.type,
+        payload,
+        receiver: receiverOf(target.endpointId, target.url),
+      });
+    }
+  }
   await insertMessages(tx, messages);
-  await enqueueDeliveries(
-    ctx.boss,
-    tx,
-    messages.map((m) => ({
-      messageId: m.id,
-      entryId: m.queueEntryId,
-      receiver: receiverOf({ endpoint_id: m.endpointId, url: m.url }),
-    })),
-    deliveryExpirySeconds(ctx),
-  );
   return messages.map((m) => m.id);
 }

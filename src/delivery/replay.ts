@@ -21,7 +21,6 @@ export async function replayMatching(
       const batch = await lockReplayBatch(tx, tenantId, filter, BATCH);
       if (batch.length === 0) return 0;
       await resendMessages(
-        ctx,
         tx,
         batch.map((letter) => letter.message_id),
       );

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 import { CANCEL_CHANNEL, JOB_CHANNEL } from '../store/jobs.ts';
+import { DELIVERY_CHANNEL } from '../store/messages.ts';
 import { KEYS_CHANNEL } from '../store/tenants.ts';
 
 const RESYNC = 'resync';
@@ -20,6 +21,8 @@ export interface JobEvents {
   onCancelRequest(listener: (jobId?: string) => void): () => void;
   /** Calls `listener` when an API key was revoked somewhere, and after a reconnect. */
   onKeysChange(listener: () => void): () => void;
+  /** Calls `listener` when messages fell due (new, resent, replayed), and after a reconnect. */
+  onDeliveriesDue(listener: () => void): () => void;
   /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
   closing: AbortSignal;
   close(): Promise<void>;
@@ -40,6 +43,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           if (channel === JOB_CHANNEL) for (const id of (payload ?? '').split(',')) emitter.emit(`job:${id}`);
           else if (channel === CANCEL_CHANNEL) emitter.emit('cancel', payload);
           else if (channel === KEYS_CHANNEL) emitter.emit('keys');
+          else if (channel === DELIVERY_CHANNEL) emitter.emit('deliveries');
         });
         candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
         candidate.on('end', () => {
@@ -47,7 +51,9 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           if (!closing.signal.aborted) void connect();
         });
         await candidate.connect();
-        await candidate.query(`listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}; listen ${KEYS_CHANNEL}`);
+        await candidate.query(
+          `listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}; listen ${KEYS_CHANNEL}; listen ${DELIVERY_CHANNEL}`,
+        );
         client = candidate;
         emitter.emit(RESYNC);
         return;
@@ -85,6 +91,14 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
       emitter.on(RESYNC, listener);
       return () => {
         emitter.off('keys', listener);
+        emitter.off(RESYNC, listener);
+      };
+    },
+    onDeliveriesDue(listener) {
+      emitter.on('deliveries', listener);
+      emitter.on(RESYNC, listener);
+      return () => {
+        emitter.off('deliveries', listener);
         emitter.off(RESYNC, listener);
       };
     },

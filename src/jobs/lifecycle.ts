@@ -1,9 +1,9 @@
 // Ending a job: its final state, its event, and the messages that deliver it, written in one transaction,
 // so a finished job can never miss its webhooks.
 import type { AppContext } from '../context.ts';
-import { type Destinations, fanOut } from '../delivery/fan-out.ts';
-import { getEndpoint } from '../store/endpoints.ts';
-import { finishJob, insertJobEvent, type JobRow } from '../store/jobs.ts';
+import { type Destinations, fanOutMany } from '../delivery/fan-out.ts';
+import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
+import { finishJob, insertJobEvents, type JobRow } from '../store/jobs.ts';
 import type { Tx } from '../store/transaction.ts';
 import { jobEventData } from './view.ts';
 
@@ -12,12 +12,13 @@ export type FinalOutcome =
   | { status: 'failed'; error: string }
   | { status: 'cancelled' };
 
-async function destinations(tx: Tx, job: JobRow): Promise<Destinations> {
+function destinations(job: JobRow, endpoints: Map<string, EndpointRow>): Destinations {
   if (job.callback_url) return { kind: 'callback', url: job.callback_url };
   if (job.endpoint_id) {
     // An endpoint deleted since submission still gets its message, which then dead-letters as endpoint_deleted.
-    const endpoint = await getEndpoint(tx, job.tenant_id, job.endpoint_id);
-    return { kind: 'endpoint', endpoint: endpoint ?? { id: job.endpoint_id, url: '' } };
+    const endpoint = endpoints.get(job.endpoint_id);
+    const owned = endpoint?.tenant_id === job.tenant_id ? endpoint : undefined;
+    return { kind: 'endpoint', endpoint: owned ?? { id: job.endpoint_id, url: '' } };
   }
   return { kind: 'subscribers' };
 }
@@ -29,15 +30,25 @@ export async function endJob(ctx: AppContext, tx: Tx, job: JobRow, outcome: Fina
     result: outcome.status === 'succeeded' ? outcome.result : undefined,
     error: outcome.status === 'failed' ? outcome.error : null,
   });
-  ctx.metrics.jobsFinished.inc({ status: outcome.status });
-  const type = `job.${outcome.status}`;
-  const data = jobEventData(finished);
-  await insertJobEvent(tx, { tenantId: job.tenant_id, jobId: job.id, type, payload: data });
-  await fanOut(
-    ctx,
-    tx,
-    { tenantId: job.tenant_id, jobId: job.id, type, data },
-    await destinations(tx, finished),
-  );
+  await announceEnds(ctx, tx, [finished]);
   return finished;
+}
+
+/** Writes the events and messages of jobs that just ended (their rows as finished), a statement each. */
+export async function announceEnds(ctx: AppContext, tx: Tx, finished: JobRow[]): Promise<void> {
+  if (finished.length === 0) return;
+  const events = finished.map((job) => {
+    ctx.metrics.jobsFinished.inc({ status: job.status });
+    return { tenantId: job.tenant_id, jobId: job.id, type: `job.${job.status}`, data: jobEventData(job) };
+  });
+  await insertJobEvents(
+    tx,
+    events.map((e) => ({ tenantId: e.tenantId, jobId: e.jobId, type: e.type, payload: e.data })),
+  );
+  const endpointIds = [...new Set(finished.flatMap((job) => (job.endpoint_id ? [job.endpoint_id] : [])))];
+  const endpoints = endpointIds.length > 0 ? await endpointsByIds(tx, endpointIds) : new Map();
+  await fanOutMany(
+    tx,
+    events.map((event, i) => ({ event, to: destinations(finished[i] as JobRow, endpoints) })),
+  );
 }

@@ -1,22 +1,33 @@
-// Runs job attempts from the pg-boss queue: claim the job, run its handler under a timeout and a cancel
-// signal, then record the outcome (and the next attempt or the job's end) in one transaction.
+// Runs job attempts from the pg-boss queue, fetched in batches: claim the jobs, run each handler under a
+// timeout and a cancel signal, then record each outcome (and the next attempt or the job's end). The common
+// cases, a queued job starting and a job succeeding, are written for many jobs per statement; every other
+// case (cancel requests, retries, failures, a stale or lost attempt) takes its own transaction.
 import type { Job } from 'pg-boss';
 import type { AppContext } from '../context.ts';
 import { enqueueAttempt, JOB_QUEUE, type JobEntryData } from '../queue/job-queue.ts';
+import { createBatcher } from '../store/batcher.ts';
 import {
   cancelRequestedAmong,
+  finishSucceeded,
   type JobRow,
   lockJob,
   recordProgress,
   requeueJob,
   startAttempt,
+  startAttempts,
   TERMINAL,
 } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { retryDelayMs } from './backoff.ts';
 import { PermanentJobError, RetryLaterError } from './handler.ts';
-import { endJob } from './lifecycle.ts';
+import { announceEnds, endJob } from './lifecycle.ts';
 import { findHandler } from './registry.ts';
+
+/**
+ * Entries one worker fetches at once. A batch's pg-boss slot frees when its slowest attempt ends, so the
+ * batch is small enough that one slow job holds back few others, and large enough to amortise the fetch.
+ */
+const FETCH_BATCH = 25;
 
 const MAX_ERROR_LENGTH = 1_000;
 
@@ -47,11 +58,28 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
     );
   });
 
+  // Successes end by group commit: those that finish while one commit runs share the next.
+  const succeeded = createBatcher<Success, boolean>(
+    (items) =>
+      withTransaction(ctx.pool, async (tx) => {
+        const finished = await finishSucceeded(
+          tx,
+          items.map((item) => ({ id: item.jobId, entryId: item.entryId, result: item.result })),
+        );
+        await announceEnds(ctx, tx, finished);
+        const ended = new Set(finished.map((row) => row.id));
+        return items.map((item) => ended.has(item.jobId));
+      }),
+    { maxBatch: 200, maxConcurrent: 2 },
+  );
+  const runner: Runner = { running, succeeded: (success) => succeeded.add(success) };
+
+  const batchSize = Math.min(FETCH_BATCH, ctx.config.workerConcurrency);
   await ctx.boss.work<JobEntryData>(
     JOB_QUEUE,
     {
-      batchSize: 1,
-      localConcurrency: ctx.config.workerConcurrency,
+      batchSize,
+      localConcurrency: Math.ceil(ctx.config.workerConcurrency / batchSize),
       // NOTIFY wakes workers for new entries, but an entry deferred by a retry backoff or runAt gets no
       // notification when it falls due: the backstop poll bounds that delay, so keep it short.
       pollingIntervalSeconds: 1,
@@ -59,26 +87,83 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
       // With a backlog, a worker that just finished an entry fetches the next at once instead of sleeping out
       // the poll interval (which held a worker to one entry per second).
       burstWhenReadyExceeds: 1,
+      // A full batch says more is waiting: fetch again at once.
+      burstWhenBatchFull: true,
     },
-    async ([entry]) => {
-      if (entry) await runEntry(ctx, entry, running);
-    },
+    (entries) =>
+      runBatch(ctx, runner, entries).catch((error: unknown) => {
+        // pg-boss keeps the error on the entries and retries them; say so here too, or nobody would see it.
+        ctx.log.warn(
+          { err: error, entries: entries.length },
+          'job batch failed; its entries will be retried',
+        );
+        throw error;
+      }),
   );
 }
 
-async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<string, AbortController>) {
+interface Success {
+  jobId: string;
+  entryId: string;
+  result: unknown;
+}
+
+interface Runner {
+  /** The attempts running in this process, by job id, for cancel requests. */
+  running: Map<string, AbortController>;
+  /** Ends a job as succeeded, unless it changed meanwhile (false): then `settle` decides. */
+  succeeded(success: Success): Promise<boolean>;
+}
+
+async function runBatch(ctx: AppContext, runner: Runner, entries: Array<Job<JobEntryData>>): Promise<void> {
   // Registered before the claim commits: a cancel request can only follow that commit (it locks the same
   // row), so its notification always finds the controller.
-  const controller = new AbortController();
-  running.set(entry.data.jobId, controller);
-  // A stale duplicate entry for the same job must not unregister the live attempt's controller.
-  const release = () => {
-    if (running.get(entry.data.jobId) === controller) running.delete(entry.data.jobId);
-  };
-  const job = await claim(ctx, entry).catch((error: unknown) => {
-    release();
-    throw error;
+  const controllers = entries.map((entry) => {
+    const controller = new AbortController();
+    runner.running.set(entry.data.jobId, controller);
+    return controller;
   });
+  let started: Map<string, JobRow>;
+  try {
+    const rows = await startAttempts(
+      ctx.pool,
+      entries.map((entry) => ({ id: entry.data.jobId, entryId: entry.id })),
+    );
+    started = new Map(rows.map((row) => [row.id, row]));
+  } catch (error) {
+    entries.forEach((entry, i) => releaseController(runner, entry, controllers[i] as AbortController));
+    throw error;
+  }
+  // pg-boss fails the whole batch when this rejects, and retries each entry: only stale ones are skipped then.
+  const results = await Promise.allSettled(
+    entries.map((entry, i) =>
+      runEntry(ctx, runner, entry, controllers[i] as AbortController, started.get(entry.data.jobId)),
+    ),
+  );
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** A stale duplicate entry for the same job must not unregister the live attempt's controller. */
+function releaseController(runner: Runner, entry: Job<JobEntryData>, controller: AbortController): void {
+  if (runner.running.get(entry.data.jobId) === controller) runner.running.delete(entry.data.jobId);
+}
+
+async function runEntry(
+  ctx: AppContext,
+  runner: Runner,
+  entry: Job<JobEntryData>,
+  controller: AbortController,
+  started: JobRow | undefined,
+) {
+  const release = () => releaseController(runner, entry, controller);
+  // Not started by the batch claim: this one needs a decision of its own.
+  const job =
+    started ??
+    (await claim(ctx, entry).catch((error: unknown) => {
+      release();
+      throw error;
+    }));
   if (!job) {
     release();
     return;
@@ -108,7 +193,11 @@ async function runEntry(ctx: AppContext, entry: Job<JobEntryData>, running: Map<
     release();
   }
   log.info({ outcome: outcome.kind }, 'job attempt finished');
-  await settle(ctx, entry, job, outcome);
+  const ended =
+    outcome.kind === 'succeeded' &&
+    // A batch the database refused is settled again one job at a time, below.
+    (await runner.succeeded({ jobId: job.id, entryId: entry.id, result: outcome.result }).catch(() => false));
+  if (!ended) await settle(ctx, entry, job, outcome);
 }
 
 /** Takes the job for this entry, or returns undefined when the entry is stale or the job needs no run. */

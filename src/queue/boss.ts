@@ -40,6 +40,14 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
  */
 export const FINISHED_ENTRY_SECONDS = 300;
 
+/**
+ * Deliveries were a pg-boss queue before they moved to the messages table (migration 0004), which made their
+ * pending messages due again: the old queue's entries are of no use any more.
+ */
+export async function dropRetiredQueues(boss: PgBoss): Promise<void> {
+  if (await boss.getQueue('hookrelay-deliveries')) await boss.deleteQueue('hookrelay-deliveries');
+}
+
 /** Creates a queue, or brings an existing one's options up to date (createQueue leaves those as they were). */
 export async function ensureQueue(
   boss: PgBoss,

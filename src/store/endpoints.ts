@@ -63,6 +63,12 @@ export async function getEndpoint(
   return rows[0];
 }
 
+/** Endpoints by id, whichever tenant they belong to (for the dispatcher, which has the ids from messages). */
+export async function endpointsByIds(db: Queryable, ids: string[]): Promise<Map<string, EndpointRow>> {
+  const { rows } = await db.query<EndpointRow>('select * from endpoints where id = any($1::text[])', [ids]);
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 export async function listEndpoints(
   db: Queryable,
   tenantId: string,

@@ -49,6 +49,21 @@ export interface NewJob {
   queueEntryId: string;
 }
 
+/**
+ * Runs an update returning many job rows, and notifies listeners of them with one notification (ids
+ * comma-separated: 100 ids stay far below the 8000-byte payload limit).
+ */
+async function changeJobs(db: Queryable, update: string, values: unknown[]): Promise<JobRow[]> {
+  // `update jobs j … from …`: only the job's columns are returned.
+  const { rows } = await db.query<JobRow>(
+    `with changed as (${update} returning j.*), notified as (
+       select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
+     ) select changed.* from changed left join notified on true`,
+    values,
+  );
+  return rows;
+}
+
 /** Runs an update returning the job row, and notifies listeners of the change in the same statement. */
 async function changeJob(db: Queryable, update: string, values: unknown[]): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(
@@ -186,6 +201,42 @@ export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefi
   );
 }
 
+/**
+ * Starts the attempts of queued jobs whose entries these are, with one statement. Jobs in any other state
+ * (a cancel request, an attempt whose worker died, a stale entry) are not returned: each needs a decision.
+ */
+export function startAttempts(
+  db: Queryable,
+  starts: Array<{ id: string; entryId: string }>,
+): Promise<JobRow[]> {
+  return changeJobs(
+    db,
+    `update jobs j set status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
+            version = j.version + 1
+       from unnest($1::text[], $2::uuid[]) as s (id, entry_id)
+      where j.id = s.id and j.queue_entry_id = s.entry_id and j.status = 'queued' and j.cancel_requested_at is null`,
+    [starts.map((s) => s.id), starts.map((s) => s.entryId)],
+  );
+}
+
+/**
+ * Ends running attempts as succeeded, with one statement, for jobs still run by these entries and not asked
+ * to cancel; the others are not returned and need a decision each.
+ */
+export function finishSucceeded(
+  db: Queryable,
+  done: Array<{ id: string; entryId: string; result: unknown }>,
+): Promise<JobRow[]> {
+  return changeJobs(
+    db,
+    `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
+            version = j.version + 1, progress_percent = 100
+       from unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, entry_id, result)
+      where j.id = d.id and j.queue_entry_id = d.entry_id and j.status = 'running' and j.cancel_requested_at is null`,
+    [done.map((d) => d.id), done.map((d) => d.entryId), done.map((d) => JSON.stringify(d.result))],
+  );
+}
+
 export function recordProgress(db: Queryable, id: string, percent: number, message: string | null) {
   return changeJob(
     db,
@@ -246,14 +297,18 @@ export async function requestCancel(db: Queryable, id: string): Promise<void> {
   );
 }
 
-export async function insertJobEvent(
+export async function insertJobEvents(
   db: Queryable,
-  event: { tenantId: string; jobId: string; type: string; payload: unknown },
+  events: Array<{ tenantId: string; jobId: string; type: string; payload: unknown }>,
 ): Promise<void> {
-  await db.query('insert into job_events (tenant_id, job_id, event_type, payload) values ($1, $2, $3, $4)', [
-    event.tenantId,
-    event.jobId,
-    event.type,
-    JSON.stringify(event.payload),
-  ]);
+  await db.query(
+    `insert into job_events (tenant_id, job_id, event_type, payload)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
+    [
+      events.map((e) => e.tenantId),
+      events.map((e) => e.jobId),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.payload)),
+    ],
+  );
 }

@@ -1,5 +1,9 @@
-// SQL for messages (one per event and destination), their attempts, and dead letters.
+// SQL for messages (one per event and destination), their attempts, and dead letters. Pending messages are
+// also the delivery queue: see migrations/0004_delivery_queue.sql for how leases work.
 import type { Queryable } from './pool.ts';
+
+/** Notified when messages fall due now (new, resent, replayed): idle dispatchers claim at once. */
+export const DELIVERY_CHANNEL = 'hookrelay_deliveries';
 
 export type MessageStatus = 'pending' | 'delivered' | 'dead';
 export type DeadLetterReason = 'exhausted' | 'gone' | 'endpoint_disabled' | 'endpoint_deleted';
@@ -16,7 +20,10 @@ export interface MessageRow {
   attempts: number;
   last_error: string | null;
   last_response_status: number | null;
-  queue_entry_id: string;
+  /** Who receives it (endpoint id or callback origin), for per-receiver concurrency. */
+  receiver: string;
+  /** The lease of the dispatcher allowed to settle the attempt in flight; a new claim writes a new one. */
+  lease_id: string;
   next_attempt_at: Date | null;
   created_at: Date;
   delivered_at: Date | null;
@@ -57,15 +64,18 @@ export interface NewMessage {
   url: string;
   eventType: string;
   payload: unknown;
-  queueEntryId: string;
+  receiver: string;
 }
 
-/** Inserts a batch of messages with one statement. */
+/** Inserts a batch of messages, due now, with one statement, and wakes the dispatchers when it commits. */
 export async function insertMessages(db: Queryable, messages: NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
   await db.query(
-    `insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, queue_entry_id)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::uuid[])`,
+    `with inserted as (
+       insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])
+       returning 1
+     ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from inserted limit 1) any_row`,
     [
       messages.map((m) => m.id),
       messages.map((m) => m.tenantId),
@@ -74,19 +84,105 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
       messages.map((m) => m.url),
       messages.map((m) => m.eventType),
       messages.map((m) => JSON.stringify(m.payload)),
-      messages.map((m) => m.queueEntryId),
+      messages.map((m) => m.receiver),
     ],
   );
 }
 
-export async function lockMessage(db: Queryable, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await db.query<MessageRow>('select * from messages where id = $1 for update', [id]);
-  return rows[0];
+/**
+ * Leases up to `limit` due messages for `leaseMs`, oldest first, skipping rows another dispatcher is claiming.
+ * A receiver gets at most its `room` (default `perReceiver`) of them, so one with a backlog cannot take a
+ * whole batch; receivers with no room are left out. The candidates are read without locks (a window function
+ * cannot be combined with FOR UPDATE), then locked and checked again.
+ */
+export async function claimDue(
+  db: Queryable,
+  claim: { limit: number; leaseMs: number; perReceiver: number; rooms: Map<string, number> },
+): Promise<MessageRow[]> {
+  const full = [...claim.rooms].filter(([, room]) => room <= 0).map(([receiver]) => receiver);
+  const { rows } = await db.query<MessageRow>(
+    `with candidates as (
+       select id, receiver, row_number() over (partition by receiver order by next_attempt_at, id) as rank
+         from (select id, receiver, next_attempt_at from messages
+                where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
+                order by next_attempt_at limit $1 * 4) due
+     ), picked as (
+       select m.id from messages m
+         join candidates c on c.id = m.id
+         left join unnest($4::text[], $5::int[]) as room (receiver, free) on room.receiver = c.receiver
+        where c.rank <= coalesce(room.free, $6) and m.status = 'pending' and m.next_attempt_at <= now()
+        order by m.next_attempt_at limit $1
+        for update of m skip locked
+     )
+     update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond'
+       from picked where m.id = picked.id
+     returning m.*`,
+    [claim.limit, claim.leaseMs, full, [...claim.rooms.keys()], [...claim.rooms.values()], claim.perReceiver],
+  );
+  return rows;
 }
 
-/** Any tenant's message, for the dispatcher. */
-export async function findMessage(db: Queryable, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await db.query<MessageRow>('select * from messages where id = $1', [id]);
+/** Moves the leases still held forward, so a long attempt keeps its message. */
+export async function renewLeases(db: Queryable, leaseIds: string[], leaseMs: number): Promise<void> {
+  await db.query(
+    `update messages set next_attempt_at = now() + $2 * interval '1 millisecond'
+      where lease_id = any($1::uuid[]) and status = 'pending'`,
+    [leaseIds, leaseMs],
+  );
+}
+
+/** Moves a leased message's next attempt to `at` without recording an attempt (a circuit or rate wait). */
+export async function postpone(db: Queryable, id: string, leaseId: string, at: Date): Promise<void> {
+  await db.query(
+    "update messages set next_attempt_at = $3 where id = $1 and lease_id = $2 and status = 'pending'",
+    [id, leaseId, at],
+  );
+}
+
+export interface Delivered {
+  attempt: AttemptRow;
+  leaseId: string;
+}
+
+/**
+ * Records successful attempts with one statement: the attempts, the messages delivered, and the endpoints'
+ * failure streaks reset. Only messages whose lease is still the one given are touched; returns their ids.
+ */
+export async function recordDelivered(db: Queryable, delivered: Delivered[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `with done as (
+       update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null,
+                             last_response_status = d.status, next_attempt_at = null, delivered_at = now()
+         from unnest($1::text[], $2::uuid[], $6::int[]) as d (id, lease_id, status)
+        where m.id = d.id and m.lease_id = d.lease_id and m.status = 'pending'
+       returning m.id, m.endpoint_id
+     ), recorded as (
+       insert into attempts (id, message_id, attempted_at, duration_ms, response_status, response_body)
+       select a.id, a.message_id, a.attempted_at, a.duration_ms, a.status, a.body
+         from unnest($3::text[], $1::text[], $4::timestamptz[], $5::int[], $6::int[], $7::text[])
+              as a (id, message_id, attempted_at, duration_ms, status, body)
+         join done on done.id = a.message_id
+     ), healed as (
+       update endpoints set failing_since = null, consecutive_failures = 0, circuit_open_until = null
+        where id in (select endpoint_id from done)
+          and (failing_since is not null or consecutive_failures > 0 or circuit_open_until is not null)
+     )
+     select id from done`,
+    [
+      delivered.map((d) => d.attempt.message_id),
+      delivered.map((d) => d.leaseId),
+      delivered.map((d) => d.attempt.id),
+      delivered.map((d) => d.attempt.attempted_at),
+      delivered.map((d) => d.attempt.duration_ms),
+      delivered.map((d) => d.attempt.response_status),
+      delivered.map((d) => d.attempt.response_body),
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+export async function lockMessage(db: Queryable, id: string): Promise<MessageRow | undefined> {
+  const { rows } = await db.query<MessageRow>('select * from messages where id = $1 for update', [id]);
   return rows[0];
 }
 
@@ -157,14 +253,12 @@ export async function updateMessage(
     attemptsDelta: number;
     lastError: string | null;
     lastResponseStatus: number | null;
-    queueEntryId?: string;
     nextAttemptAt: Date | null;
   },
 ): Promise<MessageRow> {
   const { rows } = await db.query<MessageRow>(
     `update messages set status = $2, attempts = attempts + $3, last_error = $4, last_response_status = $5,
-            queue_entry_id = coalesce($6, queue_entry_id), next_attempt_at = $7,
-            delivered_at = case when $2 = 'delivered' then now() else delivered_at end
+            next_attempt_at = $6, delivered_at = case when $2 = 'delivered' then now() else delivered_at end
       where id = $1 returning *`,
     [
       id,
@@ -172,25 +266,25 @@ export async function updateMessage(
       change.attemptsDelta,
       change.lastError,
       change.lastResponseStatus,
-      change.queueEntryId ?? null,
       change.nextAttemptAt,
     ],
   );
   return rows[0] as MessageRow;
 }
 
-/** Sends messages again from a fresh schedule, each by its new entry: attempts restart, ids (webhook-id) stay. */
-export async function restartMessages(
-  db: Queryable,
-  restarts: Array<{ id: string; entryId: string }>,
-): Promise<Array<Pick<MessageRow, 'id' | 'endpoint_id' | 'url' | 'queue_entry_id'>>> {
-  const { rows } = await db.query<Pick<MessageRow, 'id' | 'endpoint_id' | 'url' | 'queue_entry_id'>>(
-    `update messages m set status = 'pending', attempts = 0, queue_entry_id = r.entry_id, next_attempt_at = now()
-       from unnest($1::text[], $2::uuid[]) as r (id, entry_id) where m.id = r.id
-     returning m.id, m.endpoint_id, m.url, m.queue_entry_id`,
-    [restarts.map((r) => r.id), restarts.map((r) => r.entryId)],
+/**
+ * Sends messages again from a fresh schedule, due now: attempts restart, ids (webhook-id) stay, and a new lease
+ * id voids the outcome of any attempt still in flight. Wakes the dispatchers when it commits.
+ */
+export async function restartMessages(db: Queryable, ids: string[]): Promise<void> {
+  await db.query(
+    `with restarted as (
+       update messages set status = 'pending', attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now()
+        where id = any($1::text[])
+       returning 1
+     ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from restarted limit 1) any_row`,
+    [ids],
   );
-  return rows;
 }
 
 export async function insertDeadLetter(

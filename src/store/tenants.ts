@@ -31,6 +31,11 @@ export async function getTenant(db: Queryable, id: string): Promise<TenantRow | 
   return rows[0];
 }
 
+export async function tenantsByIds(db: Queryable, ids: string[]): Promise<Map<string, TenantRow>> {
+  const { rows } = await db.query<TenantRow>('select * from tenants where id = any($1::text[])', [ids]);
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /** Newest first; `before` is the last id of the previous page. */
 export async function listTenants(
   db: Queryable,

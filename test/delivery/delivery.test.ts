@@ -649,9 +649,10 @@ t.test('bulk replay works through many batches', async (t) => {
   // Dead letters made directly in the database: what is under test is the batched replay, not the failing.
   await bulkApp.ctx.pool.query(
     `with m as (
-       insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, status, attempts, queue_entry_id)
+       insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, status, attempts, receiver,
+                             next_attempt_at)
        select 'msg_bulk' || lpad(i::text, 6, '0'), $1, $2, 'http://127.0.0.1:9/never', 'job.succeeded', '{}', 'dead', 3,
-              gen_random_uuid()
+              $2, null
          from generate_series(1, $3) i
        returning id, tenant_id, endpoint_id, url, event_type
      )
@@ -663,12 +664,12 @@ t.test('bulk replay works through many batches', async (t) => {
   t.equal(replay.status, 202);
   t.same(replay.body, { replayed: count });
   const { rows } = await bulkApp.ctx.pool.query(
-    `select count(*) filter (where m.status = 'pending' and m.attempts = 0)::int as restarted,
-            count(distinct q.id)::int as entries
-       from messages m left join pgboss.job q on q.id = m.queue_entry_id where m.endpoint_id = $1`,
+    `select count(*) filter (where status = 'pending' and attempts = 0 and next_attempt_at <= now())::int as due,
+            count(distinct lease_id)::int as leases
+       from messages where endpoint_id = $1`,
     [endpoint.id],
   );
-  t.same(rows[0], { restarted: count, entries: count }, 'every message restarted with its own queue entry');
+  t.same(rows[0], { due: count, leases: count }, 'every message restarted, due now, with a lease of its own');
   const marked = await bulkApp.ctx.pool.query(
     'select count(*)::int as n from dead_letters where endpoint_id = $1 and replayed_at is not null and replayed_by is not null',
     [endpoint.id],

@@ -32,7 +32,8 @@ export async function jobsApp(
   });
   if (options.workers !== false) {
     await startJobRunner(ctx);
-    await startDispatcher(ctx);
+    const dispatcher = startDispatcher(ctx);
+    t.teardown(() => dispatcher.stop());
   }
   const base = await listen(t, await buildApp(ctx));
   const admin = client(base, ADMIN_KEY);

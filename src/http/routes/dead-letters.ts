@@ -95,7 +95,7 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         const messageId = await withTransaction(ctx.pool, async (tx) => {
           const letter = await lockDeadLetter(tx, tenantId, request.params.id);
           if (!letter) throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
-          await resendMessages(ctx, tx, [letter.message_id]);
+          await resendMessages(tx, [letter.message_id]);
           await markReplayed(tx, [letter.id], request.principal.keyId);
           return letter.message_id;
         });

@@ -252,7 +252,6 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         const endpoint = await existing(tenantId, request.params.id);
         const [messageId] = await withTransaction(ctx.pool, (tx) =>
           fanOut(
-            ctx,
             tx,
             { tenantId, jobId: null, type: 'endpoint.test', data: { endpointId: endpoint.id } },
             { kind: 'endpoint', endpoint },

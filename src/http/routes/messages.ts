@@ -87,7 +87,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const row = await getMessage(ctx.pool, tenantOf(request), request.params.id);
         if (!row) throw new HttpProblem(404, `No message ${request.params.id}.`);
-        await withTransaction(ctx.pool, (tx) => resendMessages(ctx, tx, [row.id]));
+        await withTransaction(ctx.pool, (tx) => resendMessages(tx, [row.id]));
         return reply.code(202).send({ messageId: row.id });
       },
     );
