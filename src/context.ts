@@ -5,6 +5,7 @@ import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { type JobEvents, startJobEvents } from './jobs/events.ts';
 import { createJobWriter, type JobWriter } from './jobs/job-writer.ts';
+import { createKnownEndpoints, type KnownEndpoints } from './jobs/known-endpoints.ts';
 import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -37,6 +38,8 @@ export interface AppContext {
   principals: PrincipalCache;
   /** Tenants' queued-job counts for TENANT_MAX_QUEUED_JOBS, recounted at most once a second. */
   queueDepth: QueueDepth;
+  /** Which endpoints tenants have, for submitted jobs' endpointId, remembered briefly. */
+  knownEndpoints: KnownEndpoints;
 }
 
 /** How to close something that was opened; the caller runs these in reverse order. */
@@ -93,5 +96,6 @@ export async function openContext(
     writeJob: createJobWriter(pool, boss),
     principals: createPrincipalCache(pool, events),
     queueDepth: createQueueDepth(pool, config.tenantMaxQueuedJobs),
+    knownEndpoints: createKnownEndpoints(pool),
   };
 }

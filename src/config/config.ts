@@ -87,8 +87,8 @@ const environment = z.object({
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT: duration.default(25_000),
   WORKER_CONCURRENCY: integer(1, 1000).default(100),
-  DELIVERY_CONCURRENCY: integer(1, 1000).default(50),
-  DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(10),
+  DELIVERY_CONCURRENCY: integer(1, 1000).default(100),
+  DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(25),
   JOB_HEARTBEAT: duration
     .default(30_000)
     .refine((ms) => ms >= 10_000, 'must be at least 10s (pg-boss checks heartbeats no finer)'),

@@ -1,14 +1,14 @@
 // Keeps up to DELIVERY_CONCURRENCY deliveries in flight in this process: leases due messages in batches
 // (at most DELIVERY_ENDPOINT_CONCURRENCY per receiver in flight here), renews the leases while they are held,
-// and claims again whenever there is room and maybe work: on a NOTIFY that messages fell due, after each
-// delivery ends, and on a short poll for retries whose time came (those announce nothing).
+// and claims again whenever there is room and maybe work: on a NOTIFY that messages fell due for a receiver
+// not full here, when a delivery ends with nothing waiting behind it, and on a short poll for retries whose
+// time came (those announce nothing). A receiver's share beyond DELIVERY_ENDPOINT_CONCURRENCY waits here,
+// leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
-import { claimDue, type MessageRow, renewLeases } from '../store/messages.ts';
+import { claimDue, type MessageRow, postpone, renewLeases } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
-/** The most messages one claim leases: large enough to amortise the query, small enough to share work. */
-const CLAIM_BATCH = 100;
 /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
 const LEASE_MS = 30_000;
 const RENEW_EVERY_MS = 10_000;
@@ -23,14 +23,24 @@ export interface Claimer {
   stop(): Promise<void>;
 }
 
-/** `deliver` starts the batch's deliveries and returns one promise per message, in order. */
-export type Deliver = (batch: MessageRow[]) => Array<Promise<void>>;
+/**
+ * `prepare` receives each claimed batch (to load what its deliveries need, once) and returns the function
+ * that makes one message's attempt.
+ */
+export type Prepare = (batch: MessageRow[]) => (message: MessageRow) => Promise<void>;
 
-export function startClaimer(ctx: AppContext, deliver: Deliver): Claimer {
+interface Receiver {
+  running: number;
+  /** Claimed messages waiting for one of this receiver's slots here. */
+  waiting: Array<{ message: MessageRow; send: (message: MessageRow) => Promise<void> }>;
+}
+
+export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const capacity = ctx.config.deliveryConcurrency;
   const perReceiver = ctx.config.deliveryEndpointConcurrency;
-  const held = new Map<string, Promise<void>>(); // lease id → its delivery
-  const inFlight = new Map<string, number>(); // receiver → deliveries in flight here
+  /** Every message leased here, running or waiting, by lease id (running ones with their attempt). */
+  const held = new Map<string, Promise<void> | undefined>();
+  const receivers = new Map<string, Receiver>();
   let claiming: Promise<void> | undefined;
   let again = false;
   let wakeQueued = false;
@@ -38,6 +48,22 @@ export function startClaimer(ctx: AppContext, deliver: Deliver): Claimer {
 
   const warn = (error: unknown, msg: string) =>
     isDatabaseUnavailable(error) ? ctx.log.warn({ err: error }, msg) : ctx.log.error({ err: error }, msg);
+  const receiverOf = (name: string): Receiver => {
+    let receiver = receivers.get(name);
+    if (!receiver) {
+      receiver = { running: 0, waiting: [] };
+      receivers.set(name, receiver);
+    }
+    return receiver;
+  };
+  /**
+   * A receiver is full here when its share is running and as many wait: claims leave it out. One claim takes
+   * at most twice a share, so a receiver holds at most four shares' worth of this process's capacity.
+   */
+  const isFull = (name: string) => {
+    const receiver = receivers.get(name);
+    return receiver !== undefined && receiver.running + receiver.waiting.length >= 2 * perReceiver;
+  };
 
   function wake(): void {
     if (stopped) return;
@@ -63,39 +89,59 @@ export function startClaimer(ctx: AppContext, deliver: Deliver): Claimer {
   async function claimWhileRoom(): Promise<void> {
     do {
       again = false;
-      const limit = Math.min(capacity - held.size, CLAIM_BATCH);
+      const limit = Math.min(capacity - held.size, 2 * perReceiver);
       if (limit <= 0) return; // the next delivery to end wakes us
       let batch: MessageRow[];
       try {
-        const rooms = new Map([...inFlight].map(([receiver, n]) => [receiver, perReceiver - n]));
-        batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, perReceiver, rooms });
+        const full = [...receivers.keys()].filter(isFull);
+        batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, skipReceivers: full });
       } catch (error) {
         warn(error, 'cannot claim deliveries; retrying');
         return; // the poll tries again
       }
-      start(batch);
-      // A full batch suggests more is due now.
-      if (batch.length === limit) again = true;
+      const send = prepare(batch);
+      for (const message of batch) admit(message, send);
+      // A full claim suggests more is due; worth another only if it could take some.
+      again = batch.length === limit && batch.some((message) => !isFull(message.receiver));
     } while (again && !stopped);
   }
 
-  function start(batch: MessageRow[]): void {
-    const deliveries = deliver(batch);
-    batch.forEach((message, i) => {
-      inFlight.set(message.receiver, (inFlight.get(message.receiver) ?? 0) + 1);
-      const delivery = (deliveries[i] as Promise<void>)
-        .catch((error: unknown) =>
-          warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
-        )
-        .finally(() => {
-          held.delete(message.lease_id);
-          const left = (inFlight.get(message.receiver) ?? 1) - 1;
-          if (left > 0) inFlight.set(message.receiver, left);
-          else inFlight.delete(message.receiver);
-          wakeSoon();
-        });
-      held.set(message.lease_id, delivery);
-    });
+  function admit(message: MessageRow, send: (message: MessageRow) => Promise<void>): void {
+    const receiver = receiverOf(message.receiver);
+    if (receiver.running < perReceiver) run(message, send, receiver);
+    else {
+      receiver.waiting.push({ message, send });
+      held.set(message.lease_id, undefined);
+    }
+  }
+
+  function run(message: MessageRow, send: (message: MessageRow) => Promise<void>, receiver: Receiver) {
+    receiver.running += 1;
+    const attempt = send(message)
+      .catch((error: unknown) =>
+        warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
+      )
+      .finally(() => {
+        held.delete(message.lease_id);
+        receiver.running -= 1;
+        const next = receiver.waiting.shift();
+        if (next) run(next.message, next.send, receiver);
+        else if (receiver.running === 0) receivers.delete(message.receiver);
+        // Nothing waits for this receiver here: claim, for it or for others.
+        if (!next) wakeSoon();
+      });
+    held.set(message.lease_id, attempt);
+  }
+
+  /** Gives leased messages back, due now, for any dispatcher to claim. */
+  function release(messages: MessageRow[]): void {
+    const now = new Date();
+    for (const message of messages) {
+      held.delete(message.lease_id);
+      postpone(ctx.pool, message.id, message.lease_id, now).catch((error: unknown) =>
+        warn(error, 'cannot give a delivery back; it is claimed again when its lease ends'),
+      );
+    }
   }
 
   const poll = setInterval(wake, POLL_MS);
@@ -108,7 +154,11 @@ export function startClaimer(ctx: AppContext, deliver: Deliver): Claimer {
   // The process lives for its server and connections, not for these timers.
   poll.unref();
   renew.unref();
-  const unsubscribe = ctx.events.onDeliveriesDue(wake);
+  const unsubscribe = ctx.events.onDeliveriesDue((names) => {
+    // Due only for receivers full here: the end of one of their deliveries claims for them.
+    if (names.length > 0 && names.every(isFull)) return;
+    wake();
+  });
   wake();
 
   return {
@@ -118,6 +168,9 @@ export function startClaimer(ctx: AppContext, deliver: Deliver): Claimer {
       clearInterval(renew);
       unsubscribe();
       await claiming;
+      release(
+        [...receivers.values()].flatMap((receiver) => receiver.waiting.splice(0).map((w) => w.message)),
+      );
       const waited = new AbortController();
       await Promise.race([
         Promise.allSettled([...held.values()]),

@@ -47,7 +47,9 @@ export function startDispatcher(ctx: AppContext): Claimer {
   const record: RecordDelivered = (delivered) => batcher.add(delivered);
   return startClaimer(ctx, (batch) => {
     const targets = targetsOf(ctx, batch);
-    return batch.map(async (message) => deliver(ctx, message, (await targets).get(message.id), record));
+    // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
+    targets.catch(() => undefined);
+    return async (message) => deliver(ctx, message, (await targets).get(message.id), record);
   });
 }
 

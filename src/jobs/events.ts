@@ -21,8 +21,11 @@ export interface JobEvents {
   onCancelRequest(listener: (jobId?: string) => void): () => void;
   /** Calls `listener` when an API key was revoked somewhere, and after a reconnect. */
   onKeysChange(listener: () => void): () => void;
-  /** Calls `listener` when messages fell due (new, resent, replayed), and after a reconnect. */
-  onDeliveriesDue(listener: () => void): () => void;
+  /**
+   * Calls `listener` when messages fell due (new, resent, replayed) with their receivers when known, and
+   * after a reconnect (with none: any may have work).
+   */
+  onDeliveriesDue(listener: (receivers: string[]) => void): () => void;
   /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
   closing: AbortSignal;
   close(): Promise<void>;
@@ -43,7 +46,8 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           if (channel === JOB_CHANNEL) for (const id of (payload ?? '').split(',')) emitter.emit(`job:${id}`);
           else if (channel === CANCEL_CHANNEL) emitter.emit('cancel', payload);
           else if (channel === KEYS_CHANNEL) emitter.emit('keys');
-          else if (channel === DELIVERY_CHANNEL) emitter.emit('deliveries');
+          else if (channel === DELIVERY_CHANNEL)
+            emitter.emit('deliveries', payload ? payload.split(',') : []);
         });
         candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
         candidate.on('end', () => {
@@ -95,11 +99,12 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
       };
     },
     onDeliveriesDue(listener) {
+      const resync = () => listener([]);
       emitter.on('deliveries', listener);
-      emitter.on(RESYNC, listener);
+      emitter.on(RESYNC, resync);
       return () => {
         emitter.off('deliveries', listener);
-        emitter.off(RESYNC, listener);
+        emitter.off(RESYNC, resync);
       };
     },
     closing: closing.signal,

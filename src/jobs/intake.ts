@@ -7,7 +7,6 @@ import type { AppContext } from '../context.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { idOf, newId } from '../ids.ts';
 import { enqueueAttempt } from '../queue/job-queue.ts';
-import { getEndpoint } from '../store/endpoints.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
@@ -79,7 +78,7 @@ export async function submitJob(
     const refused = await ctx.outbound.check(new URL(url));
     if (refused) throw new HttpProblem(422, `The job's URL is not allowed: ${refused}.`);
   }
-  if (body.endpointId !== undefined && !(await getEndpoint(ctx.pool, tenantId, body.endpointId))) {
+  if (body.endpointId !== undefined && !(await ctx.knownEndpoints.has(tenantId, body.endpointId))) {
     throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);
   }
   if (body.callbackUrl !== undefined) {

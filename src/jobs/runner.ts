@@ -192,7 +192,7 @@ async function runEntry(
   } finally {
     release();
   }
-  log.info({ outcome: outcome.kind }, 'job attempt finished');
+  log.debug({ outcome: outcome.kind }, 'job attempt finished');
   const ended =
     outcome.kind === 'succeeded' &&
     // A batch the database refused is settled again one job at a time, below.

@@ -2,7 +2,11 @@
 // also the delivery queue: see migrations/0004_delivery_queue.sql for how leases work.
 import type { Queryable } from './pool.ts';
 
-/** Notified when messages fall due now (new, resent, replayed): idle dispatchers claim at once. */
+/**
+ * Notified when messages fall due now (new, resent, replayed), so dispatchers claim at once. The payload names
+ * their receivers, comma-separated, when that fits (a dispatcher whose share of each is full need not claim);
+ * an empty payload means any.
+ */
 export const DELIVERY_CHANNEL = 'hookrelay_deliveries';
 
 export type MessageStatus = 'pending' | 'delivered' | 'dead';
@@ -74,8 +78,11 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
     `with inserted as (
        insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver)
        select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])
-       returning 1
-     ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from inserted limit 1) any_row`,
+       returning receiver
+     ), receivers as (
+       select string_agg(distinct receiver, ',') as names from inserted
+     ) select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
+         from receivers where names is not null`,
     [
       messages.map((m) => m.id),
       messages.map((m) => m.tenantId),
@@ -90,34 +97,24 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
 }
 
 /**
- * Leases up to `limit` due messages for `leaseMs`, oldest first, skipping rows another dispatcher is claiming.
- * A receiver gets at most its `room` (default `perReceiver`) of them, so one with a backlog cannot take a
- * whole batch; receivers with no room are left out. The candidates are read without locks (a window function
- * cannot be combined with FOR UPDATE), then locked and checked again.
+ * Leases up to `limit` due messages for `leaseMs`, oldest first, skipping rows another dispatcher is claiming
+ * and the receivers named (those whose share is full in the caller).
  */
 export async function claimDue(
   db: Queryable,
-  claim: { limit: number; leaseMs: number; perReceiver: number; rooms: Map<string, number> },
+  claim: { limit: number; leaseMs: number; skipReceivers: string[] },
 ): Promise<MessageRow[]> {
-  const full = [...claim.rooms].filter(([, room]) => room <= 0).map(([receiver]) => receiver);
   const { rows } = await db.query<MessageRow>(
-    `with candidates as (
-       select id, receiver, row_number() over (partition by receiver order by next_attempt_at, id) as rank
-         from (select id, receiver, next_attempt_at from messages
-                where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
-                order by next_attempt_at limit $1 * 4) due
-     ), picked as (
-       select m.id from messages m
-         join candidates c on c.id = m.id
-         left join unnest($4::text[], $5::int[]) as room (receiver, free) on room.receiver = c.receiver
-        where c.rank <= coalesce(room.free, $6) and m.status = 'pending' and m.next_attempt_at <= now()
-        order by m.next_attempt_at limit $1
-        for update of m skip locked
+    `with picked as (
+       select id from messages
+        where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
+        order by next_attempt_at limit $1
+        for update skip locked
      )
      update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond'
        from picked where m.id = picked.id
      returning m.*`,
-    [claim.limit, claim.leaseMs, full, [...claim.rooms.keys()], [...claim.rooms.values()], claim.perReceiver],
+    [claim.limit, claim.leaseMs, claim.skipReceivers],
   );
   return rows;
 }
