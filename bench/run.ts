@@ -228,6 +228,21 @@ async function steady(
   } satisfies Row;
 }
 
+/** The service's own account of its memory (prom-client's process metrics), in MiB. */
+async function heapOf(base: string) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const mib = (name: string) =>
+    Math.round(
+      Number(new RegExp(`^hookrelay_process_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0) /
+        2 ** 20,
+    );
+  return {
+    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
+    externalMiB: mib('nodejs_external_memory_bytes'),
+  };
+}
+
 async function tableSizes(db: {
   query: (sql: string) => Promise<{ rows: Array<{ name: string; kib: number }> }>;
 }) {
@@ -276,6 +291,7 @@ async function allInOne(receiver: BenchReceiver, baselineRate: number) {
     startMiB: rssStart,
     peakMiB: Math.max(...rows.map((r) => r.rssMiB ?? 0)),
     afterMiB: Math.round(service.rssMiB()),
+    after: await heapOf(service.base),
   };
   const sizesAfter = await tableSizes(database.db);
   rss.stop();

@@ -2,6 +2,7 @@
 import { request } from 'undici';
 import type { Outbound } from '../outbound/client.ts';
 import { readCapped } from '../outbound/read-capped.ts';
+import { deadline } from '../timeout.ts';
 
 export const RESPONSE_BODY_KEPT = 4 * 1024;
 
@@ -20,13 +21,14 @@ export async function send(
   now: () => number = Date.now,
 ): Promise<SendResult> {
   const started = now();
+  const limit = deadline(call.timeoutMs);
   try {
     const response = await request(call.url, {
       method: 'POST',
       headers: call.headers,
       body: call.body,
       dispatcher: outbound.agent,
-      signal: AbortSignal.timeout(call.timeoutMs),
+      signal: limit.signal,
     });
     const { text } = await readCapped(response.body, RESPONSE_BODY_KEPT);
     const retryAfter = response.headers['retry-after'];
@@ -48,5 +50,7 @@ export async function send(
       retryAfter: undefined,
       error: timedOut ? `no response within ${call.timeoutMs} ms` : (error as Error).message.slice(0, 500),
     };
+  } finally {
+    limit.clear();
   }
 }

@@ -18,6 +18,7 @@ import {
   TERMINAL,
 } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
+import { deadline } from '../timeout.ts';
 import { retryDelayMs } from './backoff.ts';
 import { PermanentJobError, RetryLaterError } from './handler.ts';
 import { announceEnds, endJob } from './lifecycle.ts';
@@ -168,7 +169,8 @@ async function runEntry(
     release();
     return;
   }
-  const timeout = AbortSignal.timeout(job.timeout_seconds * 1000);
+  const limit = deadline(job.timeout_seconds * 1000);
+  const timeout = limit.signal;
   const signal = AbortSignal.any([controller.signal, timeout, entry.signal]);
   const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
   let outcome: Outcome;
@@ -190,6 +192,7 @@ async function runEntry(
   } catch (error) {
     outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: entry.signal }, job);
   } finally {
+    limit.clear();
     release();
   }
   log.debug({ outcome: outcome.kind }, 'job attempt finished');

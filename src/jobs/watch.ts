@@ -1,6 +1,8 @@
 // Waits for a job to reach a state, woken by change notifications rather than polling the database.
+
 import type { AppContext } from '../context.ts';
 import { getJob, type JobRow } from '../store/jobs.ts';
+import { deadline } from '../timeout.ts';
 
 /**
  * Resolves with the job once `done(job)` holds, or with its latest state when `timeoutMs` passes or the
@@ -19,7 +21,8 @@ export async function waitForJob(
     wake = resolve;
   });
   const unsubscribe = ctx.events.onJobChange(id, () => wake());
-  const stop = AbortSignal.any([AbortSignal.timeout(timeoutMs), draining, ctx.events.closing]);
+  const limit = deadline(timeoutMs);
+  const stop = AbortSignal.any([limit.signal, draining, ctx.events.closing]);
   const stopped = new Promise<void>((resolve) =>
     stop.addEventListener('abort', () => resolve(), { once: true }),
   );
@@ -33,6 +36,7 @@ export async function waitForJob(
       });
     }
   } finally {
+    limit.clear();
     unsubscribe();
   }
 }

@@ -65,7 +65,11 @@ export async function getEndpoint(
 
 /** Endpoints by id, whichever tenant they belong to (for the dispatcher, which has the ids from messages). */
 export async function endpointsByIds(db: Queryable, ids: string[]): Promise<Map<string, EndpointRow>> {
-  const { rows } = await db.query<EndpointRow>('select * from endpoints where id = any($1::text[])', [ids]);
+  const { rows } = await db.query<EndpointRow>({
+    name: 'endpoints.by-ids',
+    text: 'select * from endpoints where id = any($1::text[])',
+    values: [ids],
+  });
   return new Map(rows.map((row) => [row.id, row]));
 }
 

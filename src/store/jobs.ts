@@ -53,14 +53,15 @@ export interface NewJob {
  * Runs an update returning many job rows, and notifies listeners of them with one notification (ids
  * comma-separated: 100 ids stay far below the 8000-byte payload limit).
  */
-async function changeJobs(db: Queryable, update: string, values: unknown[]): Promise<JobRow[]> {
-  // `update jobs j … from …`: only the job's columns are returned.
-  const { rows } = await db.query<JobRow>(
-    `with changed as (${update} returning j.*), notified as (
+async function changeJobs(db: Queryable, name: string, update: string, values: unknown[]): Promise<JobRow[]> {
+  // `update jobs j … from …`: only the job's columns are returned. Named: prepared once per connection.
+  const { rows } = await db.query<JobRow>({
+    name,
+    text: `with changed as (${update} returning j.*), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,
     values,
-  );
+  });
   return rows;
 }
 
@@ -100,13 +101,14 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
 
 /** Inserts jobs with one statement; rows come back in the order given. */
 export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
-    `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
+  const { rows } = await db.query<JobRow>({
+    name: 'jobs.insert-many',
+    text: `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
                        priority, run_at, metadata, queue_entry_id)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
                           $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::uuid[])
      returning *`,
-    [
+    values: [
       jobs.map((j) => j.id),
       jobs.map((j) => j.tenantId),
       jobs.map((j) => j.type),
@@ -120,7 +122,7 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
       jobs.map((j) => JSON.stringify(j.metadata)),
       jobs.map((j) => j.queueEntryId),
     ],
-  );
+  });
   const byId = new Map(rows.map((row) => [row.id, row]));
   return jobs.map((j) => byId.get(j.id) as JobRow);
 }
@@ -211,6 +213,7 @@ export function startAttempts(
 ): Promise<JobRow[]> {
   return changeJobs(
     db,
+    'jobs.start-many',
     `update jobs j set status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
             version = j.version + 1
        from unnest($1::text[], $2::uuid[]) as s (id, entry_id)
@@ -229,6 +232,7 @@ export function finishSucceeded(
 ): Promise<JobRow[]> {
   return changeJobs(
     db,
+    'jobs.succeed-many',
     `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
             version = j.version + 1, progress_percent = 100
        from unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, entry_id, result)
@@ -301,14 +305,15 @@ export async function insertJobEvents(
   db: Queryable,
   events: Array<{ tenantId: string; jobId: string; type: string; payload: unknown }>,
 ): Promise<void> {
-  await db.query(
-    `insert into job_events (tenant_id, job_id, event_type, payload)
+  await db.query({
+    name: 'job-events.insert-many',
+    text: `insert into job_events (tenant_id, job_id, event_type, payload)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
-    [
+    values: [
       events.map((e) => e.tenantId),
       events.map((e) => e.jobId),
       events.map((e) => e.type),
       events.map((e) => JSON.stringify(e.payload)),
     ],
-  );
+  });
 }

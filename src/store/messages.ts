@@ -74,8 +74,9 @@ export interface NewMessage {
 /** Inserts a batch of messages, due now, with one statement, and wakes the dispatchers when it commits. */
 export async function insertMessages(db: Queryable, messages: NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  await db.query(
-    `with inserted as (
+  await db.query({
+    name: 'messages.insert-many',
+    text: `with inserted as (
        insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver)
        select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])
        returning receiver
@@ -83,7 +84,7 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
        select string_agg(distinct receiver, ',') as names from inserted
      ) select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
          from receivers where names is not null`,
-    [
+    values: [
       messages.map((m) => m.id),
       messages.map((m) => m.tenantId),
       messages.map((m) => m.jobId),
@@ -93,7 +94,7 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
       messages.map((m) => JSON.stringify(m.payload)),
       messages.map((m) => m.receiver),
     ],
-  );
+  });
 }
 
 /**
@@ -104,8 +105,9 @@ export async function claimDue(
   db: Queryable,
   claim: { limit: number; leaseMs: number; skipReceivers: string[] },
 ): Promise<MessageRow[]> {
-  const { rows } = await db.query<MessageRow>(
-    `with picked as (
+  const { rows } = await db.query<MessageRow>({
+    name: 'messages.claim-due',
+    text: `with picked as (
        select id from messages
         where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
         order by next_attempt_at limit $1
@@ -114,8 +116,8 @@ export async function claimDue(
      update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond'
        from picked where m.id = picked.id
      returning m.*`,
-    [claim.limit, claim.leaseMs, claim.skipReceivers],
-  );
+    values: [claim.limit, claim.leaseMs, claim.skipReceivers],
+  });
   return rows;
 }
 
@@ -146,8 +148,9 @@ export interface Delivered {
  * failure streaks reset. Only messages whose lease is still the one given are touched; returns their ids.
  */
 export async function recordDelivered(db: Queryable, delivered: Delivered[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
-    `with done as (
+  const { rows } = await db.query<{ id: string }>({
+    name: 'messages.record-delivered',
+    text: `with done as (
        update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null,
                              last_response_status = d.status, next_attempt_at = null, delivered_at = now()
          from unnest($1::text[], $2::uuid[], $6::int[]) as d (id, lease_id, status)
@@ -165,7 +168,7 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
           and (failing_since is not null or consecutive_failures > 0 or circuit_open_until is not null)
      )
      select id from done`,
-    [
+    values: [
       delivered.map((d) => d.attempt.message_id),
       delivered.map((d) => d.leaseId),
       delivered.map((d) => d.attempt.id),
@@ -174,7 +177,7 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
       delivered.map((d) => d.attempt.response_status),
       delivered.map((d) => d.attempt.response_body),
     ],
-  );
+  });
   return new Set(rows.map((row) => row.id));
 }
 

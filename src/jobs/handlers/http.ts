@@ -6,6 +6,7 @@ import { OutboundRefused } from '../../outbound/client.ts';
 import { urlRefusal } from '../../outbound/guard.ts';
 import { readCapped } from '../../outbound/read-capped.ts';
 import { parseRetryAfter } from '../../outbound/retry-after.ts';
+import { deadline } from '../../timeout.ts';
 import { VERSION } from '../../version.ts';
 import { defineHandler, PermanentJobError, RetryLaterError } from '../handler.ts';
 
@@ -57,25 +58,32 @@ export const http = defineHandler({
       ...(isJson && { 'content-type': 'application/json' }),
       ...call.headers,
     };
+    const limit = deadline(call.timeoutSeconds * 1000);
     let response: Awaited<ReturnType<typeof request>>;
+    let read: Awaited<ReturnType<typeof readCapped>>;
     try {
-      response = await request(url, {
-        method: call.method,
-        headers,
-        body:
-          call.body === undefined ? undefined : isJson ? JSON.stringify(call.body) : (call.body as string),
-        dispatcher: ctx.outbound.agent,
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(call.timeoutSeconds * 1000)]),
-      });
-    } catch (error) {
-      if (error instanceof OutboundRefused || (error as Error).cause instanceof OutboundRefused) {
-        throw new PermanentJobError(`the URL is not allowed: ${(error as Error).message}`);
+      try {
+        response = await request(url, {
+          method: call.method,
+          headers,
+          body:
+            call.body === undefined ? undefined : isJson ? JSON.stringify(call.body) : (call.body as string),
+          dispatcher: ctx.outbound.agent,
+          signal: AbortSignal.any([ctx.signal, limit.signal]),
+        });
+      } catch (error) {
+        if (error instanceof OutboundRefused || (error as Error).cause instanceof OutboundRefused) {
+          throw new PermanentJobError(`the URL is not allowed: ${(error as Error).message}`);
+        }
+        if ((error as { code?: string }).code === 'UND_ERR_INVALID_ARG')
+          throw new PermanentJobError((error as Error).message);
+        throw new Error(`request to ${url.origin} failed: ${(error as Error).message}`);
       }
-      if ((error as { code?: string }).code === 'UND_ERR_INVALID_ARG')
-        throw new PermanentJobError((error as Error).message);
-      throw new Error(`request to ${url.origin} failed: ${(error as Error).message}`);
+      read = await readCapped(response.body, MAX_RESPONSE_BYTES);
+    } finally {
+      limit.clear();
     }
-    const { text, truncated } = await readCapped(response.body, MAX_RESPONSE_BYTES);
+    const { text, truncated } = read;
     const status = response.statusCode;
     if (status === 408 || status === 429 || status >= 500) {
       const message = `upstream answered ${status}`;
