@@ -132,7 +132,9 @@ async function runBatch(ctx: AppContext, runner: Runner, entries: Array<Job<JobE
     );
     started = new Map(rows.map((row) => [row.id, row]));
   } catch (error) {
-    entries.forEach((entry, i) => releaseController(runner, entry, controllers[i] as AbortController));
+    entries.forEach((entry, i) => {
+      releaseController(runner, entry, controllers[i] as AbortController);
+    });
     throw error;
   }
   // pg-boss fails the whole batch when this rejects, and retries each entry: only stale ones are skipped then.

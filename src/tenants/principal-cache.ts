@@ -18,12 +18,19 @@ export function createPrincipalCache(pool: Pool, events: JobEvents): PrincipalCa
   const cache = new LRUCache<string, { principal: Principal | undefined }>({
     max: MAX_KEYS,
     ttl: REMEMBER_MS,
-    fetchMethod: async (hex) => ({ principal: await findPrincipalByKeyHash(pool, Buffer.from(hex, 'hex')) }),
+    fetchMethod: async (key) => ({
+      principal: await findPrincipalByKeyHash(pool, Buffer.from(key.slice(key.indexOf(':') + 1), 'hex')),
+    }),
   });
-  events.onKeysChange(() => cache.clear());
+  // Forgetting moves to a new generation of keys rather than clearing: clear() would abort the lookups in
+  // flight (failing their requests), while the old generation's entries are simply never read again.
+  let generation = 0;
+  events.onKeysChange(() => {
+    generation += 1;
+  });
   return {
     async find(keyHash) {
-      return (await cache.fetch(keyHash.toString('hex')))?.principal;
+      return (await cache.fetch(`${generation}:${keyHash.toString('hex')}`))?.principal;
     },
   };
 }
