@@ -41,6 +41,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   /** Every message leased here, running or waiting, by lease id (running ones with their attempt). */
   const held = new Map<string, Promise<void> | undefined>();
   const receivers = new Map<string, Receiver>();
+  /** Attempts running here: at most DELIVERY_CONCURRENCY. Waiting messages do not count against it. */
+  let running = 0;
   let claiming: Promise<void> | undefined;
   let again = false;
   let wakeQueued = false;
@@ -57,8 +59,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     return receiver;
   };
   /**
-   * A receiver is full here when its share is running and as many wait: claims leave it out. One claim takes
-   * at most twice a share, so a receiver holds at most four shares' worth of this process's capacity.
+   * A receiver is full here when its share is running and as many wait: claims leave it out. Its waiting
+   * messages hold leases but no attempt slots, so slow receivers cannot take the capacity others need.
    */
   const isFull = (name: string) => {
     const receiver = receivers.get(name);
@@ -89,7 +91,9 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   async function claimWhileRoom(): Promise<void> {
     do {
       again = false;
-      const limit = Math.min(capacity - held.size, 2 * perReceiver);
+      // Every waiting message's receiver is at its share (startable ones were started), so free slots are
+      // for receivers not yet here or below their share.
+      const limit = Math.min(capacity - running, 2 * perReceiver);
       if (limit <= 0) return; // the next delivery to end wakes us
       let batch: MessageRow[];
       try {
@@ -108,7 +112,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
 
   function admit(message: MessageRow, send: (message: MessageRow) => Promise<void>): void {
     const receiver = receiverOf(message.receiver);
-    if (receiver.running < perReceiver) run(message, send, receiver);
+    if (receiver.running < perReceiver && running < capacity) run(message, send, receiver);
     else {
       receiver.waiting.push({ message, send });
       held.set(message.lease_id, undefined);
@@ -117,6 +121,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
 
   function run(message: MessageRow, send: (message: MessageRow) => Promise<void>, receiver: Receiver) {
     receiver.running += 1;
+    running += 1;
     const attempt = send(message)
       .catch((error: unknown) =>
         warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
@@ -124,13 +129,26 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       .finally(() => {
         held.delete(message.lease_id);
         receiver.running -= 1;
-        const next = receiver.waiting.shift();
-        if (next) run(next.message, next.send, receiver);
-        else if (receiver.running === 0) receivers.delete(message.receiver);
-        // Nothing waits for this receiver here: claim, for it or for others.
-        if (!next) wakeSoon();
+        running -= 1;
+        if (receiver.running === 0 && receiver.waiting.length === 0) receivers.delete(message.receiver);
+        // The freed slot goes to a waiting message (this receiver's first), or else to a claim.
+        if (!startWaiting(receiver)) wakeSoon();
       });
     held.set(message.lease_id, attempt);
+  }
+
+  /** Starts a waiting message where a receiver has room, preferring `first`; false if none could start. */
+  function startWaiting(first: Receiver): boolean {
+    if (running >= capacity) return false;
+    for (const receiver of [first, ...receivers.values()]) {
+      if (receiver.running >= perReceiver) continue;
+      const next = receiver.waiting.shift();
+      if (next) {
+        run(next.message, next.send, receiver);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Gives leased messages back, due now, for any dispatcher to claim. */
