@@ -43,6 +43,16 @@ t.test('terminated connections: no crash, no 500, nothing accepted lost', async 
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 20 * round));
+    // The previous round may have left no connection open yet (pools reconnect on demand, the listener after
+    // a second): wait, within bounds, for the service to be connected again, so there is something to kill.
+    for (let wait = 0; wait < 100; wait++) {
+      const open = await killer.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+        [database],
+      );
+      if ((open.rows[0]?.n ?? 0) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const { rowCount } = await killer.query(
       'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
       [database],
