@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The `hookrelay` command: `serve` (the default) runs the service, `migrate` prepares the database.
 import { Command } from 'commander';
 import { VERSION } from '../version.ts';

@@ -80,7 +80,8 @@ const running = new Set<Service>();
 /** Starts `hookrelay serve` and waits for /readyz. Logs at warn: only problems are kept. */
 export async function startService(name: string, env: Record<string, string>): Promise<Service> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  // The service as `npm start` runs it (see README, Memory).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', CLI, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: String(port),

@@ -32,7 +32,8 @@ export function runHookrelay(
   env: Record<string, string>,
   args: string[] = ['serve'],
 ): ServiceProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  // The service as `npm start` runs it (see README, Memory).
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
