@@ -105,8 +105,9 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       }
       const send = prepare(batch);
       for (const message of batch) admit(message, send);
-      // A full claim suggests more is due; worth another only if it could take some.
-      again = batch.length === limit && batch.some((message) => !isFull(message.receiver));
+      // A full claim suggests more is due; worth another only if it could take some. A wake-up that came
+      // during the query (`again` already set) is not lost.
+      if (batch.length === limit && batch.some((message) => !isFull(message.receiver))) again = true;
     } while (again && !stopped);
   }
 
