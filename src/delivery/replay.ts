@@ -8,17 +8,22 @@ import { resendMessages } from './resend.ts';
 /** Rows per transaction: large enough to be quick, small enough that no lock or statement grows with the total. */
 const BATCH = 500;
 
-/** Replays every matching dead letter not replayed yet, a batch per transaction; returns how many. */
+/**
+ * Replays the matching dead letters not replayed yet, oldest first, a batch per transaction: all of them, or at
+ * most `limit` (so a client can replay a large set in steps and show its progress). Returns how many.
+ */
 export async function replayMatching(
   ctx: AppContext,
   tenantId: string,
   filter: DeadLetterFilter,
   by: string,
+  limit = Number.POSITIVE_INFINITY,
 ): Promise<number> {
   let replayed = 0;
   for (;;) {
+    const size = Math.min(BATCH, limit - replayed);
     const count = await withTransaction(ctx.pool, async (tx) => {
-      const batch = await lockReplayBatch(tx, tenantId, filter, BATCH);
+      const batch = await lockReplayBatch(tx, tenantId, filter, size);
       if (batch.length === 0) return 0;
       await resendMessages(
         tx,
@@ -32,6 +37,6 @@ export async function replayMatching(
       return batch.length;
     });
     replayed += count;
-    if (count < BATCH) return replayed;
+    if (count < size || replayed >= limit) return replayed;
   }
 }

@@ -333,13 +333,16 @@ export async function lockPendingForEndpoint(
 
 const DEAD_LETTER_FILTER = `($1::text is null or tenant_id = $1) and discarded_at is null
   and ($2::text is null or endpoint_id = $2) and ($3::text is null or job_id = $3)
-  and ($4::timestamptz is null or dead_lettered_at >= $4) and ($5::timestamptz is null or dead_lettered_at < $5)`;
+  and ($4::timestamptz is null or dead_lettered_at >= $4) and ($5::timestamptz is null or dead_lettered_at < $5)
+  and ($6::text is null or reason = $6) and ($7::boolean is null or (replayed_at is not null) = $7)`;
 
 export interface DeadLetterFilter {
   endpointId?: string;
   jobId?: string;
   since?: Date;
   until?: Date;
+  reason?: DeadLetterReason;
+  replayed?: boolean;
 }
 
 const filterValues = (tenantId: string | null, f: DeadLetterFilter) => [
@@ -348,6 +351,8 @@ const filterValues = (tenantId: string | null, f: DeadLetterFilter) => [
   f.jobId ?? null,
   f.since ?? null,
   f.until ?? null,
+  f.reason ?? null,
+  f.replayed ?? null,
 ];
 
 /** One tenant's dead letters, or every tenant's (for the operator) when `tenantId` is null. */
@@ -357,10 +362,23 @@ export async function listDeadLetters(
   filter: DeadLetterFilter & { before?: string; limit: number },
 ): Promise<DeadLetterRow[]> {
   const { rows } = await db.query<DeadLetterRow>(
-    `select * from dead_letters where ${DEAD_LETTER_FILTER} and ($6::text is null or id < $6) order by id desc limit $7`,
+    `select * from dead_letters where ${DEAD_LETTER_FILTER} and ($8::text is null or id < $8) order by id desc limit $9`,
     [...filterValues(tenantId, filter), filter.before ?? null, filter.limit],
   );
   return rows;
+}
+
+/** How many not-yet-replayed dead letters match: what a bulk replay of the filter would send. */
+export async function countReplayable(
+  db: Queryable,
+  tenantId: string,
+  filter: DeadLetterFilter,
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from dead_letters where ${DEAD_LETTER_FILTER} and replayed_at is null`,
+    filterValues(tenantId, filter),
+  );
+  return rows[0]?.n ?? 0;
 }
 
 export async function getDeadLetter(
@@ -396,7 +414,7 @@ export async function lockReplayBatch(
 ): Promise<DeadLetterRow[]> {
   const { rows } = await db.query<DeadLetterRow>(
     `select * from dead_letters where ${DEAD_LETTER_FILTER} and replayed_at is null
-      order by id limit $6 for update skip locked`,
+      order by id limit $8 for update skip locked`,
     [...filterValues(tenantId, filter), limit],
   );
   return rows;

@@ -19,7 +19,7 @@ import { generateApiKey, generateSigningSecret, hashApiKey } from '../../tenants
 import { authenticate, requireAdmin } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
-import { deadLetterFilter, timeOrdered } from './dead-letters.ts';
+import { deadLetterListFilter, timeOrdered } from './dead-letters.ts';
 
 const tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() });
 const createdTenant = tenant.extend({ apiKey: z.string(), signingSecret: z.string() });
@@ -131,7 +131,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           security,
           querystring: timeOrdered(
             pageQuery('dl')
-              .extend(deadLetterFilter.shape)
+              .extend(deadLetterListFilter.shape)
               .extend({ tenantId: idOf('ten').optional() }),
           ),
           response: { 200: pageOf(deadLetterView.extend({ tenantId: z.string() })) },

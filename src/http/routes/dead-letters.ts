@@ -7,6 +7,7 @@ import { resendMessages } from '../../delivery/resend.ts';
 import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { idOf, idParams } from '../../ids.ts';
 import {
+  countReplayable,
   discardDeadLetter,
   getDeadLetter,
   listDeadLetters,
@@ -27,6 +28,14 @@ export const deadLetterFilter = z.object({
   jobId: idOf('job').optional(),
   since: time.optional(),
   until: time.optional(),
+  reason: deadLetterView.shape.reason.optional(),
+});
+/** Lists may also pick replayed (`true`) or not-yet-replayed (`false`) dead letters. */
+export const deadLetterListFilter = deadLetterFilter.extend({
+  replayed: z
+    .enum(['true', 'false'])
+    .transform((text) => text === 'true')
+    .optional(),
 });
 
 /** Refuses a time range that ends before it starts, which would silently match nothing. */
@@ -44,9 +53,9 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['dead letters'],
-          summary: 'List dead letters, newest first; filter by endpoint, job and time',
+          summary: 'List dead letters, newest first; filter by endpoint, job, time, reason and replayed',
           security,
-          querystring: timeOrdered(pageQuery('dl').extend(deadLetterFilter.shape)),
+          querystring: timeOrdered(pageQuery('dl').extend(deadLetterListFilter.shape)),
           response: { 200: pageOf(deadLetterView) },
         },
       },
@@ -108,14 +117,28 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['dead letters'],
-          summary: 'Replay every dead letter not replayed yet that matches the filter (batched)',
+          summary:
+            'Replay every dead letter not replayed yet that matches the filter (batched), oldest first; ' +
+            '`limit` replays at most that many, `dryRun` only counts them',
           security,
-          body: timeOrdered(deadLetterFilter.omit({ jobId: true }).strict()),
-          response: { 202: z.object({ replayed: z.number() }) },
+          body: timeOrdered(
+            deadLetterFilter
+              .omit({ jobId: true })
+              .extend({
+                limit: z.number().int().min(1).max(10_000).optional(),
+                dryRun: z.boolean().optional(),
+              })
+              .strict(),
+          ),
+          response: { 202: z.object({ replayed: z.number() }), 200: z.object({ matching: z.number() }) },
         },
       },
       async (request, reply) => {
-        const replayed = await replayMatching(ctx, tenantOf(request), request.body, request.principal.keyId);
+        const { limit, dryRun, ...filter } = request.body;
+        const tenantId = tenantOf(request);
+        if (dryRun)
+          return reply.code(200).send({ matching: await countReplayable(ctx.pool, tenantId, filter) });
+        const replayed = await replayMatching(ctx, tenantId, filter, request.principal.keyId, limit);
         return reply.code(202).send({ replayed });
       },
     );

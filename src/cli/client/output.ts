@@ -1,0 +1,67 @@
+// How the client commands print: tables and key/value blocks for people, JSON (--json) for scripts, and
+// problems as their title and detail on stderr with a non-zero exit.
+import Table from 'cli-table3';
+import { ApiError, UnreachableError } from './api.ts';
+
+export type Column<T> = [header: string, cell: (row: T) => unknown];
+
+const tty = process.stdout.isTTY === true;
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Shortens a cell for a table (full values are in --json and `show`). */
+export function excerpt(value: unknown, max = 60): string {
+  const whole = text(value).replace(/\s+/g, ' ');
+  return whole.length > max ? `${whole.slice(0, max - 1)}…` : whole;
+}
+
+function table(head?: string[]) {
+  // Colour only on a terminal, so piped output stays plain text.
+  return new Table({ ...(head && { head }), style: tty ? {} : { head: [], border: [] } });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable<T>(rows: T[], columns: Array<Column<T>>, empty = 'nothing to show'): void {
+  if (rows.length === 0) {
+    process.stdout.write(`${empty}\n`);
+    return;
+  }
+  const out = table(columns.map(([header]) => header));
+  for (const row of rows) out.push(columns.map(([, cell]) => text(cell(row))));
+  process.stdout.write(`${out.toString()}\n`);
+}
+
+/** One object as a two-column block; nested values are shown as JSON. */
+export function printRecord(record: object): void {
+  const out = table();
+  for (const [name, value] of Object.entries(record)) out.push({ [name]: text(value) });
+  process.stdout.write(`${out.toString()}\n`);
+}
+
+export function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Prints what went wrong and exits 1: the problem's title and detail, and each field error. */
+export function fail(error: unknown): never {
+  if (error instanceof ApiError) {
+    const { title, status, detail, errors } = error.problem;
+    say(`hookrelay: ${title} (${status})${detail ? `: ${detail}` : ''}`);
+    for (const field of errors ?? []) say(`  ${field.path || '(body)'}: ${field.message}`);
+  } else if (error instanceof UnreachableError || error instanceof UsageError) {
+    say(`hookrelay: ${error.message}`);
+  } else {
+    say(`hookrelay: unexpected error\n${error instanceof Error ? error.stack : String(error)}`);
+  }
+  process.exit(1);
+}
+
+/** A mistake in the command line that commander's own checks cannot see (bad JSON in --input, say). */
+export class UsageError extends Error {}

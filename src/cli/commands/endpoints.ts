@@ -1,0 +1,187 @@
+// `hookrelay endpoints`: register receivers, change them, rotate their secret, send a test event.
+import { type Command, Option } from 'commander';
+import { printList, withPaging } from '../client/lists.ts';
+import { printJson, printRecord, say, UsageError } from '../client/output.ts';
+import { action, countOption, session, withConnection } from '../client/session.ts';
+
+interface Endpoint {
+  id: string;
+  url: string;
+  description: string;
+  eventTypes: string[] | null;
+  rateLimitPerSecond: number | null;
+  disabled: boolean;
+  createdAt: string;
+}
+
+interface Stats {
+  succeeded: number;
+  failed: number;
+  successRate: number | null;
+}
+
+interface FieldOptions {
+  description?: string;
+  eventTypes?: string;
+  rateLimit?: string;
+  header?: string[];
+  disabled?: boolean;
+}
+
+const path = (id: string, rest = '') => `/v1/endpoints/${encodeURIComponent(id)}${rest}`;
+
+/** The fields options shared by create and update. */
+function withFields(command: Command): Command {
+  return command
+    .option('--description <text>', 'what the endpoint is for')
+    .option('--event-types <list>', 'comma-separated event types it receives (default: every job event)')
+    .option('--rate-limit <n>', 'at most this many deliveries per second')
+    .option('--header <name=value...>', 'an extra header sent with every delivery (repeatable)')
+    .addOption(new Option('--disabled', 'registered but not sent to').conflicts('enabled'));
+}
+
+function fieldsOf(options: FieldOptions): Record<string, unknown> {
+  const headers = options.header?.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new UsageError(`--header must be name=value: ${pair}`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
+  return {
+    ...(options.description !== undefined && { description: options.description }),
+    ...(options.eventTypes !== undefined && {
+      eventTypes: options.eventTypes.split(',').map((e) => e.trim()),
+    }),
+    ...(options.rateLimit !== undefined && {
+      rateLimitPerSecond: countOption('--rate-limit', options.rateLimit),
+    }),
+    ...(headers && { headers: Object.fromEntries(headers) }),
+    ...(options.disabled && { disabled: true }),
+  };
+}
+
+const rate = (stats: Stats) =>
+  stats.successRate === null
+    ? 'no attempts in 24 h'
+    : `${(stats.successRate * 100).toFixed(1)} % of ${stats.succeeded + stats.failed} attempts in 24 h`;
+
+export function endpointCommands(program: Command): void {
+  const endpoints = withConnection(program.command('endpoints').description('the receivers webhooks go to'));
+
+  withFields(
+    endpoints.command('create <url>').description('register an endpoint; its signing secret is shown'),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ hookrelay endpoints create https://example.com/hooks --event-types job.succeeded,job.failed',
+    )
+    .action(
+      action(async (url: string, options: FieldOptions, command: Command) => {
+        const s = session(command);
+        const created = await s.api.call<Endpoint>('POST', '/v1/endpoints', {
+          body: { url, ...fieldsOf(options) },
+        });
+        if (s.json) return printJson(created);
+        printRecord(created);
+      }),
+    );
+
+  withPaging(endpoints.command('list').description('list endpoints, newest first'))
+    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints list --all')
+    .action(
+      action(async (options, command: Command) => {
+        await printList<Endpoint>(session(command), '/v1/endpoints', {}, options, [
+          ['id', (e) => e.id],
+          ['url', (e) => e.url],
+          ['events', (e) => e.eventTypes?.join(',') ?? 'all'],
+          ['state', (e) => (e.disabled ? 'disabled' : 'enabled')],
+          ['description', (e) => e.description],
+        ]);
+      }),
+    );
+
+  endpoints
+    .command('show <id>')
+    .description('one endpoint, with its success rate over the last 24 hours')
+    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints show ep_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const [endpoint, stats] = await Promise.all([
+          s.api.call<Endpoint>('GET', path(id)),
+          s.api.call<Stats>('GET', path(id, '/stats')),
+        ]);
+        if (s.json) return printJson({ ...endpoint, stats });
+        printRecord({ ...endpoint, 'success rate': rate(stats) });
+      }),
+    );
+
+  withFields(
+    endpoints.command('update <id>').description('change an endpoint (options not given keep their value)'),
+  )
+    .option('--set-url <url>', 'a new URL for the endpoint (--url names the service)')
+    .addOption(new Option('--enabled', 'send to it again').conflicts('disabled'))
+    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints update ep_01J… --enabled --rate-limit 50')
+    .action(
+      action(
+        async (
+          id: string,
+          options: FieldOptions & { setUrl?: string; enabled?: boolean },
+          command: Command,
+        ) => {
+          const s = session(command);
+          const body = {
+            ...fieldsOf(options),
+            ...(options.enabled && { disabled: false }),
+            ...(options.setUrl !== undefined && { url: options.setUrl }),
+          };
+          if (Object.keys(body).length === 0)
+            throw new UsageError('nothing to change: give at least one option');
+          const updated = await s.api.call<Endpoint>('PATCH', path(id), { body });
+          if (s.json) return printJson(updated);
+          printRecord(updated);
+        },
+      ),
+    );
+
+  endpoints
+    .command('delete <id>')
+    .description('delete an endpoint; its waiting messages are dead-lettered (endpoint_deleted)')
+    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints delete ep_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        await s.api.call('DELETE', path(id));
+        if (s.json) return printJson({ deleted: id });
+        say(`deleted ${id}`);
+      }),
+    );
+
+  endpoints
+    .command('rotate <id>')
+    .description('a new signing secret; the previous one keeps signing beside it for 24 hours')
+    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints rotate ep_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const rotated = await s.api.call<{ secret: string }>('POST', path(id, '/secret/rotate'));
+        if (s.json) return printJson(rotated);
+        printRecord(rotated);
+      }),
+    );
+
+  endpoints
+    .command('test <id>')
+    .description('send an endpoint.test event now')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ hookrelay endpoints test ep_01J… && hookrelay messages show msg_01J…',
+    )
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const sent = await s.api.call<{ messageId: string }>('POST', path(id, '/test'));
+        if (s.json) return printJson(sent);
+        say(`sent: ${sent.messageId} (hookrelay messages show ${sent.messageId})`);
+      }),
+    );
+}

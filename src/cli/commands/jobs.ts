@@ -1,0 +1,216 @@
+// `hookrelay jobs`: submit, show, list, cancel, and watch a job's progress live.
+import fs from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { createParser } from 'eventsource-parser';
+import type { ApiClient } from '../client/api.ts';
+import { type ListOptions, printList, withPaging } from '../client/lists.ts';
+import { excerpt, printJson, printRecord, say, UsageError } from '../client/output.ts';
+import { action, countOption, jsonOption, session, timeOption, withConnection } from '../client/session.ts';
+
+export interface Job {
+  id: string;
+  type: string;
+  status: string;
+  progress: { percent: number; message: string | null };
+  attempts: number;
+  maxAttempts: number;
+  result: unknown;
+  error: string | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+interface SubmitOptions {
+  input?: string;
+  inputFile?: string;
+  callbackUrl?: string;
+  endpoint?: string;
+  timeout?: string;
+  maxAttempts?: string;
+  priority?: string;
+  runAt?: string;
+  metadata?: string;
+  idempotencyKey?: string;
+  watch?: boolean;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const path = (id: string, rest = '') => `/v1/jobs/${encodeURIComponent(id)}${rest}`;
+
+async function submitBody(type: string, options: SubmitOptions) {
+  if (options.input !== undefined && options.inputFile !== undefined)
+    throw new UsageError('give --input or --input-file, not both');
+  const input =
+    options.inputFile !== undefined
+      ? jsonOption('--input-file', await fs.readFile(options.inputFile, 'utf8'))
+      : (jsonOption('--input', options.input) ?? {});
+  const priority = options.priority === undefined ? undefined : Number(options.priority);
+  if (priority !== undefined && !Number.isInteger(priority))
+    throw new UsageError('--priority must be an integer');
+  return {
+    type,
+    input,
+    ...(options.callbackUrl !== undefined && { callbackUrl: options.callbackUrl }),
+    ...(options.endpoint !== undefined && { endpointId: options.endpoint }),
+    ...(options.timeout !== undefined && { timeoutSeconds: countOption('--timeout', options.timeout) }),
+    ...(options.maxAttempts !== undefined && {
+      maxAttempts: countOption('--max-attempts', options.maxAttempts),
+    }),
+    ...(priority !== undefined && { priority }),
+    ...(options.runAt !== undefined && { runAt: timeOption('--run-at', options.runAt) }),
+    ...(options.metadata !== undefined && { metadata: jsonOption('--metadata', options.metadata) }),
+  };
+}
+
+/**
+ * Follows a job's event stream until its terminal event, drawing its progress: a bar on a terminal, a line
+ * per change otherwise. Returns the job as it ended.
+ */
+export async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job> {
+  const stream = await api.stream(path(id, '/events'));
+  const bar =
+    process.stderr.isTTY && !json
+      ? new cliProgress.SingleBar(
+          { format: '{bar} {percentage}% | {status} | {message}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  let last: Job | undefined;
+  const show = (job: Job) => {
+    if (json) return process.stdout.write(`${JSON.stringify(job)}\n`);
+    const fields = { status: job.status, message: job.progress.message ?? '' };
+    if (!bar)
+      return say(`${job.status} ${job.progress.percent}%${fields.message ? ` ${fields.message}` : ''}`);
+    if (last === undefined) bar.start(100, job.progress.percent, fields);
+    else bar.update(job.progress.percent, fields);
+  };
+  const parser = createParser({
+    onEvent(event) {
+      const job = JSON.parse(event.data) as Job;
+      show(job);
+      last = job;
+    },
+  });
+  for await (const chunk of stream) {
+    parser.feed(chunk.toString());
+    if (last && TERMINAL.has(last.status)) break;
+  }
+  bar?.stop();
+  // The stream closes after the terminal event; one that ends early (the service stopping) is read again.
+  return last && TERMINAL.has(last.status) ? last : api.call<Job>('GET', path(id));
+}
+
+function summary(job: Job): void {
+  if (job.status === 'succeeded')
+    say(`${job.id} succeeded after ${job.attempts} attempt(s): ${excerpt(job.result, 200)}`);
+  else say(`${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+}
+
+export function jobCommands(program: Command): void {
+  const jobs = withConnection(program.command('jobs').description('submit and follow jobs'));
+
+  jobs
+    .command('submit <type>')
+    .description('submit a job: 202 with its id at once (or follow it with --watch)')
+    .option('--input <json>', 'the job input, as JSON', undefined)
+    .option('--input-file <file>', 'read the job input from a JSON file')
+    .option('--callback-url <url>', 'deliver the result here (signed with the tenant secret)')
+    .option('--endpoint <id>', 'deliver the result to this endpoint')
+    .option('--timeout <seconds>', 'time limit of one attempt')
+    .option('--max-attempts <n>', 'attempts before the job fails')
+    .option('--priority <n>', 'higher runs first (-100 to 100)')
+    .option('--run-at <time>', 'do not start before this time (RFC 3339)')
+    .option('--metadata <json>', 'an object kept with the job and sent with its webhooks')
+    .option('--idempotency-key <key>', 'the same key and body within 24 h return the same job')
+    .option('--watch', 'follow the job until it ends; exit 1 unless it succeeds')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ hookrelay jobs submit demo.report --input '{"steps":5,"stepMs":1000}' --watch\n  $ hookrelay jobs submit http --input '{"url":"https://example.com/slow"}' --endpoint ep_01J…`,
+    )
+    .action(
+      action(async (type: string, options: SubmitOptions, command: Command) => {
+        const s = session(command);
+        const accepted = await s.api.call<{ id: string; status: string; statusUrl: string }>(
+          'POST',
+          '/v1/jobs',
+          {
+            body: await submitBody(type, options),
+            ...(options.idempotencyKey !== undefined && {
+              headers: { 'idempotency-key': options.idempotencyKey },
+            }),
+          },
+        );
+        if (!options.watch) {
+          if (s.json) return printJson(accepted);
+          process.stdout.write(`${accepted.id}\n`);
+          return;
+        }
+        const job = await watchJob(s.api, accepted.id, s.json);
+        if (!s.json) summary(job);
+        if (job.status !== 'succeeded') process.exitCode = 1;
+      }),
+    );
+
+  jobs
+    .command('show <id>')
+    .description('one job: status, progress, attempts, result or error')
+    .addHelpText('after', '\nExample:\n  $ hookrelay jobs show job_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const job = await s.api.call<Job>('GET', path(id));
+        if (s.json) return printJson(job);
+        printRecord(job);
+      }),
+    );
+
+  withPaging(jobs.command('list').description('list jobs, newest first'))
+    .option('--status <status>', 'queued, running, succeeded, failed or cancelled')
+    .option('--type <type>', 'only jobs of this type')
+    .addHelpText('after', '\nExample:\n  $ hookrelay jobs list --status failed')
+    .action(
+      action(async (options: ListOptions & { status?: string; type?: string }, command: Command) => {
+        await printList<Job>(
+          session(command),
+          '/v1/jobs',
+          { status: options.status, type: options.type },
+          options,
+          [
+            ['id', (j) => j.id],
+            ['type', (j) => j.type],
+            ['status', (j) => j.status],
+            ['progress', (j) => `${j.progress.percent}%`],
+            ['attempts', (j) => `${j.attempts}/${j.maxAttempts}`],
+            ['created', (j) => j.createdAt],
+          ],
+        );
+      }),
+    );
+
+  jobs
+    .command('cancel <id>')
+    .description('cancel a queued or running job (a finished one is a conflict)')
+    .addHelpText('after', '\nExample:\n  $ hookrelay jobs cancel job_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const job = await s.api.call<Job>('POST', path(id, '/cancel'));
+        if (s.json) return printJson(job);
+        say(`${job.id}: ${job.status}${job.status === 'running' ? ' (cancellation requested)' : ''}`);
+      }),
+    );
+
+  jobs
+    .command('watch <id>')
+    .description("follow a job's events and draw its progress; exit 1 unless it succeeds")
+    .addHelpText('after', '\nExample:\n  $ hookrelay jobs watch job_01J…')
+    .action(
+      action(async (id: string, _options: object, command: Command) => {
+        const s = session(command);
+        const job = await watchJob(s.api, id, s.json);
+        if (!s.json) summary(job);
+        if (job.status !== 'succeeded') process.exitCode = 1;
+      }),
+    );
+}

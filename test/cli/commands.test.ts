@@ -1,0 +1,227 @@
+// The `hookrelay` client commands against a real service process on a real Postgres: operator and tenant
+// commands, errors as problem titles with a non-zero exit, `listen` verifying signatures, and --help.
+import t from 'tap';
+import { cli, listener } from '../helpers/cli.ts';
+import { freshDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY } from '../helpers/jobs-app.ts';
+import { runHookrelay } from '../helpers/process.ts';
+
+const service = runHookrelay(t, {
+  DATABASE_URL: await freshDatabase(t),
+  ADMIN_API_KEY: ADMIN_KEY,
+  OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
+});
+const base = await service.ready();
+const operator = cli(base, ADMIN_KEY);
+
+const json = <T>(text: string) => JSON.parse(text) as T;
+
+const created = await operator(['tenants', 'create', 'acme', '--json']);
+const tenant = json<{ id: string; apiKey: string; signingSecret: string }>(created.stdout);
+const hookrelay = cli(base, tenant.apiKey);
+
+t.test('operator commands: tenants and keys', async (t) => {
+  t.equal(created.code, 0);
+  t.match(tenant, { id: /^ten_/, apiKey: /^hr_/, signingSecret: /^whsec_/ });
+  const listed = await operator(['tenants', 'list']);
+  t.equal(listed.code, 0);
+  t.match(listed.stdout, tenant.id, 'the table lists the new tenant');
+
+  const issued = await operator(['keys', 'create', tenant.id, '--json']);
+  const key = json<{ id: string; apiKey: string }>(issued.stdout);
+  t.match(key, { id: /^key_/, apiKey: /^hr_/ });
+  t.equal((await cli(base, key.apiKey)(['jobs', 'list'])).code, 0, 'the new key works');
+  const revoked = await operator(['keys', 'revoke', tenant.id, key.id]);
+  t.equal(revoked.code, 0);
+  t.match(revoked.stderr, `revoked ${key.id}`);
+  const refused = await cli(base, key.apiKey)(['jobs', 'list']);
+  t.equal(refused.code, 1, 'a revoked key is refused');
+  t.match(refused.stderr, /Unauthorized \(401\)/);
+  const tenantKeyAsOperator = await hookrelay(['tenants', 'list']);
+  t.equal(tenantKeyAsOperator.code, 1);
+  t.match(tenantKeyAsOperator.stderr, /\(403\)/, 'a tenant key cannot list tenants');
+});
+
+t.test('errors print the problem and exit 1', async (t) => {
+  const unknown = await hookrelay(['jobs', 'show', 'job_01M8RBE6PM01WB99E8FY944BY0']);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, /Not Found \(404\): No job job_01M8RBE6PM01WB99E8FY944BY0/);
+  const malformed = await hookrelay(['jobs', 'show', 'nope']);
+  t.equal(malformed.code, 1);
+  t.match(malformed.stderr, /\(400\)/);
+  t.match(malformed.stderr, /id: must be a job_… id/, 'field errors are listed');
+  const badJson = await hookrelay(['jobs', 'submit', 'echo', '--input', '{nope']);
+  t.equal(badJson.code, 1);
+  t.match(badJson.stderr, /--input is not valid JSON/);
+  const unknownType = await hookrelay(['jobs', 'submit', 'no.such.type']);
+  t.equal(unknownType.code, 1);
+  t.match(unknownType.stderr, /\(422\)/);
+  const noKey = await cli(base)(['jobs', 'list']);
+  t.equal(noKey.code, 1);
+  t.match(noKey.stderr, /no API key/);
+  const nowhere = await cli('http://127.0.0.1:9', tenant.apiKey)(['jobs', 'list']);
+  t.equal(nowhere.code, 1);
+  t.match(nowhere.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+  const noCommand = await hookrelay(['jobs', 'frobnicate']);
+  t.not(noCommand.code, 0, 'an unknown command fails');
+});
+
+t.test('endpoints, jobs and messages through `listen`', async (t) => {
+  const receiver = await listener(t);
+  const made = await hookrelay([
+    'endpoints',
+    'create',
+    `${receiver.url}/hook`,
+    '--description',
+    'cli test',
+    '--header',
+    'x-team=payments',
+    '--json',
+  ]);
+  t.equal(made.code, 0, made.stderr);
+  const endpoint = json<{ id: string; secret: string; headers: Record<string, string> }>(made.stdout);
+  t.same(endpoint.headers, { 'x-team': 'payments' });
+  // A second listener that knows the secret: the first one (no secret) reports that it did not check.
+  const verifying = await listener(t, ['--secret', endpoint.secret]);
+  const updated = await hookrelay(['endpoints', 'update', endpoint.id, '--set-url', `${verifying.url}/hook`]);
+  t.equal(updated.code, 0, updated.stderr);
+  t.match(updated.stdout, verifying.url);
+
+  const tested = await hookrelay(['endpoints', 'test', endpoint.id, '--json']);
+  t.equal(tested.code, 0, tested.stderr);
+  const { messageId } = json<{ messageId: string }>(tested.stdout);
+  await verifying.until((r) => r.some((w) => w.webhookId === messageId));
+  t.match(verifying.received[0], { type: 'endpoint.test', attempt: 1, verified: true });
+
+  const watched = await hookrelay([
+    'jobs',
+    'submit',
+    'echo',
+    '--input',
+    '{"n":1}',
+    '--endpoint',
+    endpoint.id,
+    '--watch',
+  ]);
+  t.equal(watched.code, 0, 'a job that succeeds exits 0');
+  t.match(watched.stderr, /succeeded 100%/);
+  const jobId = /(job_\w+) succeeded after 1 attempt/.exec(watched.stderr)?.[1] as string;
+  t.ok(jobId, 'the summary names the job');
+  await verifying.until((r) => r.some((w) => w.jobId === jobId));
+  t.match(
+    verifying.received.find((w) => w.jobId === jobId),
+    { type: 'job.succeeded', verified: true },
+  );
+
+  const shown = await hookrelay(['endpoints', 'show', endpoint.id]);
+  t.match(shown.stdout, /100\.0 % of 2 attempts in 24 h/, 'show reports the success rate');
+
+  const messages = json<{ data: Array<{ id: string; status: string }> }>(
+    (await hookrelay(['messages', 'list', '--job', jobId, '--json'])).stdout,
+  );
+  t.equal(messages.data.length, 1);
+  const message = messages.data[0] as { id: string; status: string };
+  t.equal(message.status, 'delivered');
+  const detail = await hookrelay(['messages', 'show', message.id]);
+  t.match(detail.stdout, /attempted/, 'attempts are shown as a table');
+  t.match(detail.stdout, /204/);
+  const resent = await hookrelay(['messages', 'resend', message.id]);
+  t.equal(resent.code, 0);
+  await verifying.until((r) => r.filter((w) => w.webhookId === message.id).length === 2);
+  t.match(
+    verifying.received.filter((w) => w.webhookId === message.id)[1],
+    { attempt: 2, verified: true },
+    'the resend carries the same webhook-id',
+  );
+
+  // After a rotation both secrets sign, so a receiver still on the old one keeps verifying.
+  const rotated = json<{ secret: string }>(
+    (await hookrelay(['endpoints', 'rotate', endpoint.id, '--json'])).stdout,
+  );
+  t.not(rotated.secret, endpoint.secret);
+  const renewed = await listener(t, ['--secret', rotated.secret]);
+  await hookrelay(['endpoints', 'update', endpoint.id, '--set-url', `${renewed.url}/hook`]);
+  await hookrelay(['endpoints', 'test', endpoint.id]);
+  await renewed.until((r) => r.length === 1);
+  t.equal(renewed.received[0]?.verified, true, 'the new secret verifies');
+
+  // A receiver with the wrong secret says so.
+  const wrong = await listener(t, ['--secret', tenant.signingSecret]);
+  await hookrelay(['endpoints', 'update', endpoint.id, '--set-url', `${wrong.url}/hook`]);
+  await hookrelay(['endpoints', 'test', endpoint.id]);
+  await wrong.until((r) => r.length === 1);
+  t.match(wrong.received[0], { verified: false, problem: /signature/i });
+
+  const listed = await hookrelay(['endpoints', 'list']);
+  t.match(listed.stdout, endpoint.id);
+  const deleted = await hookrelay(['endpoints', 'delete', endpoint.id]);
+  t.equal(deleted.code, 0);
+  t.equal((await hookrelay(['endpoints', 'show', endpoint.id])).code, 1, 'a deleted endpoint is gone');
+  t.equal(receiver.received.length, 0, 'nothing went to the old URL after the update');
+});
+
+t.test('jobs: list, show, cancel', async (t) => {
+  const later = new Date(Date.now() + 3_600_000).toISOString();
+  const submitted = await hookrelay([
+    'jobs',
+    'submit',
+    'echo',
+    '--run-at',
+    later,
+    '--metadata',
+    '{"team":"x"}',
+  ]);
+  t.equal(submitted.code, 0, submitted.stderr);
+  const id = submitted.stdout.trim();
+  t.match(id, /^job_/);
+  const queued = await hookrelay(['jobs', 'list', '--status', 'queued']);
+  t.match(queued.stdout, id);
+  const shown = json<{ status: string; metadata: unknown }>(
+    (await hookrelay(['jobs', 'show', id, '--json'])).stdout,
+  );
+  t.match(shown, { status: 'queued', metadata: { team: 'x' } });
+  const cancelled = await hookrelay(['jobs', 'cancel', id]);
+  t.equal(cancelled.code, 0);
+  t.match(cancelled.stderr, `${id}: cancelled`);
+  const again = await hookrelay(['jobs', 'cancel', id]);
+  t.equal(again.code, 1);
+  t.match(again.stderr, /Conflict \(409\)/);
+  const watched = await hookrelay(['jobs', 'watch', id]);
+  t.equal(watched.code, 1, 'watching a job that did not succeed exits 1');
+  t.match(watched.stderr, `${id} cancelled`);
+});
+
+t.test('every command has --help with an example', async (t) => {
+  const commands = [
+    ['tenants', 'create'],
+    ['tenants', 'list'],
+    ['keys', 'create'],
+    ['keys', 'revoke'],
+    ['endpoints', 'create'],
+    ['endpoints', 'list'],
+    ['endpoints', 'show'],
+    ['endpoints', 'update'],
+    ['endpoints', 'delete'],
+    ['endpoints', 'rotate'],
+    ['endpoints', 'test'],
+    ['jobs', 'submit'],
+    ['jobs', 'show'],
+    ['jobs', 'list'],
+    ['jobs', 'cancel'],
+    ['jobs', 'watch'],
+    ['messages', 'list'],
+    ['messages', 'show'],
+    ['messages', 'resend'],
+    ['dead-letters', 'list'],
+    ['dead-letters', 'show'],
+    ['dead-letters', 'replay'],
+    ['dead-letters', 'discard'],
+    ['listen'],
+  ];
+  const helps = await Promise.all(commands.map((command) => hookrelay([...command, '--help'])));
+  commands.forEach((command, i) => {
+    const help = helps[i] as { code: number | null; stdout: string };
+    t.equal(help.code, 0, `${command.join(' ')} --help`);
+    t.match(help.stdout, /Examples?:\n\s+\$ hookrelay /, `${command.join(' ')} shows an example`);
+  });
+});
