@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.ts';
+import { registerConsole } from './console.ts';
 import { registerJsonParser } from './json-body.ts';
 import { registerOpenApi } from './openapi.ts';
 import { clientErrorHandler, registerProblemHandlers, sendProblem } from './problem.ts';
@@ -64,6 +65,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   if (ctx.config.role !== 'worker') {
     await app.register(adminRoutes(ctx), { prefix: '/v1/admin' });
     await app.register(tenantApi(ctx, draining.signal), { prefix: '/v1' });
+    await registerConsole(app);
   }
   return app;
 }

@@ -1,0 +1,87 @@
+// Small DOM helpers: elements built from text (never from HTML strings, so nothing from the API is parsed as
+// markup), tables, badges and times.
+
+/** `h('a', { href: '#/x', onclick: fn }, 'text', child)`: an element with attributes, listeners and children. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+    else if (name === 'class') element.className = value;
+    else if (name === 'value') element.value = value;
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+/** A table of `rows`; each column is `[heading, row => cell]`, a cell being text or an element. */
+export function table(columns, rows, empty = 'Nothing here yet.') {
+  if (rows.length === 0) return h('p', { class: 'muted' }, empty);
+  return h(
+    'table',
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map(([heading]) => h('th', {}, heading)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((row) =>
+        h(
+          'tr',
+          {},
+          columns.map(([, cell, className]) => h('td', { class: className }, cell(row) ?? '')),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Name/value pairs as a definition list. */
+export function fields(pairs) {
+  return h(
+    'dl',
+    {},
+    pairs.flatMap(([name, value]) => [h('dt', {}, name), h('dd', {}, value ?? '—')]),
+  );
+}
+
+export const badge = (text) => h('span', { class: `badge ${text}` }, text);
+
+export const link = (href, text) => h('a', { href }, text);
+
+/** A time as "3 min ago" with the exact time on hover. */
+export function when(iso) {
+  if (!iso) return '—';
+  const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  const text =
+    Math.abs(seconds) < 60
+      ? `${seconds} s ago`
+      : Math.abs(seconds) < 3600
+        ? `${Math.round(seconds / 60)} min ago`
+        : Math.abs(seconds) < 86_400
+          ? `${Math.round(seconds / 3600)} h ago`
+          : new Date(iso).toLocaleString();
+  return h('time', { datetime: iso, title: iso }, text);
+}
+
+export function excerpt(value, max = 80) {
+  if (value === null || value === undefined) return '';
+  const text = (typeof value === 'string' ? value : JSON.stringify(value)).replace(/\s+/g, ' ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Replaces what `container` shows. */
+export function show(container, ...children) {
+  container.replaceChildren(...children.flat().filter(Boolean));
+}

@@ -1,0 +1,100 @@
+// Jobs: the list with live status and progress, and one job with its deliveries.
+import { api } from '../api.js';
+import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
+
+const STATUSES = ['', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+const progress = (job) =>
+  h('span', {}, h('progress', { max: 100, value: job.progress.percent }), ` ${job.progress.percent}%`);
+
+export function jobsView() {
+  let status = '';
+  return {
+    async render(main) {
+      const body = h('div');
+      const filter = h(
+        'select',
+        {
+          name: 'status',
+          onchange: () => {
+            status = filter.value;
+            refresh();
+          },
+        },
+        STATUSES.map((s) => h('option', { value: s }, s || 'any status')),
+      );
+      show(
+        main,
+        h('h1', {}, 'Jobs'),
+        h('form', { class: 'filters' }, h('label', {}, 'Status', filter)),
+        body,
+      );
+      const refresh = async () => {
+        const page = await api('GET', '/v1/jobs', { query: { status, limit: 50 } });
+        show(
+          body,
+          table(
+            [
+              ['Job', (j) => link(`#/jobs/${j.id}`, j.id), 'mono'],
+              ['Type', (j) => j.type],
+              ['Status', (j) => badge(j.status)],
+              ['Progress', progress],
+              ['Attempts', (j) => `${j.attempts}/${j.maxAttempts}`],
+              ['Created', (j) => when(j.createdAt)],
+            ],
+            page.data,
+            'No jobs yet.',
+          ),
+        );
+      };
+      await refresh();
+      return refresh;
+    },
+  };
+}
+
+export function jobView(id) {
+  return {
+    async render(main) {
+      const refresh = async () => {
+        const [job, deliveries] = await Promise.all([
+          api('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+          api('GET', `/v1/jobs/${encodeURIComponent(id)}/deliveries`),
+        ]);
+        show(
+          main,
+          h('h1', {}, 'Job ', h('span', { class: 'mono' }, job.id)),
+          fields([
+            ['Type', job.type],
+            ['Status', badge(job.status)],
+            [
+              'Progress',
+              h('span', {}, progress(job), job.progress.message ? ` ${job.progress.message}` : ''),
+            ],
+            ['Attempts', `${job.attempts} of ${job.maxAttempts}`],
+            ['Input', h('span', { class: 'mono' }, excerpt(job.input, 400))],
+            ['Result', h('span', { class: 'mono' }, excerpt(job.result, 400))],
+            ['Error', job.error],
+            ['Created', when(job.createdAt)],
+            ['Completed', when(job.completedAt)],
+          ]),
+          h('h2', {}, 'Deliveries'),
+          table(
+            [
+              ['Message', (m) => link(`#/messages/${m.id}`, m.id), 'mono'],
+              ['Event', (m) => m.eventType],
+              ['Status', (m) => badge(m.status)],
+              ['Attempts', (m) => m.attemptCount],
+              ['To', (m) => excerpt(m.url, 50)],
+            ],
+            deliveries.data,
+            'Nothing sent yet.',
+          ),
+        );
+        return job;
+      };
+      const job = await refresh();
+      return ['queued', 'running'].includes(job.status) ? refresh : undefined;
+    },
+  };
+}

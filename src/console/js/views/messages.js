@@ -1,0 +1,120 @@
+// Messages: the list with filters, and one message with every attempt (status, latency, response excerpt).
+import { api } from '../api.js';
+import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
+import { tell } from '../notice.js';
+
+export function messagesView(params) {
+  const filter = { endpointId: params.get('endpointId') ?? '', status: params.get('status') ?? '' };
+  return {
+    async render(main) {
+      const body = h('div');
+      const endpoint = h('input', { name: 'endpointId', value: filter.endpointId, placeholder: 'ep_…' });
+      const status = h(
+        'select',
+        { name: 'status' },
+        ['', 'pending', 'delivered', 'dead'].map((s) =>
+          h('option', { value: s, selected: s === filter.status }, s || 'any'),
+        ),
+      );
+      const form = h(
+        'form',
+        {
+          class: 'filters',
+          onsubmit: (event) => {
+            event.preventDefault();
+            filter.endpointId = endpoint.value.trim();
+            filter.status = status.value;
+            refresh().catch((error) => tell(error.message, true));
+          },
+        },
+        h('label', {}, 'Endpoint', endpoint),
+        h('label', {}, 'Status', status),
+        h('button', { type: 'submit' }, 'Filter'),
+      );
+      show(main, h('h1', {}, 'Messages'), form, body);
+      const refresh = async () => {
+        const page = await api('GET', '/v1/messages', { query: { ...filter, limit: 50 } });
+        show(
+          body,
+          table(
+            [
+              ['Message', (m) => link(`#/messages/${m.id}`, m.id), 'mono'],
+              ['Event', (m) => m.eventType],
+              ['Status', (m) => badge(m.status)],
+              ['Attempts', (m) => m.attemptCount],
+              ['Last answer', (m) => m.lastResponseStatus ?? excerpt(m.lastError, 40)],
+              [
+                'Endpoint',
+                (m) =>
+                  m.endpointId ? link(`#/endpoints/${m.endpointId}`, m.endpointId) : excerpt(m.url, 40),
+                'mono',
+              ],
+              ['Created', (m) => when(m.createdAt)],
+            ],
+            page.data,
+            'No messages match.',
+          ),
+        );
+      };
+      await refresh();
+      return refresh;
+    },
+  };
+}
+
+export function messageView(id) {
+  return {
+    async render(main) {
+      const draw = async () => {
+        const message = await api('GET', `/v1/messages/${encodeURIComponent(id)}`);
+        show(
+          main,
+          h('h1', {}, 'Message ', h('span', { class: 'mono' }, message.id)),
+          fields([
+            ['Event', message.eventType],
+            ['Status', badge(message.status)],
+            ['Job', message.jobId ? link(`#/jobs/${message.jobId}`, message.jobId) : null],
+            ['To', message.endpointId ? link(`#/endpoints/${message.endpointId}`, message.url) : message.url],
+            ['Next attempt', when(message.nextAttemptAt)],
+            ['Delivered', when(message.deliveredAt)],
+            ['Payload', h('span', { class: 'mono' }, excerpt(message.payload, 600))],
+          ]),
+          h(
+            'div',
+            { class: 'actions more' },
+            h(
+              'button',
+              {
+                type: 'button',
+                onclick: async () => {
+                  try {
+                    await api('POST', `/v1/messages/${encodeURIComponent(id)}/resend`);
+                    tell(`${id} will be sent again (same webhook-id).`);
+                    await draw();
+                  } catch (error) {
+                    tell(error.message, true);
+                  }
+                },
+              },
+              'Resend',
+            ),
+          ),
+          h('h2', {}, 'Attempts'),
+          table(
+            [
+              ['#', (a) => message.attempts.indexOf(a) + 1],
+              ['When', (a) => when(a.attemptedAt)],
+              ['Status', (a) => a.responseStatus ?? '—'],
+              ['Latency', (a) => `${a.durationMs} ms`],
+              ['Response', (a) => excerpt(a.responseBody, 80), 'mono'],
+              ['Error', (a) => a.error],
+            ],
+            message.attempts,
+            'No attempts yet.',
+          ),
+        );
+      };
+      await draw();
+    },
+  };
+}
