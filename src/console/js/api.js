@@ -32,7 +32,7 @@ export async function api(method, path, { body, query } = {}) {
   const data = text ? JSON.parse(text) : undefined;
   if (response.status === 401) {
     session.logout();
-    location.hash = '#/login';
+    if (location.hash !== '#/login') location.hash = '#/login';
   }
   if (!response.ok) throw new ApiError(data ?? { title: `HTTP ${response.status}`, status: response.status });
   return data;

@@ -58,6 +58,8 @@ async function render() {
   const [route, search] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, id] = route.split('/');
   if (!session.key() || name === 'login') {
+    // One address for the form, so a refused key's message is not cleared by a move to it.
+    if (location.hash !== '#/login') return location.replace('#/login');
     nav.hidden = true;
     show(main, loginView());
     return;

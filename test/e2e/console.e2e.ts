@@ -1,0 +1,212 @@
+// The web console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against a real
+// service process: log in, find a dead letter, replay it and see it delivered; replay many at once; rotate a
+// secret; and a second tenant sees none of it. `npm run test:e2e`; with SCREENSHOTS=dir, saves the main pages.
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { client } from '../helpers/client.ts';
+import { freshDatabase } from '../helpers/database.ts';
+import { ADMIN_KEY } from '../helpers/jobs-app.ts';
+import { runHookrelay } from '../helpers/process.ts';
+import { upstream } from '../helpers/upstream.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!fs.existsSync(CHROMIUM))
+  throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+const SCREENSHOTS = process.env.SCREENSHOTS;
+
+let failing = true;
+const receiver = await upstream(t, () => ({ status: failing ? 410 : 200 }));
+const service = runHookrelay(t, {
+  DATABASE_URL: await freshDatabase(t),
+  ADMIN_API_KEY: ADMIN_KEY,
+  OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
+  CIRCUIT_BREAKER_THRESHOLD: '10000',
+});
+const base = await service.ready();
+const admin = client(base, ADMIN_KEY);
+const tenantA = (await admin('POST', '/v1/admin/tenants', { name: 'a' })).body as { apiKey: string };
+const tenantB = (await admin('POST', '/v1/admin/tenants', { name: 'b' })).body as { apiKey: string };
+const api = client(base, tenantA.apiKey);
+const endpoint = (
+  await api<{ id: string; secret: string }>('POST', '/v1/endpoints', {
+    url: `${receiver.url}/hook`,
+    description: 'orders service',
+  })
+).body;
+const JOBS = 12;
+for (let i = 0; i < JOBS; i++) {
+  const submitted = await api('POST', '/v1/jobs', {
+    type: 'echo',
+    input: { order: i },
+    endpointId: endpoint.id,
+  });
+  if (submitted.status !== 202) throw new Error(`job not accepted: ${submitted.status}`);
+}
+const deadLetters = async () =>
+  (
+    await api<{ data: Array<{ id: string; messageId: string }> }>(
+      'GET',
+      `/v1/dead-letters?replayed=false&limit=100`,
+    )
+  ).body.data;
+while ((await deadLetters()).length < JOBS) await new Promise((resolve) => setTimeout(resolve, 100));
+const [letter] = await deadLetters();
+// A job still running shows live progress on the jobs page.
+await api('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 60, stepMs: 1000 } });
+failing = false;
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+t.teardown(() => browser.close());
+
+/** Script errors and console errors per page: a script or style the page policy refused shows up here. */
+const pageErrors = new WeakMap<Page, string[]>();
+
+async function logIn(key: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    // API answers like a 404 are logged by the browser too; they are the page's business, not errors.
+    const fromApi = new URL(message.location().url || base).pathname.startsWith('/v1/');
+    if (message.type() === 'error' && !fromApi) errors.push(message.text());
+  });
+  await page.goto(`${base}/console`);
+  await page.fill('input[name=key]', key);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Jobs")');
+  return page;
+}
+
+function noErrors(t: Test, page: Page) {
+  t.same(pageErrors.get(page), [], 'no script errors, and nothing refused by the page policy');
+}
+
+async function snap(page: Page, name: string) {
+  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`) });
+}
+
+t.test('a wrong key is refused at the login form', async (t) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/console/`);
+  await page.fill('input[name=key]', 'hr_not-a-key');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#notice.error');
+  t.match(await page.textContent('#notice'), /Unauthorized|API key/);
+  t.ok(await page.isVisible('input[name=key]'), 'still on the login form');
+  await context.close();
+});
+
+t.test('find a dead letter, replay it, see it delivered', async (t) => {
+  const page = await logIn(tenantA.apiKey);
+  await page.waitForSelector('.badge.running');
+  await snap(page, 'jobs');
+
+  await page.click('nav a:text("Dead letters")');
+  await page.fill('input[name=endpointId]', endpoint.id);
+  await page.click('button:text("Filter")');
+  await page.waitForSelector('tbody tr');
+  t.equal(await page.locator('tbody tr').count(), JOBS, 'every dead letter is listed');
+  await snap(page, 'dead-letters');
+  const row = page.locator('tr', { hasText: letter?.id as string });
+  t.match(await row.textContent(), /gone.*410/, 'the row shows why it died');
+  await row.locator('button:text("Replay")').click();
+  await page.waitForSelector(`#notice:text("Replayed ${letter?.id}")`);
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 11);
+
+  await page.click('nav a:text("Messages")');
+  await page.fill('input[name=endpointId]', endpoint.id);
+  await page.click('button:text("Filter")');
+  await page.click(`a:text("${letter?.messageId}")`);
+  const heading = `h1:has-text("${letter?.messageId}")`;
+  await page.waitForSelector(heading);
+  for (let i = 0; i < 100 && !(await page.isVisible('.badge.delivered')); i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+    await page.waitForSelector(heading);
+  }
+  t.ok(await page.isVisible('.badge.delivered'), 'the message shows as delivered');
+  const attempts = page.locator('tbody tr');
+  t.equal(await attempts.count(), 2, 'both attempts are listed');
+  t.match(await attempts.nth(0).textContent(), /410/);
+  t.match(await attempts.nth(1).textContent(), /200/);
+  await snap(page, 'message');
+  t.ok(
+    receiver.requests.filter((r) => r.headers['webhook-id'] === letter?.messageId).length === 2,
+    'the receiver got the same webhook-id again',
+  );
+  noErrors(t, page);
+});
+
+t.test('replay all matching, rotate the secret, read the chart', async (t) => {
+  const page = await logIn(tenantA.apiKey);
+  await page.goto(`${base}/console/#/dead-letters?endpointId=${endpoint.id}`);
+  await page.waitForSelector('tbody tr');
+  page.once('dialog', (dialog) => {
+    t.match(dialog.message(), `Replay ${JOBS - 1} dead letters?`);
+    dialog.accept();
+  });
+  await page.click('button:text("Replay all matching")');
+  await page.waitForSelector(`#notice:text("Replayed ${JOBS - 1} dead letters.")`);
+  await page.waitForSelector('text=No dead letters match.');
+  while (receiver.requests.filter((r) => r.headers['webhook-id']).length < JOBS * 2)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+  await page.click('nav a:text("Endpoints")');
+  await page.waitForSelector(`a:text("${endpoint.id}")`);
+  t.match(
+    await page.locator('tbody tr').first().textContent(),
+    /50\.0 % of 24/,
+    'the success rate over 24 h',
+  );
+  await snap(page, 'endpoints');
+  await page.click(`a:text("${endpoint.id}")`);
+  await page.waitForSelector('svg.chart');
+  const heights = await page.$$eval('svg.chart rect', (rects) =>
+    rects.map((r) => [r.getAttribute('class'), Number(r.getAttribute('height'))]),
+  );
+  t.ok(
+    heights.some(([kind, height]) => kind === 'ok' && (height as number) > 0),
+    'the chart draws successes',
+  );
+  t.ok(
+    heights.some(([kind, height]) => kind === 'bad' && (height as number) > 0),
+    'and failures',
+  );
+  await page.click('button:text("Rotate secret")');
+  await page.waitForSelector('#notice:text("Secret rotated")');
+  const shown = await page.textContent('#secret');
+  const stored = (await api<{ secret: string }>('GET', `/v1/endpoints/${endpoint.id}`)).body.secret;
+  t.equal(shown, stored, 'the page shows the new secret');
+  t.not(shown, endpoint.secret, 'it changed');
+  await snap(page, 'endpoint');
+  noErrors(t, page);
+});
+
+t.test('another tenant sees none of it', async (t) => {
+  const page = await logIn(tenantB.apiKey);
+  t.match(await page.textContent('main'), 'No jobs yet.');
+  await page.click('nav a:text("Dead letters")');
+  await page.waitForSelector('text=No dead letters match.');
+  await page.goto(`${base}/console/#/messages/${letter?.messageId}`);
+  await page.waitForSelector(`text=No message ${letter?.messageId}`);
+  await page.goto(`${base}/console/#/endpoints/${endpoint.id}`);
+  await page.waitForSelector(`text=No endpoint ${endpoint.id}`);
+  t.pass("A's objects are 404s to B");
+  noErrors(t, page);
+});
