@@ -1,0 +1,60 @@
+// The console's files: served at /console by API processes, with their own strict policy and cache headers;
+// nothing outside the console's folder is reachable, and worker processes do not serve it.
+import t from 'tap';
+import { jobsApp } from '../helpers/jobs-app.ts';
+
+const app = await jobsApp(t, {}, { workers: false });
+
+t.test('the page, its modules and their headers', async (t) => {
+  const bare = await fetch(`${app.base}/console`, { redirect: 'manual' });
+  t.equal(bare.status, 302);
+  t.equal(bare.headers.get('location'), '/console/');
+
+  const page = await fetch(`${app.base}/console/`);
+  t.equal(page.status, 200);
+  t.match(page.headers.get('content-type'), /text\/html/);
+  t.equal(page.headers.get('cache-control'), 'no-cache', 'the page is always revalidated');
+  const policy = page.headers.get('content-security-policy') ?? '';
+  for (const directive of [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+  ])
+    t.match(policy, directive);
+  t.notMatch(policy, /unsafe-inline|unsafe-eval/);
+  t.match(await page.text(), '<script type="module" src="js/main.js">');
+
+  const script = await fetch(`${app.base}/console/js/main.js`);
+  t.equal(script.status, 200);
+  t.match(script.headers.get('content-type'), /javascript/);
+  t.equal(script.headers.get('cache-control'), 'public, max-age=300');
+  const etag = script.headers.get('etag') as string;
+  t.ok(etag, 'an ETag to revalidate with');
+  await script.text();
+  // As a browser revalidates (fetch alone would add no-cache, which asks for the full file).
+  const again = await fetch(`${app.base}/console/js/main.js`, {
+    headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' },
+  });
+  t.equal(again.status, 304, 'unchanged files are not sent again');
+});
+
+t.test('nothing outside the console folder', async (t) => {
+  for (const probe of [
+    '/console/../package.json',
+    '/console/%2e%2e/%2e%2e/package.json',
+    '/console/js/../../http/app.ts',
+    '/console/nope.js',
+  ]) {
+    const response = await fetch(`${app.base}${probe}`);
+    t.ok(response.status >= 400 && response.status < 500, `${probe}: ${response.status}`);
+    const body = await response.text();
+    t.notMatch(body, /"name": "hookrelay"|buildApp/, `${probe} leaks nothing`);
+  }
+});
+
+t.test('worker processes serve no console', async (t) => {
+  const worker = await jobsApp(t, { HOOKRELAY_ROLE: 'worker' }, { workers: false });
+  t.equal((await fetch(`${worker.base}/console/`)).status, 404);
+});
