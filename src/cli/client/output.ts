@@ -38,9 +38,17 @@ export function printTable<T>(rows: T[], columns: Array<Column<T>>, empty = 'not
   process.stdout.write(`${out.toString()}\n`);
 }
 
-/** One object as a two-column block; nested values are shown as JSON. */
+/** One object as a two-column block; nested values are shown as JSON, wrapped to the terminal. */
 export function printRecord(record: object): void {
-  const out = table();
+  const names = Object.keys(record);
+  const nameWidth = Math.max(...names.map((name) => name.length)) + 2;
+  const valueWidth = Math.max(40, Math.min(100, (process.stdout.columns ?? 120) - nameWidth - 3));
+  const out = new Table({
+    colWidths: [nameWidth, valueWidth],
+    wordWrap: true,
+    wrapOnWordBoundary: false,
+    style: tty ? {} : { head: [], border: [] },
+  });
   for (const [name, value] of Object.entries(record)) out.push({ [name]: text(value) });
   process.stdout.write(`${out.toString()}\n`);
 }

@@ -185,11 +185,13 @@ export function deadLetterCommands(program: Command): void {
             throw new UsageError(
               'give dead-letter ids, or at least one of --endpoint, --since, --until, --reason',
             );
-          const started = Date.now();
+          // Timed from the first replay on: counting and the prompt are not part of the rate.
+          let started: number;
           let replayed: number;
           if (ids.length > 0) {
             if (options.dryRun)
               return s.json ? printJson({ matching: ids.length }) : say(`would replay ${ids.length}`);
+            started = Date.now();
             replayed = await replayIds(s.api, ids);
           } else {
             const filter = filterOf(options);
@@ -201,6 +203,7 @@ export function deadLetterCommands(program: Command): void {
             if (matching === 0) return s.json ? printJson({ replayed: 0 }) : say('nothing to replay');
             if (!options.yes && !(await confirm(`Replay ${matching} dead letters?`)))
               return say('not replayed');
+            started = Date.now();
             replayed = await replayFiltered(s.api, filter, matching);
           }
           const seconds = (Date.now() - started) / 1000;

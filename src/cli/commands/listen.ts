@@ -100,6 +100,11 @@ export function listenCommand(program: Command): void {
           if (options.body) process.stdout.write(`  ${excerpt(body, 2000)}\n`);
         });
       });
+      server.on('error', (error: NodeJS.ErrnoException) => {
+        const why = error.code === 'EADDRINUSE' ? 'the address is in use' : error.message;
+        say(`hookrelay: cannot listen on ${options.host}:${options.port}: ${why}`);
+        process.exit(1);
+      });
       server.listen(options.port, options.host, () => {
         const { port } = server.address() as AddressInfo;
         say(
