@@ -37,13 +37,13 @@ export function endpointsView() {
 }
 
 export function endpointView(id) {
-  let window = '24h';
+  let span = '24h';
   return {
     async render(main) {
       const chart = h('div');
       const drawChart = async () => {
-        const stats = await api('GET', path(id, '/stats'), { query: { window } });
-        show(chart, h('p', {}, 'Success rate: ', rate(stats), ` over ${window}`), attemptsChart(stats));
+        const stats = await api('GET', path(id, '/stats'), { query: { window: span } });
+        show(chart, h('p', {}, 'Success rate: ', rate(stats), ` over ${span}`), attemptsChart(stats));
       };
       const draw = async () => {
         const endpoint = await api('GET', path(id));
@@ -52,11 +52,11 @@ export function endpointView(id) {
           {
             name: 'window',
             onchange: () => {
-              window = windowPicker.value;
+              span = windowPicker.value;
               drawChart();
             },
           },
-          ['1h', '24h', '7d'].map((w) => h('option', { value: w, selected: w === window }, w)),
+          ['1h', '24h', '7d'].map((w) => h('option', { value: w, selected: w === span }, w)),
         );
         const secret = h('span', { class: 'mono', id: 'secret' }, endpoint.secret);
         const act = (label, work, className = 'secondary') =>
