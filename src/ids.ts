@@ -6,10 +6,15 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 export type IdPrefix = 'ten' | 'key' | 'job' | 'ep' | 'msg' | 'att' | 'dl';
 
+function timePart(ms: number): string {
+  let time = '';
+  for (let rest = ms, i = 0; i < 10; i++, rest = Math.floor(rest / 32)) time = CROCKFORD[rest % 32] + time;
+  return time;
+}
+
 /** 48 bits of milliseconds then 80 random bits, in Crockford base32 (the ULID layout): 26 characters. */
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
-  let time = '';
-  for (let ms = now, i = 0; i < 10; i++, ms = Math.floor(ms / 32)) time = CROCKFORD[ms % 32] + time;
+  const time = timePart(now);
   const random = randomBytes(10);
   let bits = 0;
   let value = 0;
@@ -23,6 +28,11 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
     }
   }
   return `${prefix}_${time}${tail}`;
+}
+
+/** The smallest id of the given kind made at or after `at`: a bound for range scans over time-ordered ids. */
+export function idFloor(prefix: IdPrefix, at: Date): string {
+  return `${prefix}_${timePart(at.getTime())}${'0'.repeat(16)}`;
 }
 
 /** An id of the given kind, as `newId` writes it. Anything else is refused before a query runs, so hostile

@@ -64,7 +64,7 @@ export function timeOption(name: string, value: string | undefined): string | un
   return date.toISOString();
 }
 
-/** A positive integer option. */
+/** A whole-number option (0 or more). */
 export function countOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

@@ -8,7 +8,7 @@ import { type ListOptions, printList, withPaging } from '../client/lists.ts';
 import { excerpt, printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { action, countOption, jsonOption, session, timeOption, withConnection } from '../client/session.ts';
 
-export interface Job {
+interface Job {
   id: string;
   type: string;
   status: string;
@@ -67,7 +67,7 @@ async function submitBody(type: string, options: SubmitOptions) {
  * Follows a job's event stream until its terminal event, drawing its progress: a bar on a terminal, a line
  * per change otherwise. Returns the job as it ended.
  */
-export async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job> {
+async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job> {
   const stream = await api.stream(path(id, '/events'));
   const bar =
     process.stderr.isTTY && !json

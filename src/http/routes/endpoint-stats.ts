@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
-import { idParams } from '../../ids.ts';
+import { idFloor, idParams } from '../../ids.ts';
 import { endpointAttemptBuckets } from '../../store/delivery-stats.ts';
 import { getEndpoint } from '../../store/endpoints.ts';
 import { tenantOf } from '../auth.ts';
@@ -43,7 +43,11 @@ export function endpointStatsRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         const windowMs = WINDOWS_MS[request.query.window];
         const bucketMs = windowMs / BUCKETS;
         const since = new Date(Date.now() - windowMs);
-        const buckets = await endpointAttemptBuckets(ctx.pool, endpoint.id, since, bucketMs);
+        // A message's attempts fall within the retry schedule's span after it was made: older messages are
+        // not read (a replay of one is the exception these figures leave out).
+        const span = ctx.config.deliveryRetryScheduleMs.reduce((sum, ms) => sum + ms, 0);
+        const fromMessageId = idFloor('msg', new Date(since.getTime() - span));
+        const buckets = await endpointAttemptBuckets(ctx.pool, endpoint.id, since, bucketMs, fromMessageId);
         const succeeded = buckets.reduce((n, b) => n + b.succeeded, 0);
         const failed = buckets.reduce((n, b) => n + b.failed, 0);
         return {
