@@ -27,9 +27,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const ctx = await openContext(config, log, database.url, (step) => stack.push(step));
     await ensureOperatorKey(config, ctx.pool, log);
     if (config.role !== 'api') {
-      await startJobRunner(ctx);
       const dispatcher = startDispatcher(ctx);
       stack.push(() => dispatcher.stop());
+      await startJobRunner(ctx, dispatcher);
       await scheduleRetention(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);

@@ -10,12 +10,14 @@ import { claimDue, type MessageRow, postpone, renewLeases } from '../store/messa
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
-const LEASE_MS = 30_000;
+export const LEASE_MS = 30_000;
 const RENEW_EVERY_MS = 10_000;
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
 
 export interface Claimer {
+  /** Opens a hand-over of messages about to be written in a transaction (see Handoff). */
+  handoff(): Handoff;
   /**
    * Stops claiming and waits for the deliveries in flight, up to a share of the shutdown deadline: one still
    * unfinished keeps its lease, and its message goes out again from another process when the lease ends.
@@ -29,8 +31,22 @@ export interface Claimer {
  */
 export type Prepare = (batch: MessageRow[]) => (message: MessageRow) => Promise<void>;
 
+/**
+ * Messages written by this process (a job's end) can skip the claim: `reserve` says whether this dispatcher
+ * takes one for a receiver now (it then counts against the receiver's share until the hand-over ends), the
+ * message is written already leased, and after the commit `adopt` starts the rows. A transaction that fails
+ * calls `cancel`. Leased rows that never reach `adopt` (the process died) fall due when the lease runs out.
+ */
+export interface Handoff {
+  reserve(receiver: string): boolean;
+  adopt(rows: MessageRow[]): void;
+  cancel(): void;
+}
+
 interface Receiver {
   running: number;
+  /** Slots promised to hand-overs whose transactions have not committed yet. */
+  reserved: number;
   /** Claimed messages waiting for one of this receiver's slots here. */
   waiting: Array<{ message: MessageRow; send: (message: MessageRow) => Promise<void> }>;
 }
@@ -43,6 +59,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const receivers = new Map<string, Receiver>();
   /** Attempts running here: at most DELIVERY_CONCURRENCY. Waiting messages do not count against it. */
   let running = 0;
+  /** Slots promised to open hand-overs, across receivers. */
+  let reserved = 0;
   let claiming: Promise<void> | undefined;
   let again = false;
   let wakeQueued = false;
@@ -53,7 +71,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const receiverOf = (name: string): Receiver => {
     let receiver = receivers.get(name);
     if (!receiver) {
-      receiver = { running: 0, waiting: [] };
+      receiver = { running: 0, reserved: 0, waiting: [] };
       receivers.set(name, receiver);
     }
     return receiver;
@@ -64,7 +82,14 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
    */
   const isFull = (name: string) => {
     const receiver = receivers.get(name);
-    return receiver !== undefined && receiver.running + receiver.waiting.length >= 2 * perReceiver;
+    return (
+      receiver !== undefined &&
+      receiver.running + receiver.reserved + receiver.waiting.length >= 2 * perReceiver
+    );
+  };
+  const forget = (name: string, receiver: Receiver) => {
+    if (receiver.running === 0 && receiver.reserved === 0 && receiver.waiting.length === 0)
+      receivers.delete(name);
   };
 
   function wake(): void {
@@ -93,7 +118,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       again = false;
       // Every waiting message's receiver is at its share (startable ones were started), so free slots are
       // for receivers not yet here or below their share.
-      const limit = Math.min(capacity - running, 2 * perReceiver);
+      const limit = Math.min(capacity - running - reserved, 2 * perReceiver);
       if (limit <= 0) return; // the next delivery to end wakes us
       let batch: MessageRow[];
       try {
@@ -131,7 +156,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         held.delete(message.lease_id);
         receiver.running -= 1;
         running -= 1;
-        if (receiver.running === 0 && receiver.waiting.length === 0) receivers.delete(message.receiver);
+        forget(message.receiver, receiver);
         // The freed slot goes to a waiting message (this receiver's first), or else to a claim.
         if (!startWaiting(receiver)) wakeSoon();
       });
@@ -140,7 +165,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
 
   /** Starts a waiting message where a receiver has room, preferring `first`; false if none could start. */
   function startWaiting(first: Receiver): boolean {
-    if (running >= capacity) return false;
+    if (running + reserved >= capacity) return false;
     for (const receiver of [first, ...receivers.values()]) {
       if (receiver.running >= perReceiver) continue;
       const next = receiver.waiting.shift();
@@ -163,6 +188,43 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     }
   }
 
+  function handoff(): Handoff {
+    const promised: string[] = [];
+    const settle = () => {
+      for (const name of promised.splice(0)) {
+        const receiver = receiverOf(name);
+        receiver.reserved -= 1;
+        reserved -= 1;
+        forget(name, receiver);
+      }
+    };
+    return {
+      reserve(name) {
+        const receiver = receivers.get(name);
+        // Only what can start at once: a receiver at its share, or a full dispatcher, leaves it to the claims.
+        if (stopped || running + reserved >= capacity) return false;
+        if (receiver && receiver.running + receiver.reserved + receiver.waiting.length >= perReceiver)
+          return false;
+        receiverOf(name).reserved += 1;
+        reserved += 1;
+        promised.push(name);
+        return true;
+      },
+      adopt(rows) {
+        settle();
+        if (rows.length === 0) return;
+        if (stopped) return release(rows);
+        const send = prepare(rows);
+        for (const message of rows) admit(message, send);
+      },
+      cancel() {
+        settle();
+        // The slots promised may be claimed for others now.
+        wakeSoon();
+      },
+    };
+  }
+
   const poll = setInterval(wake, POLL_MS);
   const renew = setInterval(() => {
     if (held.size === 0) return;
@@ -181,6 +243,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   wake();
 
   return {
+    handoff,
     async stop() {
       stopped = true;
       clearInterval(poll);

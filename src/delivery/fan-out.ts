@@ -1,9 +1,11 @@
 // Turns an event into messages, one per destination, written in the caller's transaction (the job's end, an
 // endpoint test, a dead-letter alert); a pending message is its own queue entry, so nothing else is needed.
+import { randomUUID } from 'node:crypto';
 import { newId } from '../ids.ts';
 import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
-import { insertMessages, type NewMessage } from '../store/messages.ts';
+import { insertMessages, type MessageRow, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
+import { type Handoff, LEASE_MS } from './claimer.ts';
 import { JOB_EVENTS } from './events.ts';
 
 export interface WebhookEvent {
@@ -30,14 +32,18 @@ function receiverOf(endpointId: string | null, url: string): string {
 }
 
 export async function fanOut(tx: Tx, event: WebhookEvent, to: Destinations): Promise<string[]> {
-  return fanOutMany(tx, [{ event, to }]);
+  return (await fanOutMany(tx, [{ event, to }])).ids;
 }
 
-/** Many events' messages with one insert (a batch of jobs ending); subscribers looked up once per tenant and type. */
+/**
+ * Many events' messages with one insert (a batch of jobs ending); subscribers looked up once per tenant and
+ * type. With a hand-off, the messages its dispatcher takes are written leased to it and returned as `leased`.
+ */
 export async function fanOutMany(
   tx: Tx,
   events: Array<{ event: WebhookEvent; to: Destinations }>,
-): Promise<string[]> {
+  handoff?: Handoff,
+): Promise<{ ids: string[]; leased: MessageRow[] }> {
   const subscribers = new Map<string, Promise<EndpointRow[]>>();
   const subscribersOf = (event: WebhookEvent) => {
     const key = `${event.tenantId}\n${event.type}`;
@@ -58,6 +64,7 @@ export async function fanOutMany(
           : (await subscribersOf(event)).map((e) => ({ endpointId: e.id, url: e.url }));
     const payload = { type: event.type, timestamp: new Date().toISOString(), data: event.data };
     for (const target of targets) {
+      const receiver = receiverOf(target.endpointId, target.url);
       messages.push({
         id: newId('msg'),
         tenantId: event.tenantId,
@@ -66,10 +73,11 @@ export async function fanOutMany(
         url: target.url,
         eventType: event.type,
         payload,
-        receiver: receiverOf(target.endpointId, target.url),
+        receiver,
+        ...(handoff?.reserve(receiver) && { leaseId: randomUUID() }),
       });
     }
   }
-  await insertMessages(tx, messages);
-  return messages.map((m) => m.id);
+  const leased = await insertMessages(tx, messages, LEASE_MS);
+  return { ids: messages.map((m) => m.id), leased };
 }

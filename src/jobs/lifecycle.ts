@@ -1,9 +1,11 @@
 // Ending a job: its final state, its event, and the messages that deliver it, written in one transaction,
 // so a finished job can never miss its webhooks.
 import type { AppContext } from '../context.ts';
+import type { Handoff } from '../delivery/claimer.ts';
 import { type Destinations, fanOutMany } from '../delivery/fan-out.ts';
 import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
 import { finishJob, insertJobEvents, type JobRow } from '../store/jobs.ts';
+import type { MessageRow } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import { jobEventData } from './view.ts';
 
@@ -34,9 +36,17 @@ export async function endJob(ctx: AppContext, tx: Tx, job: JobRow, outcome: Fina
   return finished;
 }
 
-/** Writes the events and messages of jobs that just ended (their rows as finished), a statement each. */
-export async function announceEnds(ctx: AppContext, tx: Tx, finished: JobRow[]): Promise<void> {
-  if (finished.length === 0) return;
+/**
+ * Writes the events and messages of jobs that just ended (their rows as finished), a statement each; returns
+ * the messages written leased to `handoff`'s dispatcher, for the caller to hand over after the commit.
+ */
+export async function announceEnds(
+  ctx: AppContext,
+  tx: Tx,
+  finished: JobRow[],
+  handoff?: Handoff,
+): Promise<MessageRow[]> {
+  if (finished.length === 0) return [];
   const events = finished.map((job) => {
     ctx.metrics.jobsFinished.inc({ status: job.status });
     return { tenantId: job.tenant_id, jobId: job.id, type: `job.${job.status}`, data: jobEventData(job) };
@@ -47,8 +57,10 @@ export async function announceEnds(ctx: AppContext, tx: Tx, finished: JobRow[]):
   );
   const endpointIds = [...new Set(finished.flatMap((job) => (job.endpoint_id ? [job.endpoint_id] : [])))];
   const endpoints = endpointIds.length > 0 ? await endpointsByIds(tx, endpointIds) : new Map();
-  await fanOutMany(
+  const { leased } = await fanOutMany(
     tx,
     events.map((event, i) => ({ event, to: destinations(finished[i] as JobRow, endpoints) })),
+    handoff,
   );
+  return leased;
 }

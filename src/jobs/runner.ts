@@ -4,6 +4,7 @@
 // case (cancel requests, retries, failures, a stale or lost attempt) takes its own transaction.
 import type { Job } from 'pg-boss';
 import type { AppContext } from '../context.ts';
+import type { Claimer } from '../delivery/claimer.ts';
 import { enqueueAttempt, JOB_QUEUE, type JobEntryData } from '../queue/job-queue.ts';
 import { createBatcher } from '../store/batcher.ts';
 import {
@@ -17,6 +18,7 @@ import {
   startAttempts,
   TERMINAL,
 } from '../store/jobs.ts';
+import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { deadline } from '../timeout.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -42,7 +44,8 @@ type Outcome =
 
 class Cancelled extends Error {}
 
-export async function startJobRunner(ctx: AppContext): Promise<void> {
+/** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
+export async function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'handoff'>): Promise<void> {
   const { events } = ctx;
   const running = new Map<string, AbortController>();
   events.onCancelRequest((jobId) => {
@@ -59,18 +62,30 @@ export async function startJobRunner(ctx: AppContext): Promise<void> {
     );
   });
 
-  // Successes end by group commit: those that finish while one commit runs share the next.
+  // Successes end by group commit: those that finish while one commit runs share the next. Their messages go
+  // straight to this process's dispatcher when it has room (written leased to it, handed over after the
+  // commit), instead of waiting for a NOTIFY and a claim.
   const succeeded = createBatcher<Success, boolean>(
-    (items) =>
-      withTransaction(ctx.pool, async (tx) => {
-        const finished = await finishSucceeded(
-          tx,
-          items.map((item) => ({ id: item.jobId, entryId: item.entryId, result: item.result })),
-        );
-        await announceEnds(ctx, tx, finished);
-        const ended = new Set(finished.map((row) => row.id));
-        return items.map((item) => ended.has(item.jobId));
-      }),
+    async (items) => {
+      const handoff = dispatcher?.handoff();
+      let leased: MessageRow[] = [];
+      try {
+        const results = await withTransaction(ctx.pool, async (tx) => {
+          const finished = await finishSucceeded(
+            tx,
+            items.map((item) => ({ id: item.jobId, entryId: item.entryId, result: item.result })),
+          );
+          leased = await announceEnds(ctx, tx, finished, handoff);
+          const ended = new Set(finished.map((row) => row.id));
+          return items.map((item) => ended.has(item.jobId));
+        });
+        handoff?.adopt(leased);
+        return results;
+      } catch (error) {
+        handoff?.cancel();
+        throw error;
+      }
+    },
     { maxBatch: 200, maxConcurrent: 2 },
   );
   const runner: Runner = { running, succeeded: (success) => succeeded.add(success) };

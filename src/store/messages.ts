@@ -69,21 +69,40 @@ export interface NewMessage {
   eventType: string;
   payload: unknown;
   receiver: string;
+  /** Written already leased, under this lease id, to the dispatcher of the writing process (see handoff). */
+  leaseId?: string;
 }
 
-/** Inserts a batch of messages, due now, with one statement, and wakes the dispatchers when it commits. */
-export async function insertMessages(db: Queryable, messages: NewMessage[]): Promise<void> {
-  if (messages.length === 0) return;
-  await db.query({
+/**
+ * Inserts a batch of messages with one statement. Messages without a lease are due now, and the dispatchers
+ * are woken for their receivers when it commits; leased ones are due when `leaseMs` runs out (so no other
+ * dispatcher claims them meanwhile) and are returned, for their dispatcher to take after the commit.
+ */
+export async function insertMessages(
+  db: Queryable,
+  messages: NewMessage[],
+  leaseMs: number,
+): Promise<MessageRow[]> {
+  if (messages.length === 0) return [];
+  const { rows } = await db.query<MessageRow>({
     name: 'messages.insert-many',
     text: `with inserted as (
-       insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])
-       returning receiver
-     ), receivers as (
-       select string_agg(distinct receiver, ',') as names from inserted
-     ) select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
-         from receivers where names is not null`,
+       insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id,
+                             next_attempt_at)
+       select id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver,
+              coalesce(lease_id, gen_random_uuid()),
+              case when lease_id is null then now() else now() + $10 * interval '1 millisecond' end
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+                     $8::text[], $9::uuid[])
+              as m (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id)
+       returning *
+     ), woken as (
+       select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
+         from (select string_agg(distinct receiver, ',') as names from inserted where next_attempt_at <= now()) r
+        where names is not null
+     )
+     -- woken is read so that its NOTIFY runs (a CTE nobody reads is not evaluated).
+     select inserted.* from inserted, (select count(*) from woken) w where inserted.next_attempt_at > now()`,
     values: [
       messages.map((m) => m.id),
       messages.map((m) => m.tenantId),
@@ -93,8 +112,11 @@ export async function insertMessages(db: Queryable, messages: NewMessage[]): Pro
       messages.map((m) => m.eventType),
       messages.map((m) => JSON.stringify(m.payload)),
       messages.map((m) => m.receiver),
+      messages.map((m) => m.leaseId ?? null),
+      leaseMs,
     ],
   });
+  return rows;
 }
 
 /**

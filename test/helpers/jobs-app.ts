@@ -31,9 +31,9 @@ export async function jobsApp(
     ...env,
   });
   if (options.workers !== false) {
-    await startJobRunner(ctx);
     const dispatcher = startDispatcher(ctx);
     t.teardown(() => dispatcher.stop());
+    await startJobRunner(ctx, dispatcher);
   }
   const base = await listen(t, await buildApp(ctx));
   const admin = client(base, ADMIN_KEY);
