@@ -1,5 +1,8 @@
 // The `hookrelay` client commands against a real service process on a real Postgres: operator and tenant
 // commands, errors as problem titles with a non-zero exit, `listen` verifying signatures, and --help.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { cli, listener } from '../helpers/cli.ts';
 import { freshDatabase } from '../helpers/database.ts';
@@ -158,6 +161,37 @@ t.test('endpoints, jobs and messages through `listen`', async (t) => {
   t.equal(deleted.code, 0);
   t.equal((await hookrelay(['endpoints', 'show', endpoint.id])).code, 1, 'a deleted endpoint is gone');
   t.equal(receiver.received.length, 0, 'nothing went to the old URL after the update');
+});
+
+t.test('jobs: input from a file, idempotency keys, disabling an endpoint', async (t) => {
+  const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'hookrelay-cli-')), 'input.json');
+  await fs.writeFile(file, JSON.stringify({ order: 42 }));
+  const args = ['jobs', 'submit', 'echo', '--input-file', file, '--idempotency-key', 'order-42'];
+  const first = await hookrelay(args);
+  t.equal(first.code, 0, first.stderr);
+  const again = await hookrelay(args);
+  t.equal(again.stdout, first.stdout, 'the same key and body give the same job');
+  const job = json<{ input: unknown }>(
+    (await hookrelay(['jobs', 'show', first.stdout.trim(), '--json'])).stdout,
+  );
+  t.same(job.input, { order: 42 }, 'the input came from the file');
+  const both = await hookrelay(['jobs', 'submit', 'echo', '--input', '{}', '--input-file', file]);
+  t.equal(both.code, 1);
+  t.match(both.stderr, /--input or --input-file, not both/);
+
+  const made = json<{ id: string }>(
+    (await hookrelay(['endpoints', 'create', 'http://127.0.0.1:9/hook', '--disabled', '--json'])).stdout,
+  );
+  t.match((await hookrelay(['endpoints', 'show', made.id])).stdout, /disabled\s+│ true/);
+  await hookrelay(['endpoints', 'update', made.id, '--enabled', '--rate-limit', '5']);
+  const updated = json<{ disabled: boolean; rateLimitPerSecond: number }>(
+    (await hookrelay(['endpoints', 'show', made.id, '--json'])).stdout,
+  );
+  t.match(updated, { disabled: false, rateLimitPerSecond: 5 });
+  const nothing = await hookrelay(['endpoints', 'update', made.id]);
+  t.equal(nothing.code, 1);
+  t.match(nothing.stderr, /nothing to change/);
+  await hookrelay(['endpoints', 'delete', made.id]);
 });
 
 t.test('jobs: list, show, cancel', async (t) => {

@@ -89,4 +89,44 @@ t.test('replaying a few thousand dead letters for one endpoint', async (t) => {
   t.match(listed.stdout, 'nothing to show');
   const again = await hookrelay(['dead-letters', 'replay', '--endpoint', endpoint.id, '--yes']);
   t.match(again.stderr, 'nothing to replay');
+
+  // The other endpoint's ten: by reason, one shown, one discarded, two replayed by id, the operator's view.
+  const others = JSON.parse(
+    (await hookrelay(['dead-letters', 'list', '--endpoint', other.id, '--reason', 'gone', '--json'])).stdout,
+  ) as { data: Array<{ id: string; messageId: string; reason: string }> };
+  t.equal(others.data.length, 10);
+  t.equal(
+    (
+      await hookrelay(['dead-letters', 'list', '--endpoint', other.id, '--reason', 'exhausted'])
+    ).stdout.trim(),
+    'nothing to show',
+    'the reason filter narrows',
+  );
+  const [first, second, third] = others.data as Array<{ id: string; messageId: string }>;
+  const shown = await hookrelay(['dead-letters', 'show', first?.id as string]);
+  t.match(shown.stdout, first?.messageId as string);
+  t.equal((await hookrelay(['dead-letters', 'discard', first?.id as string])).code, 0);
+  t.equal(
+    (await hookrelay(['dead-letters', 'show', first?.id as string])).code,
+    1,
+    'a discarded one is gone',
+  );
+  const byId = await hookrelay(['dead-letters', 'replay', second?.id as string, third?.id as string]);
+  t.equal(byId.code, 0, byId.stderr);
+  t.match(byId.stderr, /replayed 2 in/);
+  const sentTwice = (messageId?: string) =>
+    receiver.requests.filter((r) => r.headers['webhook-id'] === messageId).length === 2;
+  for (let i = 0; i < 300 && !(sentTwice(second?.messageId) && sentTwice(third?.messageId)); i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(sentTwice(second?.messageId) && sentTwice(third?.messageId), 'both went out again, under their ids');
+  t.equal(await count(other.id), 7, 'seven left: one discarded, two replayed');
+  const mixed = await hookrelay(['dead-letters', 'replay', second?.id as string, '--endpoint', other.id]);
+  t.equal(mixed.code, 1, 'ids and filters together are refused');
+  const operator = await cli(
+    base,
+    ADMIN_KEY,
+  )(['dead-letters', 'list', '--all-tenants', '--endpoint', other.id]);
+  t.equal(operator.code, 0, operator.stderr);
+  t.match(operator.stdout, /tenant/);
+  t.match(operator.stdout, /ten_\w+/, "the operator's view names the tenant");
 });
