@@ -11,7 +11,6 @@ import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
 import { createBoss, dropRetiredQueues } from './queue/boss.ts';
-import { createJobQueue } from './queue/job-queue.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';
 import { createPrincipalCache, type PrincipalCache } from './tenants/principal-cache.ts';
@@ -32,7 +31,7 @@ export interface AppContext {
   metrics: Metrics;
   /** Seals signing secrets at rest under HOOKRELAY_ENCRYPTION_KEY, and opens them. */
   secrets: SecretBox;
-  /** Commits a submitted job and its queue entry, sharing transactions with concurrent submissions. */
+  /** Commits a submitted job (its row is its queue entry), sharing statements with concurrent submissions. */
   writeJob: JobWriter;
   /** API key → principal, remembered briefly. */
   principals: PrincipalCache;
@@ -69,7 +68,6 @@ export async function openContext(
   await boss.start();
   // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
   onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
-  await createJobQueue(boss, config);
   await dropRetiredQueues(boss);
 
   // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
@@ -93,7 +91,7 @@ export async function openContext(
     deliveryOutbound,
     metrics: createMetrics(pool),
     secrets,
-    writeJob: createJobWriter(pool, boss),
+    writeJob: createJobWriter(pool),
     principals: createPrincipalCache(pool, events),
     queueDepth: createQueueDepth(pool, config.tenantMaxQueuedJobs),
     knownEndpoints: createKnownEndpoints(pool),

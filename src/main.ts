@@ -29,7 +29,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.role !== 'api') {
       const dispatcher = startDispatcher(ctx);
       stack.push(() => dispatcher.stop());
-      await startJobRunner(ctx, dispatcher);
+      // Stopped before the dispatcher, so the jobs that end while it drains can still hand their messages over.
+      const runner = startJobRunner(ctx, dispatcher);
+      stack.push(() => runner.stop());
       await scheduleRetention(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);

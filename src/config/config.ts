@@ -91,7 +91,7 @@ const environment = z.object({
   DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(25),
   JOB_HEARTBEAT: duration
     .default(30_000)
-    .refine((ms) => ms >= 10_000, 'must be at least 10s (pg-boss checks heartbeats no finer)'),
+    .refine((ms) => ms >= 10_000, 'must be at least 10s (a running job renews its lease every third of it)'),
   JOB_RETRY_BASE: duration.default(1_000),
   JOB_RETRY_MAX: duration.default(300_000),
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
@@ -127,7 +127,7 @@ const configSchema = environment.transform((e) => ({
   workerConcurrency: e.WORKER_CONCURRENCY,
   deliveryConcurrency: e.DELIVERY_CONCURRENCY,
   deliveryEndpointConcurrency: e.DELIVERY_ENDPOINT_CONCURRENCY,
-  jobHeartbeatSeconds: Math.ceil(e.JOB_HEARTBEAT / 1000),
+  jobHeartbeatMs: e.JOB_HEARTBEAT,
   jobRetryBaseMs: e.JOB_RETRY_BASE,
   jobRetryMaxMs: e.JOB_RETRY_MAX,
   tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,

@@ -54,8 +54,8 @@ interface Receiver {
 export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const capacity = ctx.config.deliveryConcurrency;
   const perReceiver = ctx.config.deliveryEndpointConcurrency;
-  /** Every message leased here, running or waiting, by lease id (running ones with their attempt). */
-  const held = new Map<string, Promise<void> | undefined>();
+  /** Every message leased here, running or waiting, by lease id: its id, and its attempt once running. */
+  const held = new Map<string, { id: string; attempt?: Promise<void> }>();
   const receivers = new Map<string, Receiver>();
   /** Attempts running here: at most DELIVERY_CONCURRENCY. Waiting messages do not count against it. */
   let running = 0;
@@ -141,7 +141,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     if (receiver.running < perReceiver && running < capacity) run(message, send, receiver);
     else {
       receiver.waiting.push({ message, send });
-      held.set(message.lease_id, undefined);
+      held.set(message.lease_id, { id: message.id });
     }
   }
 
@@ -160,7 +160,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         // The freed slot goes to a waiting message (this receiver's first), or else to a claim.
         if (!startWaiting(receiver)) wakeSoon();
       });
-    held.set(message.lease_id, attempt);
+    held.set(message.lease_id, { id: message.id, attempt });
   }
 
   /** Starts a waiting message where a receiver has room, preferring `first`; false if none could start. */
@@ -228,9 +228,11 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const poll = setInterval(wake, POLL_MS);
   const renew = setInterval(() => {
     if (held.size === 0) return;
-    renewLeases(ctx.pool, [...held.keys()], LEASE_MS).catch((error: unknown) =>
-      warn(error, 'cannot renew delivery leases'),
-    );
+    renewLeases(
+      ctx.pool,
+      [...held].map(([leaseId, { id }]) => ({ id, leaseId })),
+      LEASE_MS,
+    ).catch((error: unknown) => warn(error, 'cannot renew delivery leases'));
   }, RENEW_EVERY_MS);
   // The process lives for its server and connections, not for these timers.
   poll.unref();
@@ -255,7 +257,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       );
       const waited = new AbortController();
       await Promise.race([
-        Promise.allSettled([...held.values()]),
+        Promise.allSettled([...held.values()].map((entry) => entry.attempt)),
         sleep(ctx.config.shutdownTimeoutMs * 0.3, undefined, { signal: waited.signal }).catch(
           () => undefined,
         ),

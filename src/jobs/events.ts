@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
-import { CANCEL_CHANNEL, JOB_CHANNEL } from '../store/jobs.ts';
+import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from '../store/jobs.ts';
 import { DELIVERY_CHANNEL } from '../store/messages.ts';
 import { KEYS_CHANNEL } from '../store/tenants.ts';
 
@@ -26,6 +26,8 @@ export interface JobEvents {
    * after a reconnect (with none: any may have work).
    */
   onDeliveriesDue(listener: (receivers: string[]) => void): () => void;
+  /** Calls `listener` when jobs fell due (submitted, put back for another attempt), and after a reconnect. */
+  onJobsDue(listener: () => void): () => void;
   /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
   closing: AbortSignal;
   close(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           else if (channel === KEYS_CHANNEL) emitter.emit('keys');
           else if (channel === DELIVERY_CHANNEL)
             emitter.emit('deliveries', payload ? payload.split(',') : []);
+          else if (channel === JOBS_DUE_CHANNEL) emitter.emit('jobs-due');
         });
         candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
         candidate.on('end', () => {
@@ -56,7 +59,9 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
         });
         await candidate.connect();
         await candidate.query(
-          `listen ${JOB_CHANNEL}; listen ${CANCEL_CHANNEL}; listen ${KEYS_CHANNEL}; listen ${DELIVERY_CHANNEL}`,
+          [JOB_CHANNEL, CANCEL_CHANNEL, KEYS_CHANNEL, DELIVERY_CHANNEL, JOBS_DUE_CHANNEL]
+            .map((channel) => `listen ${channel};`)
+            .join(' '),
         );
         client = candidate;
         emitter.emit(RESYNC);
@@ -105,6 +110,14 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
       return () => {
         emitter.off('deliveries', listener);
         emitter.off(RESYNC, resync);
+      };
+    },
+    onJobsDue(listener) {
+      emitter.on('jobs-due', listener);
+      emitter.on(RESYNC, listener);
+      return () => {
+        emitter.off('jobs-due', listener);
+        emitter.off(RESYNC, listener);
       };
     },
     closing: closing.signal,

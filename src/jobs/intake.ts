@@ -1,12 +1,11 @@
-// Accepting a job: validate it against its type, then write the job row, its queue entry and its
-// idempotency key in one transaction.
-import { createHash, randomUUID } from 'node:crypto';
+// Accepting a job: validate it against its type, then write the job row (which is also its queue entry) and
+// its idempotency key in one transaction.
+import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { idOf, newId } from '../ids.ts';
-import { enqueueAttempt } from '../queue/job-queue.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
@@ -122,18 +121,11 @@ export async function submitJob(
     priority,
     runAt,
     metadata: body.metadata ?? {},
-    queueEntryId: randomUUID(),
   };
   if (idempotencyKey === undefined || !requestHash) return { job: await ctx.writeJob(job), replayed: false };
   try {
     const row = await withTransaction(ctx.pool, async (tx) => {
       const inserted = await insertJob(tx, job);
-      await enqueueAttempt(
-        ctx.boss,
-        tx,
-        { id: job.id, timeoutSeconds, maxAttempts, priority, ...(runAt && { startAfter: runAt }) },
-        job.queueEntryId,
-      );
       const claimed = await claimIdempotencyKey(tx, {
         tenantId,
         key: idempotencyKey,

@@ -1,37 +1,18 @@
-// Writes submitted jobs with their queue entries by group commit: the submissions that arrive while a write
-// is in flight share the next transaction (one multi-row insert per table). Each caller's 202 still waits for
-// the commit that holds its job.
-import type { PgBoss } from 'pg-boss';
-import { enqueueAttempts } from '../queue/job-queue.ts';
+// Writes submitted jobs by group commit: the submissions that arrive while a write is in flight share the
+// next statement (one multi-row insert; a job row is also its queue entry, so that statement is the whole
+// transaction). Each caller's 202 still waits for the commit that holds its job.
 import { createBatcher } from '../store/batcher.ts';
 import { insertJobs, type JobRow, type NewJob } from '../store/jobs.ts';
 import type { Pool } from '../store/pool.ts';
-import { withTransaction } from '../store/transaction.ts';
 
 export type JobWriter = (job: NewJob) => Promise<JobRow>;
 
 const MAX_BATCH = 200;
-/** Transactions in flight at once: enough to overlap one's commit with the next one's statements. */
+/** Statements in flight at once: enough to overlap one's commit with the next one's insert. */
 const WRITERS = 3;
 
-export function createJobWriter(pool: Pool, boss: PgBoss): JobWriter {
-  const write = (jobs: NewJob[]) =>
-    withTransaction(pool, async (tx) => {
-      const rows = await insertJobs(tx, jobs);
-      await enqueueAttempts(
-        boss,
-        tx,
-        jobs.map((job) => ({
-          id: job.id,
-          entryId: job.queueEntryId,
-          timeoutSeconds: job.timeoutSeconds,
-          maxAttempts: job.maxAttempts,
-          priority: job.priority,
-          ...(job.runAt && { startAfter: job.runAt }),
-        })),
-      );
-      return rows;
-    });
+export function createJobWriter(pool: Pool): JobWriter {
+  const write = (jobs: NewJob[]) => insertJobs(pool, jobs);
   const batcher = createBatcher<NewJob, JobRow>(
     async (jobs) => {
       try {

@@ -1,37 +1,41 @@
-// Runs job attempts from the pg-boss queue, fetched in batches: claim the jobs, run each handler under a
-// timeout and a cancel signal, then record each outcome (and the next attempt or the job's end). The common
-// cases, a queued job starting and a job succeeding, are written for many jobs per statement; every other
-// case (cancel requests, retries, failures, a stale or lost attempt) takes its own transaction.
-import type { Job } from 'pg-boss';
+// Runs job attempts from the jobs table, which is their queue (migrations/0005_job_queue.sql): claim due jobs
+// up to the free capacity, run each handler under a timeout and a cancel signal while renewing its lease, then
+// record each outcome (and the next attempt or the job's end). The common cases, a queued job starting and a
+// job succeeding, are written for many jobs per statement; every other case (cancel requests, retries,
+// failures, an attempt whose worker died) takes its own transaction.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import type { Claimer } from '../delivery/claimer.ts';
-import { enqueueAttempt, JOB_QUEUE, type JobEntryData } from '../queue/job-queue.ts';
 import { createBatcher } from '../store/batcher.ts';
 import {
+  type ClaimedJob,
   cancelRequestedAmong,
+  claimDueJobs,
   finishSucceeded,
   type JobRow,
   lockJob,
+  notifyJobsDue,
   recordProgress,
+  renewJobLeases,
   requeueJob,
   startAttempt,
-  startAttempts,
-  TERMINAL,
 } from '../store/jobs.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
+import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { deadline } from '../timeout.ts';
 import { retryDelayMs } from './backoff.ts';
 import { PermanentJobError, RetryLaterError } from './handler.ts';
 import { announceEnds, endJob } from './lifecycle.ts';
 import { findHandler } from './registry.ts';
 
+/** The most jobs one claim takes (their ids share one change notification, which must stay under 8000 bytes). */
+const CLAIM_BATCH = 100;
 /**
- * Entries one worker fetches at once. A batch's pg-boss slot frees when its slowest attempt ends, so the
- * batch is small enough that one slow job holds back few others, and large enough to amortise the fetch.
+ * A NOTIFY wakes workers for jobs due now; a retry's backoff or a runAt gets none when it falls due, nor does an
+ * attempt whose worker died. The backstop poll bounds those delays.
  */
-const FETCH_BATCH = 25;
-
+const POLL_MS = 1_000;
 const MAX_ERROR_LENGTH = 1_000;
 
 /** What an attempt came to; `settle` is the one place that acts on it. */
@@ -44,19 +48,45 @@ type Outcome =
 
 class Cancelled extends Error {}
 
+export interface JobRunner {
+  /**
+   * Stops claiming, gives the attempts running most of the shutdown deadline to end, then interrupts the rest:
+   * they are put back for another worker, the attempt given back.
+   */
+  stop(): Promise<void>;
+}
+
 /** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
-export async function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'handoff'>): Promise<void> {
+export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'handoff'>): JobRunner {
   const { events } = ctx;
-  const running = new Map<string, AbortController>();
-  events.onCancelRequest((jobId) => {
+  const capacity = ctx.config.workerConcurrency;
+  const leaseMs = ctx.config.jobHeartbeatMs;
+  /** The attempts held here, by job id, from their claim until their outcome is recorded. */
+  const attempts = new Map<string, Attempt>();
+  const shutdown = new AbortController();
+  /** Cancel requests for jobs not (yet) held here, heard while a claim was in flight: it may return them. */
+  const cancelledWhileClaiming = new Set<string>();
+  let claiming: Promise<void> | undefined;
+  let again = false;
+  /** The last claim filled up, or work fell due while every slot was taken: a freed slot should claim. */
+  let backlog = false;
+  let wakeQueued = false;
+  let stopped = false;
+
+  const warn = (error: unknown, msg: string) =>
+    isDatabaseUnavailable(error) ? ctx.log.warn({ err: error }, msg) : ctx.log.error({ err: error }, msg);
+
+  const unsubscribeCancel = events.onCancelRequest((jobId) => {
     if (jobId !== undefined) {
-      running.get(jobId)?.abort(new Cancelled());
+      const attempt = attempts.get(jobId);
+      if (attempt) attempt.controller.abort(new Cancelled());
+      else if (claiming) cancelledWhileClaiming.add(jobId);
       return;
     }
-    if (running.size === 0) return;
-    cancelRequestedAmong(ctx.pool, [...running.keys()]).then(
+    if (attempts.size === 0) return;
+    cancelRequestedAmong(ctx.pool, [...attempts.keys()]).then(
       (ids) => {
-        for (const id of ids) running.get(id)?.abort(new Cancelled());
+        for (const id of ids) attempts.get(id)?.controller.abort(new Cancelled());
       },
       (error: unknown) => ctx.log.warn({ err: error }, 'cannot check for missed cancellations'),
     );
@@ -73,7 +103,7 @@ export async function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer,
         const results = await withTransaction(ctx.pool, async (tx) => {
           const finished = await finishSucceeded(
             tx,
-            items.map((item) => ({ id: item.jobId, entryId: item.entryId, result: item.result })),
+            items.map((item) => ({ id: item.jobId, leaseId: item.leaseId, result: item.result })),
           );
           leased = await announceEnds(ctx, tx, finished, handoff);
           const ended = new Set(finished.map((row) => row.id));
@@ -88,107 +118,128 @@ export async function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer,
     },
     { maxBatch: 200, maxConcurrent: 2 },
   );
-  const runner: Runner = { running, succeeded: (success) => succeeded.add(success) };
+  const runner: Runner = { shutdown: shutdown.signal, succeeded: (success) => succeeded.add(success) };
 
-  const batchSize = Math.min(FETCH_BATCH, ctx.config.workerConcurrency);
-  await ctx.boss.work<JobEntryData>(
-    JOB_QUEUE,
-    {
-      batchSize,
-      localConcurrency: Math.ceil(ctx.config.workerConcurrency / batchSize),
-      // NOTIFY wakes workers for new entries, but an entry deferred by a retry backoff or runAt gets no
-      // notification when it falls due: the backstop poll bounds that delay, so keep it short.
-      pollingIntervalSeconds: 1,
-      notifyPollingIntervalSeconds: 1,
-      // With a backlog, a worker that just finished an entry fetches the next at once instead of sleeping out
-      // the poll interval (which held a worker to one entry per second).
-      burstWhenReadyExceeds: 1,
-      // A full batch says more is waiting: fetch again at once.
-      burstWhenBatchFull: true,
+  function wake(): void {
+    if (stopped) return;
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = claimWhileFree()
+      .catch((error: unknown) => warn(error, 'cannot claim jobs; trying again shortly'))
+      .finally(() => {
+        claiming = undefined;
+        cancelledWhileClaiming.clear();
+      });
+  }
+
+  /** Coalesces the wake-ups of one turn of the event loop (many attempts ending together) into one claim. */
+  function wakeSoon(): void {
+    if (wakeQueued) return;
+    wakeQueued = true;
+    setImmediate(() => {
+      wakeQueued = false;
+      wake();
+    });
+  }
+
+  async function claimWhileFree(): Promise<void> {
+    do {
+      again = false;
+      const free = capacity - attempts.size;
+      if (free <= 0) {
+        backlog = true;
+        return;
+      }
+      const limit = Math.min(free, CLAIM_BATCH);
+      const rows = await claimDueJobs(ctx.pool, { limit, leaseMs });
+      backlog = rows.length === limit;
+      for (const row of rows) start(row);
+      if (backlog) again = true;
+    } while (again && !stopped);
+  }
+
+  function start(row: ClaimedJob): void {
+    const controller = new AbortController();
+    if (cancelledWhileClaiming.has(row.id)) controller.abort(new Cancelled());
+    const attempt: Attempt = { controller, leaseId: row.lease_id };
+    attempts.set(row.id, attempt);
+    attempt.done = runAttempt(ctx, runner, row, controller)
+      .catch((error: unknown) => warn(error, 'job attempt not recorded; it runs again when its lease ends'))
+      .finally(() => {
+        if (attempts.get(row.id) === attempt) attempts.delete(row.id);
+        if (backlog) wakeSoon();
+      });
+  }
+
+  const poll = setInterval(wake, POLL_MS);
+  const renew = setInterval(() => {
+    if (attempts.size === 0) return;
+    const leases = [...attempts].map(([id, attempt]) => ({ id, leaseId: attempt.leaseId }));
+    renewJobLeases(ctx.pool, leases, leaseMs).catch((error: unknown) =>
+      warn(error, 'cannot renew job leases'),
+    );
+  }, leaseMs / 3);
+  // The process lives for its server and connections, not for these timers.
+  poll.unref();
+  renew.unref();
+  const unsubscribeDue = events.onJobsDue(wake);
+  wake();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      unsubscribeDue();
+      await claiming;
+      const running = () => Promise.allSettled([...attempts.values()].map((attempt) => attempt.done));
+      const waited = new AbortController();
+      await Promise.race([
+        running(),
+        sleep(ctx.config.shutdownTimeoutMs * 0.6, undefined, { signal: waited.signal }).catch(
+          () => undefined,
+        ),
+      ]);
+      waited.abort();
+      shutdown.abort();
+      await running();
+      clearInterval(renew);
+      unsubscribeCancel();
     },
-    (entries) =>
-      runBatch(ctx, runner, entries).catch((error: unknown) => {
-        // pg-boss keeps the error on the entries and retries them; say so here too, or nobody would see it.
-        ctx.log.warn(
-          { err: error, entries: entries.length },
-          'job batch failed; its entries will be retried',
-        );
-        throw error;
-      }),
-  );
+  };
 }
 
 interface Success {
   jobId: string;
-  entryId: string;
+  leaseId: string;
   result: unknown;
 }
 
+interface Attempt {
+  controller: AbortController;
+  leaseId: string;
+  /** Settles once the attempt's outcome is recorded (or could not be). */
+  done?: Promise<void>;
+}
+
 interface Runner {
-  /** The attempts running in this process, by job id, for cancel requests. */
-  running: Map<string, AbortController>;
+  /** Aborted when the runner stops waiting for attempts at shutdown. */
+  shutdown: AbortSignal;
   /** Ends a job as succeeded, unless it changed meanwhile (false): then `settle` decides. */
   succeeded(success: Success): Promise<boolean>;
 }
 
-async function runBatch(ctx: AppContext, runner: Runner, entries: Array<Job<JobEntryData>>): Promise<void> {
-  // Registered before the claim commits: a cancel request can only follow that commit (it locks the same
-  // row), so its notification always finds the controller.
-  const controllers = entries.map((entry) => {
-    const controller = new AbortController();
-    runner.running.set(entry.data.jobId, controller);
-    return controller;
-  });
-  let started: Map<string, JobRow>;
-  try {
-    const rows = await startAttempts(
-      ctx.pool,
-      entries.map((entry) => ({ id: entry.data.jobId, entryId: entry.id })),
-    );
-    started = new Map(rows.map((row) => [row.id, row]));
-  } catch (error) {
-    entries.forEach((entry, i) => {
-      releaseController(runner, entry, controllers[i] as AbortController);
-    });
-    throw error;
-  }
-  // pg-boss fails the whole batch when this rejects, and retries each entry: only stale ones are skipped then.
-  const results = await Promise.allSettled(
-    entries.map((entry, i) =>
-      runEntry(ctx, runner, entry, controllers[i] as AbortController, started.get(entry.data.jobId)),
-    ),
-  );
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
-/** A stale duplicate entry for the same job must not unregister the live attempt's controller. */
-function releaseController(runner: Runner, entry: Job<JobEntryData>, controller: AbortController): void {
-  if (runner.running.get(entry.data.jobId) === controller) runner.running.delete(entry.data.jobId);
-}
-
-async function runEntry(
-  ctx: AppContext,
-  runner: Runner,
-  entry: Job<JobEntryData>,
-  controller: AbortController,
-  started: JobRow | undefined,
-) {
-  const release = () => releaseController(runner, entry, controller);
-  // Not started by the batch claim: this one needs a decision of its own.
+async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, controller: AbortController) {
+  // Started by the claim, unless it was a lost attempt or is to be cancelled: those need a decision first.
   const job =
-    started ??
-    (await claim(ctx, entry).catch((error: unknown) => {
-      release();
-      throw error;
-    }));
-  if (!job) {
-    release();
-    return;
-  }
+    claimed.claimed_from === 'queued' && claimed.cancel_requested_at === null
+      ? claimed
+      : await recover(ctx, claimed);
+  if (!job) return;
   const limit = deadline(job.timeout_seconds * 1000);
   const timeout = limit.signal;
-  const signal = AbortSignal.any([controller.signal, timeout, entry.signal]);
+  const signal = AbortSignal.any([controller.signal, timeout, runner.shutdown]);
   const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
   let outcome: Outcome;
   try {
@@ -207,30 +258,35 @@ async function runEntry(
     );
     outcome = { kind: 'succeeded', result: result ?? null };
   } catch (error) {
-    outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: entry.signal }, job);
+    outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: runner.shutdown }, job);
   } finally {
     limit.clear();
-    release();
   }
   log.debug({ outcome: outcome.kind }, 'job attempt finished');
   const ended =
     outcome.kind === 'succeeded' &&
     // A batch the database refused is settled again one job at a time, below.
-    (await runner.succeeded({ jobId: job.id, entryId: entry.id, result: outcome.result }).catch(() => false));
-  if (!ended) await settle(ctx, entry, job, outcome);
+    (await runner
+      .succeeded({ jobId: job.id, leaseId: job.lease_id, result: outcome.result })
+      .catch(() => false));
+  if (!ended) await settle(ctx, job, outcome);
 }
 
-/** Takes the job for this entry, or returns undefined when the entry is stale or the job needs no run. */
-function claim(ctx: AppContext, entry: Job<JobEntryData>): Promise<JobRow | undefined> {
+/**
+ * Decides on a claimed job that the claim did not simply start: returns it to run, or undefined when it
+ * ended here (cancelled, or no attempt left) or is no longer ours.
+ */
+function recover(ctx: AppContext, claimed: ClaimedJob): Promise<JobRow | undefined> {
   return withTransaction(ctx.pool, async (tx) => {
-    const row = await lockJob(tx, entry.data.jobId);
-    if (!row || row.queue_entry_id !== entry.id || TERMINAL.has(row.status)) return undefined;
+    const row = await lockJob(tx, claimed.id);
+    if (!row || row.lease_id !== claimed.lease_id || row.status !== 'running') return undefined;
     if (row.cancel_requested_at) {
       await endJob(ctx, tx, row, { status: 'cancelled' });
       return undefined;
     }
-    // Still 'running' means the worker of the previous attempt died before recording its outcome.
-    if (row.status === 'running' && row.attempts >= row.max_attempts) {
+    if (claimed.claimed_from === 'queued') return row;
+    // Leased while running: the worker of the previous attempt stopped before recording its outcome.
+    if (row.attempts >= row.max_attempts) {
       await endJob(ctx, tx, row, {
         status: 'failed',
         error: 'the worker running the last attempt stopped before it finished',
@@ -257,15 +313,10 @@ function classify(
   return { kind: 'retry', error: message || 'the handler failed without a message' };
 }
 
-async function settle(
-  ctx: AppContext,
-  entry: Job<JobEntryData>,
-  job: JobRow,
-  outcome: Outcome,
-): Promise<void> {
+async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<void> {
   await withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, job.id);
-    if (!row || row.queue_entry_id !== entry.id || row.status !== 'running') return;
+    if (!row || row.lease_id !== job.lease_id || row.status !== 'running') return;
     // A cancel request that arrived while the handler finished anyway still wins: the client was told so.
     const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
     switch (final.kind) {
@@ -292,15 +343,9 @@ async function settle(
               final.delayMs ??
                 retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
             );
-        const entryId = await enqueueAttempt(ctx.boss, tx, {
-          id: row.id,
-          timeoutSeconds: row.timeout_seconds,
-          maxAttempts: row.max_attempts,
-          priority: row.priority,
-          startAfter: new Date(Date.now() + delayMs),
-        });
         const error = interrupted ? 'the worker stopped during the attempt; it will run again' : final.error;
-        await requeueJob(tx, row.id, error, entryId, interrupted);
+        await requeueJob(tx, row.id, error, delayMs, interrupted);
+        if (delayMs === 0) await notifyJobsDue(tx);
       }
     }
   });

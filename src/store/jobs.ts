@@ -1,9 +1,15 @@
 // SQL for jobs, idempotency keys and job events. Every change to a job bumps its version and notifies
 // listeners in the same statement, so SSE and long polls hear of it whichever process made it.
+//
+// Batched changes find and lock their jobs by primary key first (the `locked` CTE) and test status on the locked
+// rows, for the reason given in messages.ts: a status test on the updated table lets the planner scan a whole
+// backlog through a status index whose statistics lag behind it.
 import type { Queryable } from './pool.ts';
 
 export const JOB_CHANNEL = 'hookrelay_jobs';
 export const CANCEL_CHANNEL = 'hookrelay_cancel';
+/** Notified when jobs fall due now (submitted, or put back for another attempt), so workers claim at once. */
+export const JOBS_DUE_CHANNEL = 'hookrelay_jobs_due';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -26,7 +32,10 @@ export interface JobRow {
   progress_message: string | null;
   result: unknown;
   error: string | null;
-  queue_entry_id: string;
+  /** The lease of the worker allowed to settle the attempt in flight; each claim writes a new one. */
+  lease_id: string;
+  /** When a queued job is due; while it runs, when its lease ends (see migrations/0005_job_queue.sql). */
+  next_attempt_at: Date | null;
   cancel_requested_at: Date | null;
   version: number;
   created_at: Date;
@@ -46,18 +55,20 @@ export interface NewJob {
   priority: number;
   runAt: Date | null;
   metadata: Record<string, unknown>;
-  queueEntryId: string;
 }
 
 /**
  * Runs an update returning many job rows, and notifies listeners of them with one notification (ids
- * comma-separated: 100 ids stay far below the 8000-byte payload limit).
+ * comma-separated: 100 ids stay far below the 8000-byte payload limit). `$1` holds the jobs' ids: the update
+ * reads them as `locked` (see the top of this file).
  */
 async function changeJobs(db: Queryable, name: string, update: string, values: unknown[]): Promise<JobRow[]> {
-  // `update jobs j … from …`: only the job's columns are returned. Named: prepared once per connection.
+  // `update jobs j … from locked l …`: only the job's columns are returned. Named: prepared once per connection.
   const { rows } = await db.query<JobRow>({
     name,
-    text: `with changed as (${update} returning j.*), notified as (
+    text: `with locked as materialized (
+       select id, lease_id, status, cancel_requested_at from jobs where id = any($1::text[]) for update
+     ), changed as (${update} returning j.*), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,
     values,
@@ -77,37 +88,30 @@ async function changeJob(db: Queryable, update: string, values: unknown[]): Prom
 }
 
 export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
-  const { rows } = await db.query<JobRow>(
-    `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                       priority, run_at, metadata, queue_entry_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
-    [
-      job.id,
-      job.tenantId,
-      job.type,
-      JSON.stringify(job.input),
-      job.callbackUrl,
-      job.endpointId,
-      job.timeoutSeconds,
-      job.maxAttempts,
-      job.priority,
-      job.runAt,
-      JSON.stringify(job.metadata),
-      job.queueEntryId,
-    ],
-  );
-  return rows[0] as JobRow;
+  const [row] = await insertJobs(db, [job]);
+  return row as JobRow;
 }
 
-/** Inserts jobs with one statement; rows come back in the order given. */
+/**
+ * Inserts jobs with one statement, each due at its runAt or now (one statement: the jobs and their queue
+ * entries are the same rows, so this commits alone). Rows come back in the order given.
+ */
 export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>({
     name: 'jobs.insert-many',
-    text: `insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                       priority, run_at, metadata, queue_entry_id)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
-                          $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::uuid[])
-     returning *`,
+    text: `with inserted as (
+       insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
+                         priority, run_at, metadata, next_attempt_at)
+       select *, coalesce(run_at, now())
+         from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
+                     $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[])
+              as j (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
+                    priority, run_at, metadata)
+       returning *
+     ), woken as (
+       select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted where run_at is null limit 1
+     )
+     select inserted.* from inserted left join woken on true`,
     values: [
       jobs.map((j) => j.id),
       jobs.map((j) => j.tenantId),
@@ -120,7 +124,6 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
       jobs.map((j) => j.priority),
       jobs.map((j) => j.runAt),
       jobs.map((j) => JSON.stringify(j.metadata)),
-      jobs.map((j) => j.queueEntryId),
     ],
   });
   const byId = new Map(rows.map((row) => [row.id, row]));
@@ -203,41 +206,79 @@ export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefi
   );
 }
 
+export type ClaimedJob = JobRow & {
+  /** `queued`: started by the claim. `running`: an attempt whose worker stopped renewing its lease. */
+  claimed_from: 'queued' | 'running';
+};
+
 /**
- * Starts the attempts of queued jobs whose entries these are, with one statement. Jobs in any other state
- * (a cancel request, an attempt whose worker died, a stale entry) are not returned: each needs a decision.
+ * Claims up to `limit` due jobs for `leaseMs`, highest priority first, skipping rows others are claiming:
+ * queued ones start an attempt in the same statement; running ones whose lease ran out are only leased, for
+ * the caller to decide on (another attempt or the end).
  */
-export function startAttempts(
+export async function claimDueJobs(
   db: Queryable,
-  starts: Array<{ id: string; entryId: string }>,
-): Promise<JobRow[]> {
-  return changeJobs(
-    db,
-    'jobs.start-many',
-    `update jobs j set status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
-            version = j.version + 1
-       from unnest($1::text[], $2::uuid[]) as s (id, entry_id)
-      where j.id = s.id and j.queue_entry_id = s.entry_id and j.status = 'queued' and j.cancel_requested_at is null`,
-    [starts.map((s) => s.id), starts.map((s) => s.entryId)],
+  claim: { limit: number; leaseMs: number },
+): Promise<ClaimedJob[]> {
+  const { rows } = await db.query<ClaimedJob>({
+    name: 'jobs.claim-due',
+    text: `with picked as (
+       select id, status from jobs
+        where status in ('queued', 'running') and next_attempt_at <= now()
+        order by priority desc, next_attempt_at
+        limit $1
+        for update skip locked
+     ), changed as (
+       update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
+                         status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
+                         started_at = coalesce(j.started_at, now()), version = j.version + 1
+         from picked p where j.id = p.id
+       returning j.*, p.status as claimed_from
+     ), notified as (
+       select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
+     ) select changed.* from changed left join notified on true`,
+    values: [claim.limit, claim.leaseMs],
+  });
+  return rows;
+}
+
+/** Moves the leases of the attempts still running here forward, so that no other worker takes them. */
+export async function renewJobLeases(
+  db: Queryable,
+  leases: Array<{ id: string; leaseId: string }>,
+  leaseMs: number,
+): Promise<void> {
+  await db.query(
+    `with locked as materialized (
+       select id, lease_id, status from jobs where id = any($1::text[]) for update
+     )
+     update jobs j set next_attempt_at = now() + $3 * interval '1 millisecond'
+       from locked l where j.id = l.id and l.lease_id = any($2::uuid[]) and l.status = 'running'`,
+    [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
   );
 }
 
+/** Wakes the workers of every process: jobs are due now. */
+export async function notifyJobsDue(db: Queryable): Promise<void> {
+  await db.query(`select pg_notify('${JOBS_DUE_CHANNEL}', '')`);
+}
+
 /**
- * Ends running attempts as succeeded, with one statement, for jobs still run by these entries and not asked
- * to cancel; the others are not returned and need a decision each.
+ * Ends running attempts as succeeded, with one statement, for jobs still leased as given and not asked to
+ * cancel; the others are not returned and need a decision each.
  */
 export function finishSucceeded(
   db: Queryable,
-  done: Array<{ id: string; entryId: string; result: unknown }>,
+  done: Array<{ id: string; leaseId: string; result: unknown }>,
 ): Promise<JobRow[]> {
   return changeJobs(
     db,
     'jobs.succeed-many',
     `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
-            version = j.version + 1, progress_percent = 100
-       from unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, entry_id, result)
-      where j.id = d.id and j.queue_entry_id = d.entry_id and j.status = 'running' and j.cancel_requested_at is null`,
-    [done.map((d) => d.id), done.map((d) => d.entryId), done.map((d) => JSON.stringify(d.result))],
+            next_attempt_at = null, version = j.version + 1, progress_percent = 100
+       from locked l join unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, lease_id, result) on d.id = l.id
+      where j.id = l.id and l.lease_id = d.lease_id and l.status = 'running' and l.cancel_requested_at is null`,
+    [done.map((d) => d.id), done.map((d) => d.leaseId), done.map((d) => JSON.stringify(d.result))],
   );
 }
 
@@ -251,15 +292,16 @@ export function recordProgress(db: Queryable, id: string, percent: number, messa
 }
 
 /**
- * Puts the job back in the queue for another attempt, run by the given new pg-boss entry. An attempt cut short
- * by the worker's own shutdown is given back (`refund`): it says nothing about the job.
+ * Puts the job back in the queue for another attempt, due in `delayMs`, under a lease nobody holds. An attempt
+ * cut short by the worker's own shutdown is given back (`refund`): it says nothing about the job.
  */
-export function requeueJob(db: Queryable, id: string, error: string, queueEntryId: string, refund: boolean) {
+export function requeueJob(db: Queryable, id: string, error: string, delayMs: number, refund: boolean) {
   return changeJob(
     db,
-    `update jobs set status = 'queued', error = $2, queue_entry_id = $3, attempts = attempts - $4::int,
+    `update jobs set status = 'queued', error = $2, lease_id = gen_random_uuid(),
+            next_attempt_at = now() + $3 * interval '1 millisecond', attempts = attempts - $4::int,
             version = version + 1 where id = $1`,
-    [id, error, queueEntryId, refund ? 1 : 0],
+    [id, error, delayMs, refund ? 1 : 0],
   );
 }
 
@@ -279,7 +321,8 @@ export async function finishJob(
 ): Promise<JobRow> {
   const row = await changeJob(
     db,
-    `update jobs set status = $2, result = $3, error = $4, completed_at = now(), version = version + 1,
+    `update jobs set status = $2, result = $3, error = $4, completed_at = now(), next_attempt_at = null,
+            version = version + 1,
             progress_percent = case when $2 = 'succeeded' then 100 else progress_percent end
       where id = $1`,
     [

@@ -33,7 +33,8 @@ export async function jobsApp(
   if (options.workers !== false) {
     const dispatcher = startDispatcher(ctx);
     t.teardown(() => dispatcher.stop());
-    await startJobRunner(ctx, dispatcher);
+    const runner = startJobRunner(ctx, dispatcher);
+    t.teardown(() => runner.stop());
   }
   const base = await listen(t, await buildApp(ctx));
   const admin = client(base, ADMIN_KEY);

@@ -44,7 +44,7 @@ export async function soak(serverUrl: string): Promise<Outcome> {
         `select (select count(*) from jobs) + (select count(*) from messages) + (select count(*) from attempts)
                 + (select count(*) from job_events) as rows,
                 pg_total_relation_size('jobs') + pg_total_relation_size('messages') + pg_total_relation_size('attempts')
-                + pg_total_relation_size('job_events') + pg_total_relation_size('pgboss.job') as bytes`,
+                + pg_total_relation_size('job_events') as bytes`,
       );
       samples.push({
         minute: +((Date.now() - started) / 60_000).toFixed(1),
