@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=1024
 // The `hookrelay` command: `serve` (the default) runs the service, `migrate` prepares the database; the other
 // commands are an operator's client of a running service, through its public API only.
 import { Command } from 'commander';

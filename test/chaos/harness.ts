@@ -81,19 +81,23 @@ const running = new Set<Service>();
 export async function startService(name: string, env: Record<string, string>): Promise<Service> {
   const port = await freePort();
   // The service as `npm start` runs it (see README, Memory).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', CLI, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      ADMIN_API_KEY: ADMIN_KEY,
-      OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
-      LOG_LEVEL: 'warn',
-      // The load generators submit as one tenant, faster than the default per-tenant limit would admit.
-      TENANT_RATE_LIMIT: '1000000',
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=4', '--max-old-space-size=1024', CLI, 'serve'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        ADMIN_API_KEY: ADMIN_KEY,
+        OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
+        LOG_LEVEL: 'warn',
+        // The load generators submit as one tenant, faster than the default per-tenant limit would admit.
+        TENANT_RATE_LIMIT: '1000000',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const errors: string[] = [];
   let pending = '';
   child.stdout?.on('data', (chunk: Buffer) => {

@@ -33,10 +33,14 @@ export function runHookrelay(
   args: string[] = ['serve'],
 ): ServiceProcess {
   // The service as `npm start` runs it (see README, Memory).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=4', '--max-old-space-size=1024', CLI, ...args],
+    {
+      env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
