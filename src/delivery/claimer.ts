@@ -6,7 +6,9 @@
 // leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
-import { claimDue, type MessageRow, postpone, renewLeases } from '../store/messages.ts';
+import { soon } from '../soon.ts';
+import { DELIVERY_LEASES, renewLeases } from '../store/leases.ts';
+import { claimDue, type MessageRow, postpone } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
@@ -63,7 +65,6 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   let reserved = 0;
   let claiming: Promise<void> | undefined;
   let again = false;
-  let wakeQueued = false;
   let stopped = false;
 
   const warn = (error: unknown, msg: string) =>
@@ -104,14 +105,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   }
 
   /** Many deliveries end in one turn of the event loop: one claim serves them all. */
-  function wakeSoon(): void {
-    if (wakeQueued) return;
-    wakeQueued = true;
-    setImmediate(() => {
-      wakeQueued = false;
-      wake();
-    });
-  }
+  const wakeSoon = soon(wake);
 
   async function claimWhileRoom(): Promise<void> {
     do {
@@ -230,6 +224,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     if (held.size === 0) return;
     renewLeases(
       ctx.pool,
+      DELIVERY_LEASES,
       [...held].map(([leaseId, { id }]) => ({ id, leaseId })),
       LEASE_MS,
     ).catch((error: unknown) => warn(error, 'cannot renew delivery leases'));

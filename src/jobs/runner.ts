@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import type { Claimer } from '../delivery/claimer.ts';
+import { soon } from '../soon.ts';
 import { createBatcher } from '../store/batcher.ts';
 import {
   type ClaimedJob,
@@ -16,10 +17,10 @@ import {
   lockJob,
   notifyJobsDue,
   recordProgress,
-  renewJobLeases,
   requeueJob,
   startAttempt,
 } from '../store/jobs.ts';
+import { JOB_LEASES, renewLeases } from '../store/leases.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
@@ -70,7 +71,6 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   let again = false;
   /** The last claim filled up, or work fell due while every slot was taken: a freed slot should claim. */
   let backlog = false;
-  let wakeQueued = false;
   let stopped = false;
 
   const warn = (error: unknown, msg: string) =>
@@ -134,15 +134,8 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
       });
   }
 
-  /** Coalesces the wake-ups of one turn of the event loop (many attempts ending together) into one claim. */
-  function wakeSoon(): void {
-    if (wakeQueued) return;
-    wakeQueued = true;
-    setImmediate(() => {
-      wakeQueued = false;
-      wake();
-    });
-  }
+  /** Many attempts end in one turn of the event loop: one claim serves them all. */
+  const wakeSoon = soon(wake);
 
   async function claimWhileFree(): Promise<void> {
     do {
@@ -177,7 +170,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   const renew = setInterval(() => {
     if (attempts.size === 0) return;
     const leases = [...attempts].map(([id, attempt]) => ({ id, leaseId: attempt.leaseId }));
-    renewJobLeases(ctx.pool, leases, leaseMs).catch((error: unknown) =>
+    renewLeases(ctx.pool, JOB_LEASES, leases, leaseMs).catch((error: unknown) =>
       warn(error, 'cannot renew job leases'),
     );
   }, leaseMs / 3);

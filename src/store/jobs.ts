@@ -242,22 +242,6 @@ export async function claimDueJobs(
   return rows;
 }
 
-/** Moves the leases of the attempts still running here forward, so that no other worker takes them. */
-export async function renewJobLeases(
-  db: Queryable,
-  leases: Array<{ id: string; leaseId: string }>,
-  leaseMs: number,
-): Promise<void> {
-  await db.query(
-    `with locked as materialized (
-       select id, lease_id, status from jobs where id = any($1::text[]) for update
-     )
-     update jobs j set next_attempt_at = now() + $3 * interval '1 millisecond'
-       from locked l where j.id = l.id and l.lease_id = any($2::uuid[]) and l.status = 'running'`,
-    [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
-  );
-}
-
 /** Wakes the workers of every process: jobs are due now. */
 export async function notifyJobsDue(db: Queryable): Promise<void> {
   await db.query(`select pg_notify('${JOBS_DUE_CHANNEL}', '')`);

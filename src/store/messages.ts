@@ -149,22 +149,6 @@ export async function claimDue(
   return rows;
 }
 
-/** Moves the leases still held forward, so a long attempt keeps its message. */
-export async function renewLeases(
-  db: Queryable,
-  leases: Array<{ id: string; leaseId: string }>,
-  leaseMs: number,
-): Promise<void> {
-  await db.query(
-    `with locked as materialized (
-       select id, lease_id, status from messages where id = any($1::text[]) for update
-     )
-     update messages m set next_attempt_at = now() + $3 * interval '1 millisecond'
-       from locked l where m.id = l.id and l.lease_id = any($2::uuid[]) and l.status = 'pending'`,
-    [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
-  );
-}
-
 /** Moves a leased message's next attempt to `at` without recording an attempt (a circuit or rate wait). */
 export async function postpone(db: Queryable, id: string, leaseId: string, at: Date): Promise<void> {
   await db.query(

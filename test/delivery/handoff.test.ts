@@ -38,6 +38,11 @@ t.test('leased at the insert, delivered only after the hand-over', async (t) => 
   handoff.adopt(written.leased);
   while (receiver.requests.length === 0) await sleep(20);
   t.equal(receiver.requests[0]?.headers['webhook-id'], row?.id, 'then it goes out at once, under its id');
+  // Its slot frees once the attempt is recorded: the next test counts the receiver's share from zero.
+  const status = async () =>
+    (await app.ctx.pool.query('select status from messages where id = $1', [row?.id])).rows[0]?.status;
+  while ((await status()) !== 'delivered') await sleep(20);
+  await sleep(50);
 });
 
 t.test('a hand-over takes only what can start now, and a cancelled one gives its slots back', async (t) => {
