@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { createLogger } from '../../src/log.ts';
+import { claimDueJobs } from '../../src/store/jobs.ts';
 import { loadMigrations, MigrationError, migrate, pendingMigrations } from '../../src/store/migrate.ts';
 import { createPool, type Pool } from '../../src/store/pool.ts';
 import { freshDatabase } from '../helpers/database.ts';
@@ -100,4 +101,47 @@ t.test('the shipped migrations apply cleanly to an empty database', async (t) =>
   t.ok(migrations.length > 0);
   await migrate(db, log, migrations);
   t.same(await pendingMigrations(db, migrations), []);
+});
+
+t.test('0005 turns the jobs of a pg-boss-era database into queue entries, due as they were', async (t) => {
+  const db = await pool(t, await freshDatabase(t));
+  const all = await loadMigrations();
+  const before = all.filter((m) => m.name < '0005');
+  await migrate(db, log, before);
+  await db.query("insert into tenants (id, name, signing_secret) values ('ten_1', 'old', 'whsec_x')");
+  const insert = (id: string, status: string, runAt: string | null) =>
+    db.query(
+      `insert into jobs (id, tenant_id, type, status, input, timeout_seconds, max_attempts, run_at, queue_entry_id)
+       values ($1, 'ten_1', 'echo', $2, '1', 60, 3, $3, gen_random_uuid()) returning queue_entry_id`,
+      [id, status, runAt],
+    );
+  const entry = (await insert('job_queued', 'queued', null)).rows[0].queue_entry_id;
+  await insert('job_later', 'queued', '2999-01-01T00:00:00Z');
+  await insert('job_running', 'running', null);
+  await insert('job_done', 'succeeded', null);
+
+  t.same(await migrate(db, log, all), ['0005_job_queue.sql']);
+  const { rows } = await db.query(
+    `select id, lease_id, next_attempt_at <= now() as due, next_attempt_at is null as unset from jobs order by id`,
+  );
+  t.same(
+    rows.map((row) => [row.id, row.due, row.unset]),
+    [
+      ['job_done', null, true],
+      ['job_later', false, false],
+      ['job_queued', true, false],
+      ['job_running', true, false],
+    ],
+    'queued jobs due at their runAt or now, the running one lost (due now), a finished one left out',
+  );
+  t.equal(rows.find((row) => row.id === 'job_queued')?.lease_id, entry, 'the entry id became the lease id');
+  const claimed = await claimDueJobs(db, { limit: 10, leaseMs: 30_000 });
+  t.same(
+    claimed.map((row) => [row.id, row.claimed_from, row.attempts]).sort(),
+    [
+      ['job_queued', 'queued', 1],
+      ['job_running', 'running', 0],
+    ],
+    'a worker claims them: the queued one started, the lost one left for its decision',
+  );
 });
