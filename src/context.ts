@@ -66,8 +66,9 @@ export async function openContext(
 
   const boss = createBoss(url, config, log);
   await boss.start();
-  // Workers get most of the shutdown deadline; the rest is for HTTP draining and closing connections.
-  onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.6) }));
+  // pg-boss runs only the retention sweep, which runs again at its next schedule if cut short: it gets a sliver
+  // of the shutdown deadline, after the job runner and the dispatcher have had theirs (main.ts).
+  onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.05) }));
   await dropRetiredQueues(boss);
 
   // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a

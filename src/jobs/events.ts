@@ -77,49 +77,26 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
 
   await connect();
 
+  /** Subscribes to one event and to reconnects (`resync`: what the listener gets then); returns the undo. */
+  function subscribe<A extends unknown[]>(
+    event: string,
+    listener: (...args: A) => void,
+    resync: () => void,
+  ): () => void {
+    emitter.on(event, listener);
+    emitter.on(RESYNC, resync);
+    return () => {
+      emitter.off(event, listener);
+      emitter.off(RESYNC, resync);
+    };
+  }
+
   return {
-    onJobChange(jobId, listener) {
-      emitter.on(`job:${jobId}`, listener);
-      emitter.on(RESYNC, listener);
-      return () => {
-        emitter.off(`job:${jobId}`, listener);
-        emitter.off(RESYNC, listener);
-      };
-    },
-    onCancelRequest(listener) {
-      const resync = () => listener();
-      emitter.on('cancel', listener);
-      emitter.on(RESYNC, resync);
-      return () => {
-        emitter.off('cancel', listener);
-        emitter.off(RESYNC, resync);
-      };
-    },
-    onKeysChange(listener) {
-      emitter.on('keys', listener);
-      emitter.on(RESYNC, listener);
-      return () => {
-        emitter.off('keys', listener);
-        emitter.off(RESYNC, listener);
-      };
-    },
-    onDeliveriesDue(listener) {
-      const resync = () => listener([]);
-      emitter.on('deliveries', listener);
-      emitter.on(RESYNC, resync);
-      return () => {
-        emitter.off('deliveries', listener);
-        emitter.off(RESYNC, resync);
-      };
-    },
-    onJobsDue(listener) {
-      emitter.on('jobs-due', listener);
-      emitter.on(RESYNC, listener);
-      return () => {
-        emitter.off('jobs-due', listener);
-        emitter.off(RESYNC, listener);
-      };
-    },
+    onJobChange: (jobId, listener) => subscribe(`job:${jobId}`, listener, listener),
+    onCancelRequest: (listener) => subscribe('cancel', listener, () => listener()),
+    onKeysChange: (listener) => subscribe('keys', listener, listener),
+    onDeliveriesDue: (listener) => subscribe('deliveries', listener, () => listener([])),
+    onJobsDue: (listener) => subscribe('jobs-due', listener, listener),
     closing: closing.signal,
     async close() {
       closing.abort();

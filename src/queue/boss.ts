@@ -10,7 +10,8 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   const runsWorkers = config.role !== 'api';
   const boss = new PgBoss({
     connectionString: url,
-    max: config.databasePoolSize,
+    // One schedule and pg-boss's own maintenance: a couple of connections is plenty.
+    max: 2,
     application_name: `hookrelay-${config.role}-boss`,
     migrate: true,
     supervise: runsWorkers,

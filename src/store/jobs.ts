@@ -1,9 +1,9 @@
 // SQL for jobs, idempotency keys and job events. Every change to a job bumps its version and notifies
 // listeners in the same statement, so SSE and long polls hear of it whichever process made it.
 //
-// Batched changes find and lock their jobs by primary key first (the `locked` CTE) and test status on the locked
-// rows, for the reason given in messages.ts: a status test on the updated table lets the planner scan a whole
-// backlog through a status index whose statistics lag behind it.
+// Changes that test a job's state find and lock the job by primary key first (the `locked` CTE of changeJobs)
+// and test the state on the locked row, for the reason given in messages.ts: a status test on the updated table
+// lets the planner scan a whole backlog through a status index (jobs_due) whose statistics lag behind it.
 import type { Queryable } from './pool.ts';
 
 export const JOB_CHANNEL = 'hookrelay_jobs';
@@ -109,7 +109,7 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
                     priority, run_at, metadata)
        returning *
      ), woken as (
-       select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted where run_at is null limit 1
+       select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted where next_attempt_at <= now() limit 1
      )
      select inserted.* from inserted left join woken on true`,
     values: [
@@ -266,13 +266,15 @@ export function finishSucceeded(
   );
 }
 
-export function recordProgress(db: Queryable, id: string, percent: number, message: string | null) {
-  return changeJob(
+export async function recordProgress(db: Queryable, id: string, percent: number, message: string | null) {
+  const [row] = await changeJobs(
     db,
-    `update jobs set progress_percent = $2, progress_message = $3, version = version + 1
-      where id = $1 and status = 'running'`,
-    [id, percent, message],
+    'jobs.progress',
+    `update jobs j set progress_percent = $2, progress_message = $3, version = j.version + 1
+       from locked l where j.id = l.id and l.status = 'running'`,
+    [[id], percent, message],
   );
+  return row;
 }
 
 /**

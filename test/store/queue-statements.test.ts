@@ -1,0 +1,161 @@
+// The queue statements against a real Postgres in the state a burst leaves it in: statistics gathered while the
+// backlog was empty, then thousands of queued jobs and pending messages. Statements that change known rows must
+// read them by primary key, not scan the backlog through a status index; leases renew only the rows still held;
+// a job due now wakes the workers, one due later does not.
+import pg from 'pg';
+import t from 'tap';
+import { claimDueJobs, finishSucceeded, recordProgress } from '../../src/store/jobs.ts';
+import { DELIVERY_LEASES, JOB_LEASES, renewLeases } from '../../src/store/leases.ts';
+import { claimDue, postpone, recordDelivered } from '../../src/store/messages.ts';
+import { jobsApp } from '../helpers/jobs-app.ts';
+
+const BACKLOG = 5_000;
+const app = await jobsApp(t, {}, { workers: false });
+const tenant = await app.tenant('statements');
+const db = new pg.Client({ connectionString: app.ctx.config.databaseUrl });
+await db.connect();
+t.teardown(() => db.end());
+
+// Statistics that say nothing is waiting (some finished rows, analysed), then a backlog they know nothing of.
+await db.query(
+  `insert into jobs (id, tenant_id, type, status, input, timeout_seconds, max_attempts)
+   select 'job_done_' || i, $1, 'echo', 'succeeded', '1', 60, 3 from generate_series(1, 500) i`,
+  [tenant.id],
+);
+await db.query(
+  `insert into messages (id, tenant_id, url, event_type, payload, status, receiver, next_attempt_at)
+   select 'msg_done_' || i, $1, 'http://127.0.0.1:9/x', 'job.succeeded', '{}', 'delivered', 'r', null
+     from generate_series(1, 500) i`,
+  [tenant.id],
+);
+await db.query('analyze jobs; analyze messages');
+await db.query(
+  `insert into jobs (id, tenant_id, type, input, timeout_seconds, max_attempts, next_attempt_at)
+   select 'job_q_' || lpad(i::text, 5, '0'), $1, 'echo', '1', 60, 3, now() - interval '1 minute'
+     from generate_series(1, $2) i`,
+  [tenant.id, BACKLOG],
+);
+await db.query(
+  `insert into messages (id, tenant_id, url, event_type, payload, receiver, next_attempt_at)
+   select 'msg_p_' || lpad(i::text, 5, '0'), $1, 'http://127.0.0.1:9/x', 'job.succeeded', '{}', 'r',
+          now() - interval '1 minute'
+     from generate_series(1, $2) i`,
+  [tenant.id, BACKLOG],
+);
+
+/** Index entries read by `work` on this connection (its statistics flushed before and after). */
+async function indexReads(work: () => Promise<unknown>): Promise<number> {
+  const read = async () => {
+    await db.query('select pg_stat_force_next_flush()');
+    await db.query('select 1');
+    const { rows } = await db.query<{ n: string }>(
+      `select coalesce(sum(idx_tup_read), 0) as n from pg_stat_user_indexes
+        where indexrelname in ('jobs_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_pending')`,
+    );
+    return Number(rows[0]?.n);
+  };
+  await db.query("set stats_fetch_consistency = 'none'");
+  const before = await read();
+  await work();
+  return (await read()) - before;
+}
+
+// A worker's claims, on this connection: the rows the statements below act on.
+const [job] = await claimDueJobs(db, { limit: 1, leaseMs: 60_000 });
+const [message] = await claimDue(db, { limit: 1, leaseMs: 60_000, skipReceivers: [] });
+if (!job || !message) throw new Error('nothing claimed');
+
+t.test('statements on known rows read them by primary key, not the backlog', async (t) => {
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    ['recordProgress', () => recordProgress(db, job.id, 50, 'half')],
+    [
+      'renewLeases (jobs)',
+      () => renewLeases(db, JOB_LEASES, [{ id: job.id, leaseId: job.lease_id }], 60_000),
+    ],
+    [
+      'renewLeases (messages)',
+      () => renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 60_000),
+    ],
+    ['postpone', () => postpone(db, message.id, message.lease_id, new Date(Date.now() + 60_000))],
+    ['finishSucceeded', () => finishSucceeded(db, [{ id: job.id, leaseId: job.lease_id, result: 1 }])],
+    [
+      'recordDelivered',
+      () =>
+        recordDelivered(db, [
+          {
+            leaseId: message.lease_id,
+            attempt: {
+              id: 'att_statements',
+              message_id: message.id,
+              attempted_at: new Date(),
+              duration_ms: 1,
+              response_status: 200,
+              response_body: '',
+              error: null,
+            },
+          },
+        ]),
+    ],
+  ];
+  for (const [name, work] of cases) {
+    const reads = await indexReads(work);
+    t.ok(reads < 100, `${name}: ${reads} status-index entries read, of a backlog of ${BACKLOG}`);
+  }
+  const { rows } = await db.query(
+    `select (select status from jobs where id = $1) as job, (select status from messages where id = $2) as message`,
+    [job.id, message.id],
+  );
+  t.same(rows[0], { job: 'succeeded', message: 'delivered' }, 'and they did their work');
+});
+
+t.test('a lease renewal moves only the leases still held', async (t) => {
+  const [held, other] = await claimDueJobs(db, { limit: 2, leaseMs: 1_000 });
+  if (!held || !other) throw new Error('nothing claimed');
+  await renewLeases(
+    db,
+    JOB_LEASES,
+    [
+      { id: held.id, leaseId: held.lease_id },
+      // Another worker's claim since: a stale lease id renews nothing.
+      { id: other.id, leaseId: '00000000-0000-0000-0000-000000000000' },
+    ],
+    600_000,
+  );
+  const { rows } = await db.query<{ id: string; ahead: boolean }>(
+    "select id, next_attempt_at > now() + interval '5 minutes' as ahead from jobs where id = any($1) order by id",
+    [[held.id, other.id]],
+  );
+  t.same(
+    rows.map((row) => [row.id, row.ahead]),
+    [
+      [held.id, true],
+      [other.id, false],
+    ],
+  );
+  // A delivered message keeps its lease id, but it is no longer held: nothing moves.
+  await renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 600_000);
+  const after = await db.query('select next_attempt_at from messages where id = $1', [message.id]);
+  t.equal(after.rows[0]?.next_attempt_at, null);
+});
+
+t.test('a job due now wakes the workers; one due later does not', async (t) => {
+  const listener = new pg.Client({ connectionString: app.ctx.config.databaseUrl });
+  await listener.connect();
+  t.teardown(() => listener.end());
+  const heard: string[] = [];
+  listener.on('notification', (n) => heard.push(n.channel));
+  await listener.query('listen hookrelay_jobs_due');
+  const later = await tenant.api('POST', '/v1/jobs', {
+    type: 'echo',
+    input: 1,
+    runAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  t.equal(later.status, 202);
+  // A round trip on the listening connection delivers what was sent before it.
+  await listener.query('select 1');
+  t.same(heard, [], 'a job deferred by runAt sends no wake-up');
+  const now = await tenant.api('POST', '/v1/jobs', { type: 'echo', input: 1 });
+  t.equal(now.status, 202);
+  for (let i = 0; i < 100 && heard.length === 0; i++) await listener.query('select 1');
+  t.same(heard, ['hookrelay_jobs_due']);
+});
