@@ -15,10 +15,12 @@ import {
 } from '../store/endpoints.ts';
 import {
   type AttemptRow,
+  countAttempt,
   type Delivered,
   insertAttempt,
   lockMessage,
   type MessageRow,
+  noteLastError,
   postpone,
   recordDelivered,
   updateMessage,
@@ -116,12 +118,14 @@ async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date |
 const holds = (row: MessageRow | undefined, leaseId: string): row is MessageRow =>
   row !== undefined && row.lease_id === leaseId && row.status === 'pending';
 
-async function deliver(
-  ctx: AppContext,
-  message: MessageRow,
-  to: Target | undefined,
-  record: RecordDelivered,
-): Promise<void> {
+/** What a claim counted for an attempt whose outcome its dispatcher never recorded. */
+export const LOST_ATTEMPT_ERROR =
+  'no outcome was recorded for this attempt: the dispatcher making it stopped, or could not write to the database';
+
+/** A message as a dispatcher gets it: claimed (perhaps counting a lost attempt), or handed over fresh. */
+type Leased = MessageRow & { lost?: boolean };
+
+async function deliver(ctx: AppContext, message: Leased, to: Target | undefined, record: RecordDelivered) {
   if (!to) return;
   if ('deadReason' in to) {
     await withTransaction(ctx.pool, async (tx) => {
@@ -130,6 +134,9 @@ async function deliver(
     });
     return;
   }
+  const maxAttempts = ctx.config.deliveryRetryScheduleMs.length + 1;
+  if ((message.lost || message.attempts >= maxAttempts) && (await accountFor(ctx, message, maxAttempts)))
+    return;
   const wait = to.endpoint ? await admission(ctx, to.endpoint) : undefined;
   if (wait) {
     // The attempt waits without being counted: nothing is dropped.
@@ -166,13 +173,66 @@ async function deliver(
     response_body: result.body,
     error: outcome.kind === 'retry' ? outcome.error : result.error,
   };
+  ctx.metrics.deliveryAttempts.inc({ outcome: outcome.kind });
+  ctx.metrics.deliveryDuration.observe({ outcome: outcome.kind }, result.durationMs / 1000);
   const recorded =
     outcome.kind === 'delivered' &&
     // A batch the database refused is recorded again one message at a time, below.
     (await record({ attempt, leaseId: message.lease_id }).catch(() => false));
-  if (!recorded) await settle(ctx, message.lease_id, attempt, result, outcome);
-  ctx.metrics.deliveryAttempts.inc({ outcome: outcome.kind });
-  ctx.metrics.deliveryDuration.observe({ outcome: outcome.kind }, result.durationMs / 1000);
+  if (recorded) return;
+  try {
+    await settle(ctx, message.lease_id, attempt, result, outcome);
+  } catch (error) {
+    // The full record was refused: the attempt still counts, with a second, minimal write (it may fail too, if
+    // the database is away; then the next claim counts it). Never an attempt that vanishes, to be made again.
+    ctx.log.error({ err: error, messageId: message.id }, 'delivery attempt not recorded; counting it alone');
+    const delivered = outcome.kind === 'delivered';
+    const delayMs = delivered ? 0 : retryDelay(ctx, message.attempts + 1, outcome);
+    await countAttempt(ctx.pool, {
+      id: message.id,
+      leaseId: message.lease_id,
+      delivered,
+      responseStatus: result.status,
+      error: `${attempt.error ?? 'delivered'} (the attempt's details could not be recorded: ${(error as Error).message})`,
+      nextAttemptAt: new Date(Date.now() + (delayMs ?? 0)),
+    });
+  }
+}
+
+/**
+ * Before an attempt at a message whose count needs a look (a lost attempt counted by its claim, or a schedule
+ * used up by such counts): records the lost attempt, and dead-letters a message with no attempt left. True when
+ * nothing more is to be done with it.
+ */
+function accountFor(ctx: AppContext, message: Leased, maxAttempts: number): Promise<boolean> {
+  return withTransaction(ctx.pool, async (tx) => {
+    const locked = await lockMessage(tx, message.id);
+    if (!holds(locked, message.lease_id)) return true;
+    let current = locked;
+    if (message.lost) {
+      await insertAttempt(tx, {
+        id: newId('att'),
+        message_id: message.id,
+        attempted_at: new Date(),
+        duration_ms: 0,
+        response_status: null,
+        response_body: null,
+        error: LOST_ATTEMPT_ERROR,
+      });
+      current = await noteLastError(tx, message.id, LOST_ATTEMPT_ERROR);
+    }
+    if (current.attempts < maxAttempts) return false;
+    await deadLetter(ctx, tx, current, 'exhausted');
+    return true;
+  });
+}
+
+/** After a retry: when the next attempt runs, or undefined when the schedule is used up. */
+function retryDelay(ctx: AppContext, attempted: number, outcome: Outcome): number | undefined {
+  if (outcome.kind !== 'retry') return undefined;
+  const scheduled = nextDelayMs(attempted, ctx.config.deliveryRetryScheduleMs);
+  if (scheduled === undefined) return undefined;
+  return outcome.retryAfterMs ?? scheduled;
 }
 
 /** Records an attempt and the message's next step in one transaction, if the attempt still holds it. */
@@ -218,10 +278,8 @@ async function settle(
       await disableEndpoint(ctx, tx, disabled);
       return;
     }
-    const attempted = message.attempts + 1;
-    const scheduled =
-      outcome.kind === 'retry' ? nextDelayMs(attempted, ctx.config.deliveryRetryScheduleMs) : undefined;
-    if (outcome.kind === 'gone' || scheduled === undefined) {
+    const delayMs = retryDelay(ctx, message.attempts + 1, outcome);
+    if (delayMs === undefined) {
       const updated = await updateMessage(tx, messageId, {
         ...last,
         status: 'pending',
@@ -231,8 +289,6 @@ async function settle(
       await deadLetter(ctx, tx, updated, outcome.kind === 'gone' ? 'gone' : 'exhausted');
       return;
     }
-    const delayMs =
-      outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? outcome.retryAfterMs : scheduled;
     await updateMessage(tx, messageId, {
       ...last,
       status: 'pending',

@@ -1,4 +1,5 @@
-// One HTTP attempt at a webhook: POST through the guarded agent, time-limited, response read capped at 4 KiB.
+// One HTTP attempt at a webhook: POST through the guarded agent, time-limited, response read capped at 4 KiB
+// and made storable whatever its bytes (read-capped.ts).
 import { request } from 'undici';
 import type { Outbound } from '../outbound/client.ts';
 import { readCapped } from '../outbound/read-capped.ts';
@@ -30,7 +31,11 @@ export async function send(
       dispatcher: outbound.agent,
       signal: limit.signal,
     });
-    const { text } = await readCapped(response.body, RESPONSE_BODY_KEPT);
+    const { text } = await readCapped(
+      response.body,
+      RESPONSE_BODY_KEPT,
+      response.headers['content-encoding'],
+    );
     const retryAfter = response.headers['retry-after'];
     return {
       durationMs: now() - started,

@@ -22,6 +22,7 @@ import {
 } from '../store/jobs.ts';
 import { JOB_LEASES, renewLeases } from '../store/leases.ts';
 import type { MessageRow } from '../store/messages.ts';
+import { isDataRefusal, jsonRefusal } from '../store/storable.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { deadline } from '../timeout.ts';
@@ -249,7 +250,10 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
       handler.run(input, { progress, signal, log, attempt: job.attempts, outbound: ctx.outbound }),
       signal,
     );
-    outcome = { kind: 'succeeded', result: result ?? null };
+    const refusal = jsonRefusal(result ?? null);
+    outcome = refusal
+      ? { kind: 'retry', error: `result is not storable: ${refusal}` }
+      : { kind: 'succeeded', result: result ?? null };
   } catch (error) {
     outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: runner.shutdown }, job);
   } finally {
@@ -262,7 +266,23 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
     (await runner
       .succeeded({ jobId: job.id, leaseId: job.lease_id, result: outcome.result })
       .catch(() => false));
-  if (!ended) await settle(ctx, job, outcome);
+  if (ended) return;
+  try {
+    await settle(ctx, job, outcome);
+  } catch (error) {
+    // The database refused the record: the attempt still ends, as a failed one, with a second write that holds
+    // nothing but plain text (if that fails too, the database is away: the lease runs out and the next claim
+    // decides, with this attempt counted). Never left running, to be run again for the same reason.
+    const reason = (error as Error).message;
+    log.error({ err: error }, 'job attempt outcome not recorded; recording it as failed');
+    await settle(ctx, job, {
+      kind: 'retry',
+      error:
+        outcome.kind === 'succeeded' && isDataRefusal(error)
+          ? `result is not storable: ${reason}`
+          : `the attempt's outcome could not be recorded: ${reason}`,
+    });
+  }
 }
 
 /**

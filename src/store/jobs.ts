@@ -5,6 +5,7 @@
 // and test the state on the locked row, for the reason given in messages.ts: a status test on the updated table
 // lets the planner scan a whole backlog through a status index (jobs_due) whose statistics lag behind it.
 import type { Queryable } from './pool.ts';
+import { storableText, storableTextOrNull } from './storable.ts';
 
 export const JOB_CHANNEL = 'hookrelay_jobs';
 export const CANCEL_CHANNEL = 'hookrelay_cancel';
@@ -272,7 +273,7 @@ export async function recordProgress(db: Queryable, id: string, percent: number,
     'jobs.progress',
     `update jobs j set progress_percent = $2, progress_message = $3, version = j.version + 1
        from locked l where j.id = l.id and l.status = 'running'`,
-    [[id], percent, message],
+    [[id], percent, storableTextOrNull(message)],
   );
   return row;
 }
@@ -287,7 +288,7 @@ export function requeueJob(db: Queryable, id: string, error: string, delayMs: nu
     `update jobs set status = 'queued', error = $2, lease_id = gen_random_uuid(),
             next_attempt_at = now() + $3 * interval '1 millisecond', attempts = attempts - $4::int,
             version = version + 1 where id = $1`,
-    [id, error, delayMs, refund ? 1 : 0],
+    [id, storableText(error), delayMs, refund ? 1 : 0],
   );
 }
 
@@ -315,7 +316,7 @@ export async function finishJob(
       id,
       outcome.status,
       outcome.result === undefined ? null : JSON.stringify(outcome.result),
-      outcome.error ?? null,
+      storableTextOrNull(outcome.error),
     ],
   );
   return row as JobRow;

@@ -7,6 +7,7 @@
 // that index's statistics lag behind a backlog that grows from none to thousands within seconds: 6 ms instead
 // of 0.2 for 20 rows in a backlog of 20,000 (docs/benchmarks.md).
 import type { Queryable } from './pool.ts';
+import { storableText, storableTextOrNull } from './storable.ts';
 
 /**
  * Notified when messages fall due now (new, resent, replayed), so dispatchers claim at once. The payload names
@@ -34,6 +35,8 @@ export interface MessageRow {
   receiver: string;
   /** The lease of the dispatcher allowed to settle the attempt in flight; a new claim writes a new one. */
   lease_id: string;
+  /** Claimed and not yet recorded or given back (migrations/0006_counted_attempts.sql). */
+  leased: boolean;
   next_attempt_at: Date | null;
   created_at: Date;
   delivered_at: Date | null;
@@ -94,9 +97,9 @@ export async function insertMessages(
     name: 'messages.insert-many',
     text: `with inserted as (
        insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id,
-                             next_attempt_at)
+                             leased, next_attempt_at)
        select id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver,
-              coalesce(lease_id, gen_random_uuid()),
+              coalesce(lease_id, gen_random_uuid()), lease_id is not null,
               case when lease_id is null then now() else now() + $10 * interval '1 millisecond' end
          from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
                      $8::text[], $9::uuid[])
@@ -125,35 +128,48 @@ export async function insertMessages(
   return rows;
 }
 
+export type ClaimedMessage = MessageRow & {
+  /**
+   * The previous claim's attempt was never recorded (its dispatcher stopped, or could not write): this claim
+   * counted it in `attempts`.
+   */
+  lost: boolean;
+};
+
 /**
  * Leases up to `limit` due messages for `leaseMs`, oldest first, skipping rows another dispatcher is claiming
- * and the receivers named (those whose share is full in the caller).
+ * and the receivers named (those whose share is full in the caller). A message still leased from an earlier
+ * claim lost its attempt's outcome: that attempt is counted here.
  */
 export async function claimDue(
   db: Queryable,
   claim: { limit: number; leaseMs: number; skipReceivers: string[] },
-): Promise<MessageRow[]> {
-  const { rows } = await db.query<MessageRow>({
+): Promise<ClaimedMessage[]> {
+  const { rows } = await db.query<ClaimedMessage>({
     name: 'messages.claim-due',
     text: `with picked as (
-       select id from messages
+       select id, leased from messages
         where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
         order by next_attempt_at limit $1
         for update skip locked
      )
-     update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond'
+     update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
+                           leased = true, attempts = m.attempts + picked.leased::int
        from picked where m.id = picked.id
-     returning m.*`,
+     returning m.*, picked.leased as lost`,
     values: [claim.limit, claim.leaseMs, claim.skipReceivers],
   });
   return rows;
 }
 
-/** Moves a leased message's next attempt to `at` without recording an attempt (a circuit or rate wait). */
+/**
+ * Gives a leased message back unsent, due at `at` (a circuit or rate wait, or a dispatcher stopping): no attempt
+ * was made, so none is counted.
+ */
 export async function postpone(db: Queryable, id: string, leaseId: string, at: Date): Promise<void> {
   await db.query(
     `with locked as materialized (select id, lease_id, status from messages where id = $1 for update)
-     update messages m set next_attempt_at = $3
+     update messages m set next_attempt_at = $3, leased = false
        from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending'`,
     [id, leaseId, at],
   );
@@ -174,7 +190,7 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
     text: `with locked as materialized (
        select id, lease_id, status from messages where id = any($1::text[]) for update
      ), done as (
-       update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null,
+       update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null, leased = false,
                              last_response_status = d.status, next_attempt_at = null, delivered_at = now()
          from locked l join unnest($1::text[], $2::uuid[], $6::int[]) as d (id, lease_id, status) on d.id = l.id
         where m.id = l.id and l.lease_id = d.lease_id and l.status = 'pending'
@@ -198,7 +214,7 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
       delivered.map((d) => d.attempt.attempted_at),
       delivered.map((d) => d.attempt.duration_ms),
       delivered.map((d) => d.attempt.response_status),
-      delivered.map((d) => d.attempt.response_body),
+      delivered.map((d) => storableTextOrNull(d.attempt.response_body)),
     ],
   });
   return new Set(rows.map((row) => row.id));
@@ -261,8 +277,8 @@ export async function insertAttempt(db: Queryable, attempt: AttemptRow): Promise
       attempt.attempted_at,
       attempt.duration_ms,
       attempt.response_status,
-      attempt.response_body,
-      attempt.error,
+      storableTextOrNull(attempt.response_body),
+      storableTextOrNull(attempt.error),
     ],
   );
 }
@@ -281,18 +297,64 @@ export async function updateMessage(
 ): Promise<MessageRow> {
   const { rows } = await db.query<MessageRow>(
     `update messages set status = $2, attempts = attempts + $3, last_error = $4, last_response_status = $5,
-            next_attempt_at = $6, delivered_at = case when $2 = 'delivered' then now() else delivered_at end
+            next_attempt_at = $6, delivered_at = case when $2 = 'delivered' then now() else delivered_at end,
+            leased = false
       where id = $1 returning *`,
     [
       id,
       change.status,
       change.attemptsDelta,
-      change.lastError,
+      storableTextOrNull(change.lastError),
       change.lastResponseStatus,
       change.nextAttemptAt,
     ],
   );
   return rows[0] as MessageRow;
+}
+
+/** Sets a leased message's last error without settling it (an attempt counted by its claim, recorded late). */
+export async function noteLastError(db: Queryable, id: string, error: string): Promise<MessageRow> {
+  const { rows } = await db.query<MessageRow>(
+    'update messages set last_error = $2, last_response_status = null where id = $1 returning *',
+    [id, storableText(error)],
+  );
+  return rows[0] as MessageRow;
+}
+
+/**
+ * The second, minimal write for an attempt whose full record the database refused: counts the attempt on the
+ * message alone (no attempt row), delivered or due again at `nextAttemptAt`, if the lease is still the one
+ * given. A message whose schedule is used up is dead-lettered by the claim that takes it next.
+ */
+export async function countAttempt(
+  db: Queryable,
+  attempt: {
+    id: string;
+    leaseId: string;
+    delivered: boolean;
+    responseStatus: number | null;
+    error: string;
+    nextAttemptAt: Date;
+  },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `with locked as materialized (select id, lease_id, status from messages where id = $1 for update)
+     update messages m
+        set attempts = m.attempts + 1, leased = false, last_response_status = $4, last_error = $5,
+            status = case when $3 then 'delivered' else m.status end,
+            delivered_at = case when $3 then now() else m.delivered_at end,
+            next_attempt_at = case when $3 then null else $6::timestamptz end
+       from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending'`,
+    [
+      attempt.id,
+      attempt.leaseId,
+      attempt.delivered,
+      attempt.responseStatus,
+      storableText(attempt.error),
+      attempt.nextAttemptAt,
+    ],
+  );
+  return rowCount === 1;
 }
 
 /**
@@ -302,7 +364,8 @@ export async function updateMessage(
 export async function restartMessages(db: Queryable, ids: string[]): Promise<void> {
   await db.query(
     `with restarted as (
-       update messages set status = 'pending', attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now()
+       update messages set status = 'pending', attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now(),
+                           leased = false
         where id = any($1::text[])
        returning 1
      ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from restarted limit 1) any_row`,

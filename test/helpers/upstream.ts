@@ -13,7 +13,7 @@ export interface Recorded {
 export interface Answer {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   /** Wait this long before answering (a slow upstream). */
   delayMs?: number;
 }

@@ -120,7 +120,7 @@ t.test('0005 turns the jobs of a pg-boss-era database into queue entries, due as
   await insert('job_running', 'running', null);
   await insert('job_done', 'succeeded', null);
 
-  t.same(await migrate(db, log, all), ['0005_job_queue.sql']);
+  t.equal((await migrate(db, log, all))[0], '0005_job_queue.sql', 'applied from 0005 on');
   const { rows } = await db.query(
     `select id, lease_id, next_attempt_at <= now() as due, next_attempt_at is null as unset from jobs order by id`,
   );

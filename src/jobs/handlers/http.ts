@@ -79,11 +79,11 @@ export const http = defineHandler({
           throw new PermanentJobError((error as Error).message);
         throw new Error(`request to ${url.origin} failed: ${(error as Error).message}`);
       }
-      read = await readCapped(response.body, MAX_RESPONSE_BYTES);
+      read = await readCapped(response.body, MAX_RESPONSE_BYTES, response.headers['content-encoding']);
     } finally {
       limit.clear();
     }
-    const { text, truncated } = read;
+    const { text, truncated, encoded } = read;
     const status = response.statusCode;
     if (status === 408 || status === 429 || status >= 500) {
       const message = `upstream answered ${status}`;
@@ -94,7 +94,7 @@ export const http = defineHandler({
     if (status >= 400) throw new PermanentJobError(`upstream answered ${status}`);
     const contentType = String(response.headers['content-type'] ?? '');
     let body: unknown = text;
-    if (!truncated && /[/+]json\b/.test(contentType)) {
+    if (!truncated && !encoded && /[/+]json\b/.test(contentType)) {
       try {
         body = JSON.parse(text);
       } catch {
