@@ -57,7 +57,13 @@ export async function openContext(
   const pool = createPool(url, config.databasePoolSize, log, `hookrelay-${config.role}`);
   onClose(() => pool.end());
   const migrations = await loadMigrations();
-  await migrate(pool, log, migrations);
+  // Migrations wait for each other's lock and may build indexes on large tables: no statement timeout there.
+  const migrator = createPool(url, 1, log, `hookrelay-${config.role}-migrate`, { queryTimeoutMs: 0 });
+  try {
+    await migrate(migrator, log, migrations);
+  } finally {
+    await migrator.end();
+  }
   const secrets = createSecretBox(config.encryptionKeys);
   await resealSecrets(pool, secrets, log);
 

@@ -13,6 +13,10 @@ export interface Metrics {
   deliveryDuration: Histogram<'outcome'>;
   deadLetters: Counter<'reason'>;
   jobsFinished: Counter<'status'>;
+  leasesLost: Counter<'queue'>;
+  /** Handlers still running well after their attempt was aborted; each keeps its worker slot until it returns. */
+  handlersOverrunning: Gauge;
+  handlerOverruns: Counter;
 }
 
 export function createMetrics(pool: Pool): Metrics {
@@ -43,6 +47,22 @@ export function createMetrics(pool: Pool): Metrics {
       name: 'hookrelay_jobs_finished_total',
       help: 'Jobs that reached a final status in this process.',
       labelNames: ['status'],
+      registers: [registry],
+    }),
+    leasesLost: new Counter({
+      name: 'hookrelay_leases_lost_total',
+      help: 'Leases this process lost while working (taken by another, or not renewable in time); the work stopped.',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    handlersOverrunning: new Gauge({
+      name: 'hookrelay_job_handlers_overrunning',
+      help: 'Job handlers still running well after their attempt was aborted (they ignore their signal); each keeps its worker slot.',
+      registers: [registry],
+    }),
+    handlerOverruns: new Counter({
+      name: 'hookrelay_job_handler_overruns_total',
+      help: 'Job handlers that kept running well after their attempt was aborted.',
       registers: [registry],
     }),
   };

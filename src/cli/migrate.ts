@@ -11,7 +11,7 @@ export async function migrateCommand(): Promise<void> {
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, log);
   try {
-    const pool = createPool(database.url, 2, log, 'hookrelay-migrate');
+    const pool = createPool(database.url, 2, log, 'hookrelay-migrate', { queryTimeoutMs: 0 });
     try {
       const applied = await migrate(pool, log, await loadMigrations());
       log.info(

@@ -6,14 +6,14 @@
 // leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
+import { keepLeases } from '../queue/lease-keeper.ts';
 import { soon } from '../soon.ts';
-import { DELIVERY_LEASES, renewLeases } from '../store/leases.ts';
+import { DELIVERY_LEASES } from '../store/leases.ts';
 import { claimDue, type MessageRow, postpone } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
 export const LEASE_MS = 30_000;
-const RENEW_EVERY_MS = 10_000;
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
 
@@ -29,9 +29,10 @@ export interface Claimer {
 
 /**
  * `prepare` receives each claimed batch (to load what its deliveries need, once) and returns the function
- * that makes one message's attempt.
+ * that makes one message's attempt; `signal` aborts it when the lease is lost (another dispatcher may send).
  */
-export type Prepare = (batch: MessageRow[]) => (message: MessageRow) => Promise<void>;
+export type Prepare = (batch: MessageRow[]) => Send;
+type Send = (message: MessageRow, signal: AbortSignal) => Promise<void>;
 
 /**
  * Messages written by this process (a job's end) can skip the claim: `reserve` says whether this dispatcher
@@ -50,14 +51,38 @@ interface Receiver {
   /** Slots promised to hand-overs whose transactions have not committed yet. */
   reserved: number;
   /** Claimed messages waiting for one of this receiver's slots here. */
-  waiting: Array<{ message: MessageRow; send: (message: MessageRow) => Promise<void> }>;
+  waiting: Array<{ message: MessageRow; send: Send }>;
 }
 
 export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   const capacity = ctx.config.deliveryConcurrency;
   const perReceiver = ctx.config.deliveryEndpointConcurrency;
   /** Every message leased here, running or waiting, by lease id: its id, and its attempt once running. */
-  const held = new Map<string, { id: string; attempt?: Promise<void> }>();
+  const held = new Map<string, { id: string; attempt?: Promise<void>; abort?: AbortController }>();
+  const leases = keepLeases({
+    pool: ctx.pool,
+    queue: DELIVERY_LEASES,
+    leaseMs: LEASE_MS,
+    log: ctx.log,
+    metrics: ctx.metrics,
+  });
+  /** A lease lost: its attempt is aborted, or the message leaves the waiting line unsent. */
+  const lost = (leaseId: string) => () => {
+    const entry = held.get(leaseId);
+    held.delete(leaseId);
+    if (entry?.abort) return entry.abort.abort();
+    for (const [name, receiver] of receivers) {
+      const at = receiver.waiting.findIndex((w) => w.message.lease_id === leaseId);
+      if (at >= 0) {
+        receiver.waiting.splice(at, 1);
+        forget(name, receiver);
+        return;
+      }
+    }
+  };
+  /** Keeps a claimed message's lease; `since`: when the statement that took it was sent. */
+  const hold = (message: MessageRow, since: number) =>
+    leases.hold({ id: message.id, leaseId: message.lease_id, since }, lost(message.lease_id));
   const receivers = new Map<string, Receiver>();
   /** Attempts running here: at most DELIVERY_CONCURRENCY. Waiting messages do not count against it. */
   let running = 0;
@@ -115,6 +140,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       const limit = Math.min(capacity - running - reserved, 2 * perReceiver);
       if (limit <= 0) return; // the next delivery to end wakes us
       let batch: MessageRow[];
+      const since = Date.now();
       try {
         const full = [...receivers.keys()].filter(isFull);
         batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, skipReceivers: full });
@@ -123,14 +149,17 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         return; // the poll tries again
       }
       const send = prepare(batch);
-      for (const message of batch) admit(message, send);
+      for (const message of batch) {
+        hold(message, since);
+        admit(message, send);
+      }
       // A full claim suggests more is due; worth another only if it could take some. A wake-up that came
       // during the query (`again` already set) is not lost.
       if (batch.length === limit && batch.some((message) => !isFull(message.receiver))) again = true;
     } while (again && !stopped);
   }
 
-  function admit(message: MessageRow, send: (message: MessageRow) => Promise<void>): void {
+  function admit(message: MessageRow, send: Send): void {
     const receiver = receiverOf(message.receiver);
     if (receiver.running < perReceiver && running < capacity) run(message, send, receiver);
     else {
@@ -139,22 +168,24 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     }
   }
 
-  function run(message: MessageRow, send: (message: MessageRow) => Promise<void>, receiver: Receiver) {
+  function run(message: MessageRow, send: Send, receiver: Receiver) {
     receiver.running += 1;
     running += 1;
-    const attempt = send(message)
+    const abort = new AbortController();
+    const attempt = send(message, abort.signal)
       .catch((error: unknown) =>
         warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
       )
       .finally(() => {
         held.delete(message.lease_id);
+        leases.release(message.lease_id);
         receiver.running -= 1;
         running -= 1;
         forget(message.receiver, receiver);
         // The freed slot goes to a waiting message (this receiver's first), or else to a claim.
         if (!startWaiting(receiver)) wakeSoon();
       });
-    held.set(message.lease_id, { id: message.id, attempt });
+    held.set(message.lease_id, { id: message.id, attempt, abort });
   }
 
   /** Starts a waiting message where a receiver has room, preferring `first`; false if none could start. */
@@ -176,6 +207,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     const now = new Date();
     for (const message of messages) {
       held.delete(message.lease_id);
+      leases.release(message.lease_id);
       postpone(ctx.pool, message.id, message.lease_id, now).catch((error: unknown) =>
         warn(error, 'cannot give a delivery back; it is claimed again when its lease ends'),
       );
@@ -183,6 +215,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   }
 
   function handoff(): Handoff {
+    // Before the transaction that writes the leased rows begins: their lease runs from its start (now()).
+    const opened = Date.now();
     const promised: string[] = [];
     const settle = () => {
       for (const name of promised.splice(0)) {
@@ -209,7 +243,10 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         if (rows.length === 0) return;
         if (stopped) return release(rows);
         const send = prepare(rows);
-        for (const message of rows) admit(message, send);
+        for (const message of rows) {
+          hold(message, opened);
+          admit(message, send);
+        }
       },
       cancel() {
         settle();
@@ -220,18 +257,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   }
 
   const poll = setInterval(wake, POLL_MS);
-  const renew = setInterval(() => {
-    if (held.size === 0) return;
-    renewLeases(
-      ctx.pool,
-      DELIVERY_LEASES,
-      [...held].map(([leaseId, { id }]) => ({ id, leaseId })),
-      LEASE_MS,
-    ).catch((error: unknown) => warn(error, 'cannot renew delivery leases'));
-  }, RENEW_EVERY_MS);
-  // The process lives for its server and connections, not for these timers.
+  // The process lives for its server and connections, not for this timer.
   poll.unref();
-  renew.unref();
   const unsubscribe = ctx.events.onDeliveriesDue((names) => {
     // Due only for receivers full here: the end of one of their deliveries claims for them.
     if (names.length > 0 && names.every(isFull)) return;
@@ -244,7 +271,6 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     async stop() {
       stopped = true;
       clearInterval(poll);
-      clearInterval(renew);
       unsubscribe();
       await claiming;
       release(
@@ -258,6 +284,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         ),
       ]);
       waited.abort();
+      leases.stop();
     },
   };
 }

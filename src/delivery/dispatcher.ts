@@ -27,6 +27,7 @@ import {
 } from '../store/messages.ts';
 import { tenantsByIds } from '../store/tenants.ts';
 import { withTransaction } from '../store/transaction.ts';
+import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { VERSION } from '../version.ts';
 import { type Claimer, startClaimer } from './claimer.ts';
 import { classify, type Outcome } from './classify.ts';
@@ -51,7 +52,7 @@ export function startDispatcher(ctx: AppContext): Claimer {
     const targets = targetsOf(ctx, batch);
     // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
     targets.catch(() => undefined);
-    return async (message) => deliver(ctx, message, (await targets).get(message.id), record);
+    return async (message, signal) => deliver(ctx, message, (await targets).get(message.id), record, signal);
   });
 }
 
@@ -125,7 +126,13 @@ export const LOST_ATTEMPT_ERROR =
 /** A message as a dispatcher gets it: claimed (perhaps counting a lost attempt), or handed over fresh. */
 type Leased = MessageRow & { lost?: boolean };
 
-async function deliver(ctx: AppContext, message: Leased, to: Target | undefined, record: RecordDelivered) {
+async function deliver(
+  ctx: AppContext,
+  message: Leased,
+  to: Target | undefined,
+  record: RecordDelivered,
+  signal: AbortSignal,
+) {
   if (!to) return;
   if ('deadReason' in to) {
     await withTransaction(ctx.pool, async (tx) => {
@@ -152,6 +159,7 @@ async function deliver(ctx: AppContext, message: Leased, to: Target | undefined,
     url: to.url,
     body,
     timeoutMs: ctx.config.deliveryTimeoutMs,
+    signal,
     headers: {
       // The endpoint's own headers first: ours (validated as not reserved at registration) always win.
       ...to.headers,
@@ -163,6 +171,8 @@ async function deliver(ctx: AppContext, message: Leased, to: Target | undefined,
       ...(message.job_id && { 'x-job-id': message.job_id }),
     },
   });
+  // The lease was lost meanwhile: another dispatcher may be sending; this attempt records nothing.
+  if (signal.aborted) return;
   const outcome = classify(result);
   const attempt = {
     id: newId('att'),
@@ -183,9 +193,18 @@ async function deliver(ctx: AppContext, message: Leased, to: Target | undefined,
   try {
     await settle(ctx, message.lease_id, attempt, result, outcome);
   } catch (error) {
-    // The full record was refused: the attempt still counts, with a second, minimal write (it may fail too, if
-    // the database is away; then the next claim counts it). Never an attempt that vanishes, to be made again.
-    ctx.log.error({ err: error, messageId: message.id }, 'delivery attempt not recorded; counting it alone');
+    // A connection lost on the way: the same record once more. The database refused the full record: the
+    // attempt still counts, with a second, minimal write. If that fails too, the next claim counts it. Never an
+    // attempt that vanishes, to be made again and again.
+    if (isDatabaseUnavailable(error)) {
+      ctx.log.warn({ err: error, messageId: message.id }, 'delivery attempt not recorded; trying once more');
+      await settle(ctx, message.lease_id, attempt, result, outcome);
+      return;
+    }
+    ctx.log.error(
+      { err: error, messageId: message.id },
+      'delivery attempt record refused; counting it alone',
+    );
     const delivered = outcome.kind === 'delivered';
     const delayMs = delivered ? 0 : retryDelay(ctx, message.attempts + 1, outcome);
     await countAttempt(ctx.pool, {

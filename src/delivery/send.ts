@@ -18,7 +18,13 @@ export interface SendResult {
 
 export async function send(
   outbound: Outbound,
-  call: { url: string; headers: Record<string, string>; body: string; timeoutMs: number },
+  call: {
+    url: string;
+    headers: Record<string, string>;
+    body: string;
+    timeoutMs: number;
+    signal?: AbortSignal;
+  },
   now: () => number = Date.now,
 ): Promise<SendResult> {
   const started = now();
@@ -29,7 +35,7 @@ export async function send(
       headers: call.headers,
       body: call.body,
       dispatcher: outbound.agent,
-      signal: limit.signal,
+      signal: call.signal ? AbortSignal.any([limit.signal, call.signal]) : limit.signal,
     });
     const { text } = await readCapped(
       response.body,

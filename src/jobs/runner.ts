@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import type { Claimer } from '../delivery/claimer.ts';
+import { keepLeases, LeaseLost } from '../queue/lease-keeper.ts';
 import { soon } from '../soon.ts';
 import { createBatcher } from '../store/batcher.ts';
 import {
@@ -20,7 +21,7 @@ import {
   requeueJob,
   startAttempt,
 } from '../store/jobs.ts';
-import { JOB_LEASES, renewLeases } from '../store/leases.ts';
+import { JOB_LEASES } from '../store/leases.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { isDataRefusal, jsonRefusal } from '../store/storable.ts';
 import { withTransaction } from '../store/transaction.ts';
@@ -39,6 +40,8 @@ const CLAIM_BATCH = 100;
  */
 const POLL_MS = 1_000;
 const MAX_ERROR_LENGTH = 1_000;
+/** A handler still running this long after its attempt was aborted ignores its signal: logged and counted. */
+const OVERRUN_MS = 10_000;
 
 /** What an attempt came to; `settle` is the one place that acts on it. */
 type Outcome =
@@ -46,7 +49,9 @@ type Outcome =
   | { kind: 'cancelled' }
   | { kind: 'failed'; error: string }
   | { kind: 'retry'; error: string; delayMs?: number }
-  | { kind: 'interrupted' };
+  | { kind: 'interrupted' }
+  /** The lease was lost: another worker may hold the job now, so this one records nothing. */
+  | { kind: 'lost' };
 
 class Cancelled extends Error {}
 
@@ -65,6 +70,18 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   const leaseMs = ctx.config.jobHeartbeatMs;
   /** The attempts held here, by job id, from their claim until their outcome is recorded. */
   const attempts = new Map<string, Attempt>();
+  /**
+   * Worker slots taken: an attempt keeps its slot until its outcome is recorded and its handler has returned
+   * (a handler that ignores its abort keeps running, and must not run beside WORKER_CONCURRENCY others).
+   */
+  let occupied = 0;
+  const leases = keepLeases({
+    pool: ctx.pool,
+    queue: JOB_LEASES,
+    leaseMs,
+    log: ctx.log,
+    metrics: ctx.metrics,
+  });
   const shutdown = new AbortController();
   /** Cancel requests for jobs not (yet) held here, heard while a claim was in flight: it may return them. */
   const cancelledWhileClaiming = new Set<string>();
@@ -141,43 +158,45 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   async function claimWhileFree(): Promise<void> {
     do {
       again = false;
-      const free = capacity - attempts.size;
+      const free = capacity - occupied;
       if (free <= 0) {
         backlog = true;
         return;
       }
       const limit = Math.min(free, CLAIM_BATCH);
+      const since = Date.now();
       const rows = await claimDueJobs(ctx.pool, { limit, leaseMs });
+      for (const row of rows) leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id));
       backlog = rows.length === limit;
       for (const row of rows) start(row);
       if (backlog) again = true;
     } while (again && !stopped);
   }
 
+  /** Aborts the attempt whose lease was lost (it may be taken already by another worker). */
+  const lost = (jobId: string) => (reason: LeaseLost) => attempts.get(jobId)?.controller.abort(reason);
+
   function start(row: ClaimedJob): void {
     const controller = new AbortController();
     if (cancelledWhileClaiming.has(row.id)) controller.abort(new Cancelled());
-    const attempt: Attempt = { controller, leaseId: row.lease_id };
+    const attempt: Attempt = { controller, leaseId: row.lease_id, handler: Promise.resolve() };
     attempts.set(row.id, attempt);
-    attempt.done = runAttempt(ctx, runner, row, controller)
+    occupied += 1;
+    attempt.done = runAttempt(ctx, runner, row, attempt)
       .catch((error: unknown) => warn(error, 'job attempt not recorded; it runs again when its lease ends'))
       .finally(() => {
+        leases.release(row.lease_id);
         if (attempts.get(row.id) === attempt) attempts.delete(row.id);
-        if (backlog) wakeSoon();
       });
+    void Promise.all([attempt.done, attempt.handler]).finally(() => {
+      occupied -= 1;
+      if (backlog) wakeSoon();
+    });
   }
 
   const poll = setInterval(wake, POLL_MS);
-  const renew = setInterval(() => {
-    if (attempts.size === 0) return;
-    const leases = [...attempts].map(([id, attempt]) => ({ id, leaseId: attempt.leaseId }));
-    renewLeases(ctx.pool, JOB_LEASES, leases, leaseMs).catch((error: unknown) =>
-      warn(error, 'cannot renew job leases'),
-    );
-  }, leaseMs / 3);
-  // The process lives for its server and connections, not for these timers.
+  // The process lives for its server and connections, not for this timer.
   poll.unref();
-  renew.unref();
   const unsubscribeDue = events.onJobsDue(wake);
   wake();
 
@@ -198,7 +217,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
       waited.abort();
       shutdown.abort();
       await running();
-      clearInterval(renew);
+      leases.stop();
       unsubscribeCancel();
     },
   };
@@ -215,6 +234,8 @@ interface Attempt {
   leaseId: string;
   /** Settles once the attempt's outcome is recorded (or could not be). */
   done?: Promise<void>;
+  /** Settles when the handler has returned, which may be long after the attempt was aborted. */
+  handler: Promise<unknown>;
 }
 
 interface Runner {
@@ -224,7 +245,8 @@ interface Runner {
   succeeded(success: Success): Promise<boolean>;
 }
 
-async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, controller: AbortController) {
+async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, attempt: Attempt) {
+  const { controller } = attempt;
   // Started by the claim, unless it was a lost attempt or is to be cancelled: those need a decision first.
   const job =
     claimed.claimed_from === 'queued' && claimed.cancel_requested_at === null
@@ -243,13 +265,33 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
     const progress = async (percent: number, message?: string) => {
       if (!Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new RangeError('progress is 0–100');
-      await recordProgress(ctx.pool, job.id, percent, message?.slice(0, 500) ?? null);
+      // Written only while the lease is this attempt's: a worker that lost it must not report onto the next.
+      const recorded = await recordProgress(
+        ctx.pool,
+        job.id,
+        job.lease_id,
+        percent,
+        message?.slice(0, 500) ?? null,
+      );
+      if (!recorded) {
+        controller.abort(new LeaseLost(`the lease on ${job.id} was lost: progress not recorded`));
+        throw signal.reason;
+      }
     };
-    // A handler that ignores its signal still ends the attempt when the signal fires.
-    const result = await untilAborted(
-      handler.run(input, { progress, signal, log, attempt: job.attempts, outbound: ctx.outbound }),
+    const running = handler.run(input, {
+      progress,
       signal,
+      log,
+      attempt: job.attempts,
+      outbound: ctx.outbound,
+    });
+    attempt.handler = running.then(
+      () => undefined,
+      () => undefined,
     );
+    watchOverrun(ctx, attempt.handler, signal, log);
+    // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
+    const result = await untilAborted(running, signal);
     const refusal = jsonRefusal(result ?? null);
     outcome = refusal
       ? { kind: 'retry', error: `result is not storable: ${refusal}` }
@@ -260,6 +302,7 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
     limit.clear();
   }
   log.debug({ outcome: outcome.kind }, 'job attempt finished');
+  if (outcome.kind === 'lost') return;
   const ended =
     outcome.kind === 'succeeded' &&
     // A batch the database refused is settled again one job at a time, below.
@@ -270,11 +313,17 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
   try {
     await settle(ctx, job, outcome);
   } catch (error) {
-    // The database refused the record: the attempt still ends, as a failed one, with a second write that holds
-    // nothing but plain text (if that fails too, the database is away: the lease runs out and the next claim
-    // decides, with this attempt counted). Never left running, to be run again for the same reason.
+    // A second write, so that the attempt ends now instead of when its lease runs out (and if that fails too,
+    // the next claim decides, with this attempt counted). A connection lost on the way: the same record again.
+    // The database refused the record: the attempt ends as a failed one, in plain text, never left running to
+    // be run again for the same reason.
+    if (isDatabaseUnavailable(error)) {
+      log.warn({ err: error }, 'job attempt outcome not recorded; trying once more');
+      await settle(ctx, job, outcome);
+      return;
+    }
     const reason = (error as Error).message;
-    log.error({ err: error }, 'job attempt outcome not recorded; recording it as failed');
+    log.error({ err: error }, 'job attempt outcome refused by the database; recording it as failed');
     await settle(ctx, job, {
       kind: 'retry',
       error:
@@ -315,6 +364,7 @@ function classify(
   signals: { cancelled: AbortSignal; timeout: AbortSignal; shutdown: AbortSignal },
   job: JobRow,
 ): Outcome {
+  if (signals.cancelled.reason instanceof LeaseLost) return { kind: 'lost' };
   if (signals.cancelled.aborted) return { kind: 'cancelled' };
   if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
   if (signals.shutdown.aborted) return { kind: 'interrupted' };
@@ -362,6 +412,35 @@ async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<v
       }
     }
   });
+}
+
+/** Logs and counts a handler that keeps running long after its attempt was aborted. */
+function watchOverrun(
+  ctx: AppContext,
+  returned: Promise<unknown>,
+  signal: AbortSignal,
+  log: AppContext['log'],
+) {
+  let overrunning = false;
+  const watch = () => {
+    const timer = setTimeout(() => {
+      overrunning = true;
+      ctx.metrics.handlerOverruns.inc();
+      ctx.metrics.handlersOverrunning.inc();
+      log.warn(
+        { overrunMs: OVERRUN_MS, reason: String(signal.reason) },
+        'job handler still running after its attempt was aborted: it ignores its signal, and keeps a worker slot',
+      );
+    }, OVERRUN_MS);
+    timer.unref();
+    void returned.finally(() => {
+      clearTimeout(timer);
+      if (overrunning) ctx.metrics.handlersOverrunning.dec();
+    });
+  };
+  if (signal.aborted) watch();
+  else signal.addEventListener('abort', watch, { once: true });
+  void returned.finally(() => signal.removeEventListener('abort', watch));
 }
 
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

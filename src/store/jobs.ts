@@ -267,13 +267,20 @@ export function finishSucceeded(
   );
 }
 
-export async function recordProgress(db: Queryable, id: string, percent: number, message: string | null) {
+/** Records progress of the attempt holding `leaseId`; undefined when it no longer holds the job. */
+export async function recordProgress(
+  db: Queryable,
+  id: string,
+  leaseId: string,
+  percent: number,
+  message: string | null,
+) {
   const [row] = await changeJobs(
     db,
     'jobs.progress',
     `update jobs j set progress_percent = $2, progress_message = $3, version = j.version + 1
-       from locked l where j.id = l.id and l.status = 'running'`,
-    [[id], percent, storableTextOrNull(message)],
+       from locked l where j.id = l.id and l.status = 'running' and l.lease_id = $4`,
+    [[id], percent, storableTextOrNull(message), leaseId],
   );
   return row;
 }

@@ -1,5 +1,7 @@
 // Lease renewal for the two queues kept in our own tables: job attempts (`jobs`, migration 0005) and deliveries
-// (`messages`, migration 0004). A holder renews while it works, so that no other process's claim takes the row.
+// (`messages`, migration 0004). A holder renews while it works, so that no other process's claim takes the row,
+// and learns which of its leases it still holds.
+import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 
 /** A queue table, and the status its rows keep while a lease on them counts. */
@@ -8,21 +10,31 @@ export type LeaseQueue = { table: 'jobs'; held: 'running' } | { table: 'messages
 export const JOB_LEASES: LeaseQueue = { table: 'jobs', held: 'running' };
 export const DELIVERY_LEASES: LeaseQueue = { table: 'messages', held: 'pending' };
 
-/** Moves the leases still held forward by `leaseMs`; rows another holder has claimed since are left alone. */
+/**
+ * Moves the leases still held forward by `leaseMs` and returns their lease ids; a lease missing from the answer
+ * was lost (the row was claimed by another holder since, settled, or resent). Gives up after `timeoutMs`: a
+ * renewal that cannot get through must say so in time for its holder to stop before the lease runs out.
+ */
 export async function renewLeases(
   db: Queryable,
   queue: LeaseQueue,
   leases: Array<{ id: string; leaseId: string }>,
   leaseMs: number,
-): Promise<void> {
+  timeoutMs: number,
+): Promise<Set<string>> {
   // Locked by primary key first, for the reason in messages.ts: a status test on the updated table may scan
   // a whole backlog through a status index.
-  await db.query(
-    `with locked as materialized (
+  const query = {
+    text: `with locked as materialized (
        select id, lease_id, status from ${queue.table} where id = any($1::text[]) for update
      )
      update ${queue.table} t set next_attempt_at = now() + $3 * interval '1 millisecond'
-       from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and l.status = '${queue.held}'`,
-    [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
-  );
+       from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and l.status = '${queue.held}'
+     returning t.lease_id`,
+    values: [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
+    // Read by pg at run time, not in its types: the pool discards the connection of a query that times out.
+    query_timeout: timeoutMs,
+  } as pg.QueryConfig;
+  const { rows } = await db.query<{ lease_id: string }>(query);
+  return new Set(rows.map((row) => row.lease_id));
 }

@@ -6,7 +6,21 @@ export type Pool = pg.Pool;
 /** A pool or a transaction's client: what a single query needs. */
 export type Queryable = Pick<Pool, 'query'>;
 
-export function createPool(url: string, size: number, log: Logger, applicationName: string): Pool {
+/**
+ * No statement of the service's takes anywhere near this long. A connection that has not answered for so long is
+ * gone without having said so (a network partition, a dropped route: TCP alone may take a quarter of an hour to
+ * notice), and the pool discards it instead of keeping its caller and the connection stuck for good.
+ */
+export const QUERY_TIMEOUT_MS = 60_000;
+
+/** `queryTimeoutMs: 0` for the few connections whose statements may rightly wait long (migrations). */
+export function createPool(
+  url: string,
+  size: number,
+  log: Logger,
+  applicationName: string,
+  options: { queryTimeoutMs?: number } = {},
+): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: size,
@@ -14,6 +28,9 @@ export function createPool(url: string, size: number, log: Logger, applicationNa
     // Bounded waits: a request must fail fast with 503 rather than hang when Postgres is away.
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+    // Lets the kernel notice a peer that vanished (a host gone, a cable cut) on idle pooled connections too.
+    keepAlive: true,
   });
   // An idle client's connection dropping (Postgres restart) is emitted here; unhandled, it would crash the process.
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection lost'));

@@ -67,14 +67,14 @@ if (!job || !message) throw new Error('nothing claimed');
 
 t.test('statements on known rows read them by primary key, not the backlog', async (t) => {
   const cases: Array<[string, () => Promise<unknown>]> = [
-    ['recordProgress', () => recordProgress(db, job.id, 50, 'half')],
+    ['recordProgress', () => recordProgress(db, job.id, job.lease_id, 50, 'half')],
     [
       'renewLeases (jobs)',
-      () => renewLeases(db, JOB_LEASES, [{ id: job.id, leaseId: job.lease_id }], 60_000),
+      () => renewLeases(db, JOB_LEASES, [{ id: job.id, leaseId: job.lease_id }], 60_000, 5_000),
     ],
     [
       'renewLeases (messages)',
-      () => renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 60_000),
+      () => renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 60_000, 5_000),
     ],
     ['postpone', () => postpone(db, message.id, message.lease_id, new Date(Date.now() + 60_000))],
     ['finishSucceeded', () => finishSucceeded(db, [{ id: job.id, leaseId: job.lease_id, result: 1 }])],
@@ -106,12 +106,17 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
     [job.id, message.id],
   );
   t.same(rows[0], { job: 'succeeded', message: 'delivered' }, 'and they did their work');
+  t.equal(
+    await recordProgress(db, job.id, job.lease_id, 60, 'late'),
+    undefined,
+    'no progress once the attempt is over',
+  );
 });
 
 t.test('a lease renewal moves only the leases still held', async (t) => {
   const [held, other] = await claimDueJobs(db, { limit: 2, leaseMs: 1_000 });
   if (!held || !other) throw new Error('nothing claimed');
-  await renewLeases(
+  const still = await renewLeases(
     db,
     JOB_LEASES,
     [
@@ -120,7 +125,9 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
       { id: other.id, leaseId: '00000000-0000-0000-0000-000000000000' },
     ],
     600_000,
+    5_000,
   );
+  t.same([...still], [held.lease_id], 'and the answer names the leases still held');
   const { rows } = await db.query<{ id: string; ahead: boolean }>(
     "select id, next_attempt_at > now() + interval '5 minutes' as ahead from jobs where id = any($1) order by id",
     [[held.id, other.id]],
@@ -133,7 +140,14 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
     ],
   );
   // A delivered message keeps its lease id, but it is no longer held: nothing moves.
-  await renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 600_000);
+  const none = await renewLeases(
+    db,
+    DELIVERY_LEASES,
+    [{ id: message.id, leaseId: message.lease_id }],
+    600_000,
+    5_000,
+  );
+  t.equal(none.size, 0);
   const after = await db.query('select next_attempt_at from messages where id = $1', [message.id]);
   t.equal(after.rows[0]?.next_attempt_at, null);
 });
