@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Config } from './config/config.ts';
 import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
+import { createDrainQueues } from './delivery/drain.ts';
 import { type JobEvents, startJobEvents } from './jobs/events.ts';
 import { createJobWriter, type JobWriter } from './jobs/job-writer.ts';
 import { createKnownEndpoints, type KnownEndpoints } from './jobs/known-endpoints.ts';
@@ -76,6 +77,7 @@ export async function openContext(
   // of the shutdown deadline, after the job runner and the dispatcher have had theirs (main.ts).
   onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.05) }));
   await dropRetiredQueues(boss);
+  await createDrainQueues(boss);
 
   // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
   // backstop above the longest of those.

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { type CloseStep, openContext } from './context.ts';
 import { startDispatcher } from './delivery/dispatcher.ts';
+import { startDrains } from './delivery/drain.ts';
 import { buildApp } from './http/app.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
@@ -33,6 +34,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       const runner = startJobRunner(ctx, dispatcher);
       stack.push(() => runner.stop());
       await scheduleRetention(ctx);
+      await startDrains(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());

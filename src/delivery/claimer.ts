@@ -9,13 +9,15 @@ import type { AppContext } from '../context.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
 import { soon } from '../soon.ts';
 import { DELIVERY_LEASES } from '../store/leases.ts';
-import { claimDue, type MessageRow, postpone } from '../store/messages.ts';
+import { claimDue, type MessageRow, nextCursor, postpone } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
 export const LEASE_MS = 30_000;
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
+/** The most messages one claim takes, across receivers. */
+const CLAIM_BATCH = 100;
 
 export interface Claimer {
   /** Opens a hand-over of messages about to be written in a transaction (see Handoff). */
@@ -90,6 +92,8 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   let reserved = 0;
   let claiming: Promise<void> | undefined;
   let again = false;
+  /** The receiver the last claim stopped at: the next starts after it, so every receiver gets its turn. */
+  let cursor = '';
   let stopped = false;
 
   const warn = (error: unknown, msg: string) =>
@@ -103,16 +107,16 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
     return receiver;
   };
   /**
-   * A receiver is full here when its share is running and as many wait: claims leave it out. Its waiting
-   * messages hold leases but no attempt slots, so slow receivers cannot take the capacity others need.
+   * What a claim may take for a receiver here: its share running and as many waiting, less what it holds. A
+   * receiver with none left is full: claims leave it out. Its waiting messages hold leases but no attempt slots,
+   * so slow receivers cannot take the capacity others need.
    */
-  const isFull = (name: string) => {
+  const roomOf = (name: string) => {
     const receiver = receivers.get(name);
-    return (
-      receiver !== undefined &&
-      receiver.running + receiver.reserved + receiver.waiting.length >= 2 * perReceiver
-    );
+    const load = receiver ? receiver.running + receiver.reserved + receiver.waiting.length : 0;
+    return Math.max(0, 2 * perReceiver - load);
   };
+  const isFull = (name: string) => roomOf(name) === 0;
   const forget = (name: string, receiver: Receiver) => {
     if (receiver.running === 0 && receiver.reserved === 0 && receiver.waiting.length === 0)
       receivers.delete(name);
@@ -137,13 +141,14 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       again = false;
       // Every waiting message's receiver is at its share (startable ones were started), so free slots are
       // for receivers not yet here or below their share.
-      const limit = Math.min(capacity - running - reserved, 2 * perReceiver);
+      const limit = Math.min(capacity - running - reserved, CLAIM_BATCH);
       if (limit <= 0) return; // the next delivery to end wakes us
       let batch: MessageRow[];
       const since = Date.now();
       try {
-        const full = [...receivers.keys()].filter(isFull);
-        batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, skipReceivers: full });
+        const rooms = new Map([...receivers.keys()].map((name) => [name, roomOf(name)]));
+        batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, rooms, room: 2 * perReceiver, cursor });
+        cursor = nextCursor(cursor, batch);
       } catch (error) {
         warn(error, 'cannot claim deliveries; retrying');
         return; // the poll tries again

@@ -1,33 +1,22 @@
-// Disabling an endpoint that kept failing: everything waiting for it is dead-lettered (replayable once it is
-// fixed and enabled again), and endpoints subscribed to endpoint.disabled are told.
+// Disabling an endpoint that kept failing: its state changes in the caller's transaction (the attempt that found
+// it failing too long), and what waits for it is dead-lettered by a drain afterwards (drain.ts), which ends with
+// the endpoint.disabled alert.
 import type { AppContext } from '../context.ts';
 import type { EndpointRow } from '../store/endpoints.ts';
-import { lockPendingForEndpoint } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
-import { deadLetter } from './dead-letter.ts';
-import { fanOut } from './fan-out.ts';
+import { requestDrain } from './drain.ts';
 
 export async function disableEndpoint(ctx: AppContext, tx: Tx, endpoint: EndpointRow): Promise<void> {
-  const waiting = await lockPendingForEndpoint(tx, endpoint.id, { skipLocked: true });
-  for (const message of waiting) await deadLetter(ctx, tx, message, 'endpoint_disabled');
-  await fanOut(
-    tx,
-    {
-      tenantId: endpoint.tenant_id,
-      jobId: null,
-      type: 'endpoint.disabled',
-      data: {
-        endpointId: endpoint.id,
-        url: endpoint.url,
-        failingSince: endpoint.failing_since?.toISOString() ?? null,
-        disabledAt: endpoint.updated_at.toISOString(),
-        deadLettered: waiting.length,
-      },
+  await requestDrain(ctx, tx, {
+    endpointId: endpoint.id,
+    tenantId: endpoint.tenant_id,
+    reason: 'endpoint_disabled',
+    alert: {
+      url: endpoint.url,
+      failingSince: endpoint.failing_since?.toISOString() ?? null,
+      closedAt: endpoint.updated_at.toISOString(),
+      cause: 'failing',
     },
-    { kind: 'subscribers' },
-  );
-  ctx.log.warn(
-    { endpointId: endpoint.id, deadLettered: waiting.length },
-    'endpoint disabled after failing too long',
-  );
+  });
+  ctx.log.warn({ endpointId: endpoint.id }, 'endpoint disabled after failing too long');
 }

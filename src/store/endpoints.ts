@@ -63,6 +63,12 @@ export async function getEndpoint(
   return rows[0];
 }
 
+/** An endpoint by id, whichever tenant it belongs to (for workers, which have the id from a message). */
+export async function getEndpointById(db: Queryable, id: string): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>('select * from endpoints where id = $1', [id]);
+  return rows[0];
+}
+
 /** Endpoints by id, whichever tenant they belong to (for the dispatcher, which has the ids from messages). */
 export async function endpointsByIds(db: Queryable, ids: string[]): Promise<Map<string, EndpointRow>> {
   const { rows } = await db.query<EndpointRow>({
@@ -86,18 +92,21 @@ export async function listEndpoints(
   return rows;
 }
 
+/** Changes an endpoint; `was_disabled` tells whether this change disabled it (then it needs a drain). */
 export async function updateEndpoint(
   db: Queryable,
   tenantId: string,
   id: string,
   fields: EndpointFields,
-): Promise<EndpointRow | undefined> {
-  const { rows } = await db.query<EndpointRow>(
-    `update endpoints set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
+): Promise<(EndpointRow & { was_disabled: boolean }) | undefined> {
+  const { rows } = await db.query<EndpointRow & { was_disabled: boolean }>(
+    `with old as (select id, disabled from endpoints where id = $1 and tenant_id = $2 for update)
+     update endpoints e set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
             disabled = $8, updated_at = now(),
             -- Re-enabling starts a fresh failure streak.
-            failing_since = case when disabled and not $8 then null else failing_since end
-      where id = $1 and tenant_id = $2 returning *`,
+            failing_since = case when old.disabled and not $8 then null else e.failing_since end
+       from old where e.id = old.id
+     returning e.*, old.disabled as was_disabled`,
     [
       id,
       tenantId,
@@ -112,12 +121,17 @@ export async function updateEndpoint(
   return rows[0];
 }
 
-export async function deleteEndpoint(db: Queryable, tenantId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('delete from endpoints where id = $1 and tenant_id = $2', [
-    id,
-    tenantId,
-  ]);
-  return rowCount === 1;
+/** Deletes a tenant's endpoint; returns it, or undefined when the tenant has none by that id. */
+export async function deleteEndpoint(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>(
+    'delete from endpoints where id = $1 and tenant_id = $2 returning *',
+    [id, tenantId],
+  );
+  return rows[0];
 }
 
 /** The new secret signs from now on; the previous one keeps signing beside it for `graceSeconds`. */

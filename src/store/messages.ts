@@ -137,29 +137,90 @@ export type ClaimedMessage = MessageRow & {
 };
 
 /**
- * Leases up to `limit` due messages for `leaseMs`, oldest first, skipping rows another dispatcher is claiming
- * and the receivers named (those whose share is full in the caller). A message still leased from an earlier
- * claim lost its attempt's outcome: that attempt is counted here.
+ * Leases up to `limit` due messages for `leaseMs`, visiting receivers in turn from the one after `cursor` (and
+ * round again to it), each taking up to its room: `rooms` for the receivers named (0: full in the caller), else
+ * `room`. Receivers that are disabled or deleted endpoints are left to their drain (delivery/drain.ts). Rows
+ * another dispatcher is claiming are skipped. A message still leased from an earlier claim lost its attempt's
+ * outcome: that attempt is counted here.
+ *
+ * The cost is the batch plus one index probe per receiver visited, whatever waits behind each (migration 0008):
+ * receivers are found by skipping from one to the next in messages_receiver_due, and each one's due messages
+ * are the front of its range there. The recursion is evaluated only as far as the outer limit needs.
  */
 export async function claimDue(
   db: Queryable,
-  claim: { limit: number; leaseMs: number; skipReceivers: string[] },
+  claim: {
+    limit: number;
+    leaseMs: number;
+    rooms: Map<string, number>;
+    room: number;
+    cursor: string;
+  },
 ): Promise<ClaimedMessage[]> {
   const { rows } = await db.query<ClaimedMessage>({
     name: 'messages.claim-due',
-    text: `with picked as (
-       select id, leased from messages
-        where status = 'pending' and next_attempt_at <= now() and receiver <> all($3::text[])
-        order by next_attempt_at limit $1
-        for update skip locked
+    text: `with recursive after_cursor (receiver) as (
+       (select receiver from messages where status = 'pending' and receiver > $6 order by receiver limit 1)
+       union all
+       select (select m.receiver from messages m
+                where m.status = 'pending' and m.receiver > a.receiver order by m.receiver limit 1)
+         from after_cursor a where a.receiver is not null
+     ), up_to_cursor (receiver) as (
+       (select receiver from messages where status = 'pending' order by receiver limit 1)
+       union all
+       select (select m.receiver from messages m
+                where m.status = 'pending' and m.receiver > u.receiver order by m.receiver limit 1)
+         from up_to_cursor u where u.receiver is not null and u.receiver < $6
+     ), visits as materialized (
+       select receiver from after_cursor where receiver is not null
+       union all
+       select receiver from up_to_cursor where receiver is not null and receiver <= $6
+     ), picked as (
+       select due.id, due.leased
+         from visits v
+        cross join lateral (
+          select coalesce((select r.room from unnest($3::text[], $4::int[]) as r (receiver, room)
+                            where r.receiver = v.receiver), $5) as room
+        ) share
+        cross join lateral (
+          select id, leased from messages
+           where receiver = v.receiver and status = 'pending' and next_attempt_at <= now()
+           -- In the index's order: a plan through another index (in due order, filtering receivers) would read
+           -- every due message of the receivers before this one.
+           order by receiver, next_attempt_at limit share.room
+           for update skip locked
+        ) due
+        where share.room > 0
+          -- Endpoint receivers are their ids (callbacks' are origins, which start with their scheme).
+          and (not starts_with(v.receiver, 'ep_')
+               or exists (select 1 from endpoints e where e.id = v.receiver and not e.disabled))
+        limit $1
      )
      update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                            leased = true, attempts = m.attempts + picked.leased::int
        from picked where m.id = picked.id
      returning m.*, picked.leased as lost`,
-    values: [claim.limit, claim.leaseMs, claim.skipReceivers],
+    values: [
+      claim.limit,
+      claim.leaseMs,
+      [...claim.rooms.keys()],
+      [...claim.rooms.values()],
+      claim.room,
+      claim.cursor,
+    ],
   });
   return rows;
+}
+
+/** Where the next claim should start: after the last receiver this batch visited (see claimDue). */
+export function nextCursor(cursor: string, batch: Array<{ receiver: string }>): string {
+  let wrapped: string | undefined;
+  let ahead: string | undefined;
+  for (const { receiver } of batch) {
+    if (receiver > cursor) ahead = ahead === undefined || receiver > ahead ? receiver : ahead;
+    else wrapped = wrapped === undefined || receiver > wrapped ? receiver : wrapped;
+  }
+  return wrapped ?? ahead ?? cursor;
 }
 
 /**
@@ -400,19 +461,59 @@ export async function insertDeadLetter(
 }
 
 /**
- * Pending messages of an endpoint, locked, for dead-lettering when the endpoint goes away. Lock order matters:
- * the dispatcher locks a message, then its endpoint; callers take these before touching the endpoint row. With
- * `skipLocked` (the dispatcher's own disable path, which already holds the endpoint), messages another worker
- * holds are left to that worker, which finds the endpoint disabled at its next attempt.
+ * Dead-letters pending messages of an endpoint's receiver (its id), as many as `ids` names fresh dead-letter ids,
+ * in one statement: front of messages_receiver_due first, skipping rows a dispatcher is settling (it finds them
+ * dead, or they stay for the next batch). Returns how many.
  */
-export async function lockPendingForEndpoint(
+export async function deadLetterPending(
   db: Queryable,
-  endpointId: string,
-  options: { skipLocked: boolean },
-): Promise<MessageRow[]> {
-  const { rows } = await db.query<MessageRow>(
-    `select * from messages where endpoint_id = $1 and status = 'pending' for update${options.skipLocked ? ' skip locked' : ''}`,
-    [endpointId],
+  receiver: string,
+  reason: DeadLetterReason,
+  ids: string[],
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({
+    name: 'messages.dead-letter-pending',
+    text: `with batch as (
+       select id from messages where receiver = $1 and status = 'pending'
+        order by receiver, next_attempt_at limit cardinality($3::text[])
+        for update skip locked
+     ), dead as (
+       update messages m set status = 'dead', next_attempt_at = null, leased = false
+         from batch where m.id = batch.id
+       returning m.*
+     ), letters as (
+       insert into dead_letters (id, tenant_id, message_id, job_id, endpoint_id, url, event_type, reason, attempts,
+                                 last_error, last_response_status)
+       select ($3::text[])[row_number() over ()], tenant_id, id, job_id, endpoint_id, url, event_type, $2, attempts,
+              last_error, last_response_status
+         from dead
+       returning 1
+     ) select count(*)::int as n from letters`,
+    values: [receiver, reason, ids],
+  });
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Endpoints, disabled or deleted, that still have pending messages (which claims leave alone): one index probe
+ * per endpoint receiver with pending messages, skipping from one to the next.
+ */
+export async function stranded(
+  db: Queryable,
+): Promise<Array<{ endpoint_id: string; tenant_id: string; deleted: boolean }>> {
+  const { rows } = await db.query<{ endpoint_id: string; tenant_id: string; deleted: boolean }>(
+    `with recursive receivers (receiver) as (
+       (select receiver from messages where status = 'pending' and receiver >= 'ep_' order by receiver limit 1)
+       union all
+       select (select m.receiver from messages m
+                where m.status = 'pending' and m.receiver > r.receiver order by m.receiver limit 1)
+         from receivers r where starts_with(r.receiver, 'ep_')
+     )
+     select r.receiver as endpoint_id, e.id is null as deleted,
+            coalesce(e.tenant_id, (select tenant_id from messages m
+                                    where m.receiver = r.receiver and m.status = 'pending' limit 1)) as tenant_id
+       from receivers r left join endpoints e on e.id = r.receiver
+      where starts_with(r.receiver, 'ep_') and (e.id is null or e.disabled)`,
   );
   return rows;
 }

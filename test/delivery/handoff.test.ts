@@ -31,7 +31,13 @@ t.test('leased at the insert, delivered only after the hand-over', async (t) => 
   const [row] = written.leased;
   t.equal(row?.id, written.ids[0]);
   t.ok((row?.next_attempt_at?.getTime() ?? 0) > started + 20_000, 'due only when the lease runs out');
-  const others = await claimDue(app.ctx.pool, { limit: 10, leaseMs: 30_000, skipReceivers: [] });
+  const others = await claimDue(app.ctx.pool, {
+    limit: 10,
+    leaseMs: 30_000,
+    rooms: new Map(),
+    room: 10,
+    cursor: '',
+  });
   t.same(others, [], 'another dispatcher finds nothing to claim');
   await sleep(1_200); // two of the dispatcher's own polls
   t.equal(receiver.requests.length, 0, 'nothing is sent before the hand-over');

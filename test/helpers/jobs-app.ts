@@ -1,6 +1,7 @@
 // A running API with workers on a fresh database, plus helpers to create tenants and follow jobs.
 import type { Test } from 'tap';
 import { startDispatcher } from '../../src/delivery/dispatcher.ts';
+import { startDrains } from '../../src/delivery/drain.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startJobRunner } from '../../src/jobs/runner.ts';
 import { type Api, client } from './client.ts';
@@ -35,6 +36,7 @@ export async function jobsApp(
     t.teardown(() => dispatcher.stop());
     const runner = startJobRunner(ctx, dispatcher);
     t.teardown(() => runner.stop());
+    await startDrains(ctx);
   }
   const base = await listen(t, await buildApp(ctx));
   const admin = client(base, ADMIN_KEY);

@@ -99,9 +99,10 @@ t.test('a handler that ignores its abort keeps its slot until it returns, and is
     await api<{ id: string }>('POST', '/v1/jobs', { type: 'test.stubborn', input: {}, maxAttempts: 2 })
   ).body;
   // The attempt times out after 1 s and the job is put back for its second attempt at once (100 ms backoff)...
-  await until('the first attempt to time out', async () =>
-    (await job(id)).status === 'queued' ? true : undefined,
-  );
+  await until('the first attempt to time out', async () => {
+    const row = await job(id);
+    return row.status === 'queued' && row.attempts === 1 ? true : undefined;
+  });
   t.equal(stubborn.runs, 1);
   // ...but the only slot is still taken by the first handler, which has not returned: no second run beside it.
   await sleep(1_500);

@@ -6,7 +6,7 @@ import pg from 'pg';
 import t from 'tap';
 import { claimDueJobs, finishSucceeded, recordProgress } from '../../src/store/jobs.ts';
 import { DELIVERY_LEASES, JOB_LEASES, renewLeases } from '../../src/store/leases.ts';
-import { claimDue, postpone, recordDelivered } from '../../src/store/messages.ts';
+import { claimDue, nextCursor, postpone, recordDelivered } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
 const BACKLOG = 5_000;
@@ -50,7 +50,7 @@ async function indexReads(work: () => Promise<unknown>): Promise<number> {
     await db.query('select 1');
     const { rows } = await db.query<{ n: string }>(
       `select coalesce(sum(idx_tup_read), 0) as n from pg_stat_user_indexes
-        where indexrelname in ('jobs_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_pending')`,
+        where indexrelname in ('jobs_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_receiver_due')`,
     );
     return Number(rows[0]?.n);
   };
@@ -62,7 +62,7 @@ async function indexReads(work: () => Promise<unknown>): Promise<number> {
 
 // A worker's claims, on this connection: the rows the statements below act on.
 const [job] = await claimDueJobs(db, { limit: 1, leaseMs: 60_000 });
-const [message] = await claimDue(db, { limit: 1, leaseMs: 60_000, skipReceivers: [] });
+const [message] = await claimDue(db, { limit: 1, leaseMs: 60_000, rooms: new Map(), room: 1, cursor: '' });
 if (!job || !message) throw new Error('nothing claimed');
 
 t.test('statements on known rows read them by primary key, not the backlog', async (t) => {
@@ -172,4 +172,48 @@ t.test('a job due now wakes the workers; one due later does not', async (t) => {
   t.equal(now.status, 202);
   for (let i = 0; i < 100 && heard.length === 0; i++) await listener.query('select 1');
   t.same(heard, ['hookrelay_jobs_due']);
+});
+
+t.test('a delivery claim reads what it takes, not the backlog of a receiver that is full', async (t) => {
+  await db.query(
+    `insert into messages (id, tenant_id, url, event_type, payload, receiver, next_attempt_at)
+     select 'msg_q_' || i, $1, 'http://127.0.0.1:9/q', 'job.succeeded', '{}', 'q', now() - interval '1 second'
+       from generate_series(1, 3) i`,
+    [tenant.id],
+  );
+  let claimed: Awaited<ReturnType<typeof claimDue>> = [];
+  // Receiver r, with thousands due, is full in this dispatcher; q has three.
+  const reads = await indexReads(async () => {
+    claimed = await claimDue(db, {
+      limit: 100,
+      leaseMs: 60_000,
+      rooms: new Map([['r', 0]]),
+      room: 10,
+      cursor: '',
+    });
+  });
+  t.same(
+    claimed.map((m) => m.receiver),
+    ['q', 'q', 'q'],
+  );
+  t.ok(reads < 50, `${reads} index entries read beside a backlog of ${BACKLOG}`);
+});
+
+t.test('claims take receivers in turn, from where the last one stopped', async (t) => {
+  await db.query(
+    `insert into messages (id, tenant_id, url, event_type, payload, receiver, next_attempt_at)
+     select 'msg_rr_' || r || '_' || i, $1, 'http://127.0.0.1:9/' || r, 'job.succeeded', '{}', r,
+            now() - interval '1 second'
+       from unnest(array['s', 't', 'u']) r, generate_series(1, 4) i`,
+    [tenant.id],
+  );
+  const skip = new Map([['r', 0]]);
+  let cursor = '';
+  const order: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const batch = await claimDue(db, { limit: 2, leaseMs: 60_000, rooms: skip, room: 2, cursor });
+    cursor = nextCursor(cursor, batch);
+    order.push(batch.map((m) => m.receiver).join(''));
+  }
+  t.same(order, ['ss', 'tt', 'uu', 'ss', 'tt', 'uu'], 'each receiver its share, in turn, round again');
 });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import { owners } from '../../crypto/secret-box.ts';
-import { deadLetter } from '../../delivery/dead-letter.ts';
+import { requestDrain } from '../../delivery/drain.ts';
 import { EVENT_TYPES } from '../../delivery/events.ts';
 import { fanOut } from '../../delivery/fan-out.ts';
 import { idParams, newId } from '../../ids.ts';
@@ -17,7 +17,6 @@ import {
   rotateSecret,
   updateEndpoint,
 } from '../../store/endpoints.ts';
-import { lockPendingForEndpoint } from '../../store/messages.ts';
 import { withTransaction } from '../../store/transaction.ts';
 import { generateSigningSecret } from '../../tenants/keys.ts';
 import { tenantOf } from '../auth.ts';
@@ -184,7 +183,23 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           headers: body.headers ?? current.headers,
           disabled: body.disabled ?? current.disabled,
         };
-        const row = await updateEndpoint(ctx.pool, tenantId, current.id, next);
+        const row = await withTransaction(ctx.pool, async (tx) => {
+          const changed = await updateEndpoint(tx, tenantId, current.id, next);
+          if (changed && !changed.was_disabled && changed.disabled) {
+            await requestDrain(ctx, tx, {
+              endpointId: changed.id,
+              tenantId,
+              reason: 'endpoint_disabled',
+              alert: {
+                url: changed.url,
+                failingSince: null,
+                closedAt: changed.updated_at.toISOString(),
+                cause: 'disabled',
+              },
+            });
+          }
+          return changed;
+        });
         if (!row) throw new HttpProblem(404, `No endpoint ${current.id}.`);
         return show(row);
       },
@@ -195,7 +210,8 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['endpoints'],
-          summary: 'Delete an endpoint; its waiting messages are dead-lettered (endpoint_deleted)',
+          summary:
+            'Delete an endpoint; its waiting messages are dead-lettered (endpoint_deleted) shortly after, in batches',
           security,
           params,
           response: { 204: z.null() },
@@ -204,12 +220,20 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       async (request, reply) => {
         const tenantId = tenantOf(request);
         await withTransaction(ctx.pool, async (tx) => {
-          // Messages before the endpoint row: the dispatcher's lock order, so the two cannot deadlock.
-          const waiting = await lockPendingForEndpoint(tx, request.params.id, { skipLocked: false });
-          if (!(await deleteEndpoint(tx, tenantId, request.params.id))) {
-            throw new HttpProblem(404, `No endpoint ${request.params.id}.`);
-          }
-          for (const message of waiting) await deadLetter(ctx, tx, message, 'endpoint_deleted');
+          const deleted = await deleteEndpoint(tx, tenantId, request.params.id);
+          if (!deleted) throw new HttpProblem(404, `No endpoint ${request.params.id}.`);
+          // What waits for it is dead-lettered afterwards, in batches: claims leave it alone from now on.
+          await requestDrain(ctx, tx, {
+            endpointId: deleted.id,
+            tenantId,
+            reason: 'endpoint_deleted',
+            alert: {
+              url: deleted.url,
+              failingSince: deleted.failing_since?.toISOString() ?? null,
+              closedAt: new Date().toISOString(),
+              cause: 'deleted',
+            },
+          });
         });
         return reply.code(204).send(null);
       },
