@@ -95,6 +95,7 @@ const environment = z.object({
   JOB_RETRY_BASE: duration.default(1_000),
   JOB_RETRY_MAX: duration.default(300_000),
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
+  TENANT_MAX_RUNNING_JOBS: integer(1, 1_000_000).optional(),
   TENANT_RATE_LIMIT: integer(1, 1_000_000).default(500),
   RETENTION: duration.default(30 * 86_400_000).refine((ms) => ms >= 60_000, 'must be at least 1m'),
   RETENTION_SWEEP_MINUTES: integer(1, 60).default(15),
@@ -131,6 +132,8 @@ const configSchema = environment.transform((e) => ({
   jobRetryBaseMs: e.JOB_RETRY_BASE,
   jobRetryMaxMs: e.JOB_RETRY_MAX,
   tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,
+  /** Jobs one tenant may have running at once, across every worker process; unset: no limit but fair shares. */
+  tenantMaxRunningJobs: e.TENANT_MAX_RUNNING_JOBS,
   tenantRateLimitPerSecond: e.TENANT_RATE_LIMIT,
   retentionMs: e.RETENTION,
   retentionSweepMinutes: e.RETENTION_SWEEP_MINUTES,

@@ -165,7 +165,11 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
       }
       const limit = Math.min(free, CLAIM_BATCH);
       const since = Date.now();
-      const rows = await claimDueJobs(ctx.pool, { limit, leaseMs });
+      const tenantMaxRunning = ctx.config.tenantMaxRunningJobs;
+      const rows =
+        tenantMaxRunning === undefined
+          ? await claimDueJobs(ctx.pool, { limit, leaseMs })
+          : await withTransaction(ctx.pool, (tx) => claimDueJobs(tx, { limit, leaseMs, tenantMaxRunning }));
       for (const row of rows) leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id));
       backlog = rows.length === limit;
       for (const row of rows) start(row);
@@ -190,7 +194,9 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
       });
     void Promise.all([attempt.done, attempt.handler]).finally(() => {
       occupied -= 1;
-      if (backlog) wakeSoon();
+      // With a per-tenant cap, a claim may have left a capped tenant's jobs behind although it was not full:
+      // a slot freed by that tenant's job is theirs to take now, not at the next poll.
+      if (backlog || ctx.config.tenantMaxRunningJobs !== undefined) wakeSoon();
     });
   }
 

@@ -212,23 +212,99 @@ export type ClaimedJob = JobRow & {
   claimed_from: 'queued' | 'running';
 };
 
+/** Advisory-lock class of the per-tenant claim locks (the second key is the tenant id's hash). */
+const TENANT_CLAIM_LOCK = 0x686b72; // "hkr"
+/** The most tenants one claim serves: those with the fewest jobs running go first. */
+const TENANTS_PER_CLAIM = 32;
+
 /**
- * Claims up to `limit` due jobs for `leaseMs`, highest priority first, skipping rows others are claiming:
- * queued ones start an attempt in the same statement; running ones whose lease ran out are only leased, for
- * the caller to decide on (another attempt or the end).
+ * Claims up to `limit` due jobs for `leaseMs`, sharing them fairly between tenants, skipping rows others are
+ * claiming: queued ones start an attempt in the same statement; running ones whose lease ran out are only
+ * leased, for the caller to decide on (another attempt or the end).
+ *
+ * Fair shares: the tenants with due jobs are served in rounds, one job each per round, the tenant with the
+ * fewest jobs running first; within a tenant, highest priority first, then the longest due. With
+ * `tenantMaxRunning`, no tenant starts jobs beyond that many running, counted across every process: then call
+ * this in a transaction, since the first statement locks the tenants it found and the second counts their
+ * running jobs under those locks, so that two claims cannot both start a tenant's last allowed job.
+ *
+ * Cost: one index probe per (tenant, priority) with queued or running jobs, to find the due ones, plus the
+ * rows taken (jobs_tenant_due, migration 0009); not the backlog behind them.
  */
 export async function claimDueJobs(
   db: Queryable,
-  claim: { limit: number; leaseMs: number },
+  claim: { limit: number; leaseMs: number; tenantMaxRunning?: number },
 ): Promise<ClaimedJob[]> {
+  const lock = claim.tenantMaxRunning !== undefined;
+  const due = await db.query<{ tenant_id: string; priority: number }>({
+    name: lock ? 'jobs.due-tenants-locked' : 'jobs.due-tenants',
+    text: `with recursive pairs (tenant_id, priority) as (
+       (select tenant_id, priority from jobs where status in ('queued', 'running')
+         order by tenant_id, priority desc limit 1)
+       union all
+       select next.tenant_id, next.priority from pairs p cross join lateral (
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
+           order by tenant_id, priority desc limit 1)
+         union all
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id > p.tenant_id
+           order by tenant_id, priority desc limit 1)
+         limit 1
+       ) next
+     ), due as materialized (
+       select p.tenant_id, p.priority from pairs p
+        where exists (select 1 from jobs j
+                       where j.tenant_id = p.tenant_id and j.priority = p.priority
+                         and j.status in ('queued', 'running') and j.next_attempt_at <= now())
+     ), tenants as (
+       select t.tenant_id from (select distinct tenant_id from due) t
+        order by (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running'), t.tenant_id
+        limit $1
+     )${
+       lock
+         ? `, locked as (
+       select count(pg_advisory_xact_lock(${TENANT_CLAIM_LOCK}, h)) from (
+         select distinct hashtext(tenant_id) as h from tenants order by h) ordered
+     )
+     select due.* from due join tenants using (tenant_id), locked`
+         : `
+     select due.* from due join tenants using (tenant_id)`
+     }`,
+    values: [TENANTS_PER_CLAIM],
+  });
+  if (due.rows.length === 0) return [];
   const { rows } = await db.query<ClaimedJob>({
     name: 'jobs.claim-due',
-    text: `with picked as (
-       select id, status from jobs
-        where status in ('queued', 'running') and next_attempt_at <= now()
-        order by priority desc, next_attempt_at
+    text: `with due (tenant_id, priority) as (
+       select * from unnest($3::text[], $4::int[])
+     ), tenants as (
+       select t.tenant_id,
+              (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running') as running
+         from (select distinct tenant_id from due) t
+     ), candidates as (
+       select c.id, c.status, c.priority, c.next_attempt_at, t.running,
+              row_number() over tenant_order as round,
+              count(*) filter (where c.status = 'queued') over tenant_order as starts
+         from due d join tenants t using (tenant_id)
+        cross join lateral (
+          select id, status, priority, next_attempt_at from jobs
+           where tenant_id = d.tenant_id and priority = d.priority and status in ('queued', 'running')
+             and next_attempt_at <= now()
+           -- In the index's order, so that it is the index read (see messages.ts on claims and planners).
+           order by tenant_id, priority desc, next_attempt_at limit $1
+        ) c
+       window tenant_order as (partition by d.tenant_id order by c.priority desc, c.next_attempt_at)
+     ), chosen as (
+       select id from candidates
+        -- A lost attempt is already counted as running; only starts are held to the cap.
+        where status = 'running' or $5::int is null or starts <= $5 - running
+        order by round, running, priority desc, next_attempt_at
         limit $1
-        for update skip locked
+     ), picked as (
+       select j.id, j.status from jobs j join chosen c on c.id = j.id
+        where j.status in ('queued', 'running') and j.next_attempt_at <= now()
+        for update of j skip locked
      ), changed as (
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                          status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
@@ -238,7 +314,13 @@ export async function claimDueJobs(
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,
-    values: [claim.limit, claim.leaseMs],
+    values: [
+      claim.limit,
+      claim.leaseMs,
+      due.rows.map((row) => row.tenant_id),
+      due.rows.map((row) => row.priority),
+      claim.tenantMaxRunning ?? null,
+    ],
   });
   return rows;
 }
