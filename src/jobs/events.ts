@@ -10,6 +10,13 @@ import { KEYS_CHANNEL } from '../store/tenants.ts';
 
 const RESYNC = 'resync';
 const RECONNECT_DELAY_MS = 1_000;
+/**
+ * A LISTEN connection hears nothing when nothing happens, so a silently dead one (a partition, a route gone: no
+ * error, no end for many minutes) looks like a quiet one. It is asked a trivial question this often, and
+ * replaced when the answer does not come in time.
+ */
+const PROBE_EVERY_MS = 10_000;
+const PROBE_TIMEOUT_MS = 5_000;
 
 export interface JobEvents {
   /**
@@ -64,6 +71,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
             .join(' '),
         );
         client = candidate;
+        probe(candidate);
         emitter.emit(RESYNC);
         return;
       } catch (error) {
@@ -73,6 +81,27 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
         await sleep(RECONNECT_DELAY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Replaces the connection when it stops answering (see PROBE_EVERY_MS). */
+  function probe(candidate: pg.Client): void {
+    const timer = setInterval(() => {
+      if (client !== candidate) return clearInterval(timer);
+      candidate
+        .query({ text: 'select 1', query_timeout: PROBE_TIMEOUT_MS } as pg.QueryConfig)
+        .catch((error) => {
+          if (client !== candidate || closing.signal.aborted) return;
+          log.warn({ err: error }, 'job event connection not answering; replacing it');
+          clearInterval(timer);
+          client = undefined;
+          candidate.removeAllListeners('end');
+          candidate.removeAllListeners('notification');
+          // Its end may never come through a partition: the new connection does not wait for it.
+          void candidate.end().catch(() => undefined);
+          void connect();
+        });
+    }, PROBE_EVERY_MS);
+    timer.unref();
   }
 
   await connect();

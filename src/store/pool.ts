@@ -13,6 +13,9 @@ export type Queryable = Pick<Pool, 'query'>;
  */
 export const QUERY_TIMEOUT_MS = 60_000;
 
+/** See idle_in_transaction_session_timeout below. */
+const IDLE_IN_TRANSACTION_MS = 10_000;
+
 /** `queryTimeoutMs: 0` for the few connections whose statements may rightly wait long (migrations). */
 export function createPool(
   url: string,
@@ -29,6 +32,10 @@ export function createPool(
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+    // No transaction of ours waits on anything but its own statements. One left open by a client that vanished
+    // (a partitioned worker, whose connection Postgres still sees) would hold its row locks until Postgres
+    // learnt of it, keeping others' claims off those rows: Postgres ends such a session after this long.
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     // Lets the kernel notice a peer that vanished (a host gone, a cable cut) on idle pooled connections too.
     keepAlive: true,
   });

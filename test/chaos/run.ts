@@ -8,6 +8,9 @@ import { createLogger } from '../../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/store/embedded-postgres.ts';
 import { closeReceivers, type Outcome, stopAll } from './harness.ts';
 import { killDuringDeliveries } from './scenarios/kill.ts';
+import { latency } from './scenarios/latency.ts';
+import { noisyTenant } from './scenarios/noisy-tenant.ts';
+import { partition } from './scenarios/partition.ts';
 import { postgresRestart } from './scenarios/postgres-restart.ts';
 import { receiverOutage } from './scenarios/receiver-outage.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
@@ -46,6 +49,9 @@ const scenarios: Record<string, (url: string) => Promise<Outcome>> = {
   'slow-receivers': slowReceivers,
   'scale-out': scaleOut,
   soak,
+  'noisy-tenant': noisyTenant,
+  partition,
+  latency,
 };
 
 const chosen = process.argv.slice(2);
