@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { Pool } from 'undici';
 import { signatureHeader } from '../src/delivery/sign.ts';
 import { createLogger } from '../src/log.ts';
@@ -22,6 +23,7 @@ import {
   submitMany,
   tenantWithEndpoints,
 } from '../test/chaos/harness.ts';
+import { backlogScenario } from './backlog.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';
 
@@ -60,6 +62,18 @@ let dataDir: string | undefined;
 let serverUrl = process.env.DATABASE_URL;
 if (!serverUrl) {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'hookrelay-bench-'));
+  embedded = await startEmbeddedPostgres(dataDir, log);
+  serverUrl = embedded.url;
+}
+
+/** Restarts the embedded server with pg_stat_statements loaded (a server from DATABASE_URL is left as it is). */
+async function loadStatements(): Promise<void> {
+  if (!embedded || !dataDir) return;
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  await client.query("alter system set shared_preload_libraries = 'pg_stat_statements'");
+  await client.end();
+  await embedded.stop();
   embedded = await startEmbeddedPostgres(dataDir, log);
   serverUrl = embedded.url;
 }
@@ -333,7 +347,7 @@ async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<
   return { ...row, rssMiB: rss.peak() };
 }
 
-const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out'];
+const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'backlog'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
 if (unknown.length > 0) {
@@ -360,6 +374,13 @@ try {
     report = { memory: one.memory, tables: one.tables, serviceErrorLines: one.errorLines, sweep: one.sweep };
   }
   if (runs('scale-out')) rows.push(await scaleOut(receiver, base.throughput));
+  // Only when named: it reads pg_stat_statements, which the embedded server loads only after a restart.
+  if (chosen.includes('backlog')) {
+    await loadStatements();
+    const backlog = await backlogScenario(serverUrl as string, receiver, SERVICE_ENV);
+    rows.push(...backlog.rows);
+    report = { ...report, backlog: backlog.report };
+  }
 } finally {
   await stopAll();
   await receiver.close();

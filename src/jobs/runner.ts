@@ -183,7 +183,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   function start(row: ClaimedJob): void {
     const controller = new AbortController();
     if (cancelledWhileClaiming.has(row.id)) controller.abort(new Cancelled());
-    const attempt: Attempt = { controller, leaseId: row.lease_id, handler: Promise.resolve() };
+    const attempt: Attempt = { controller, leaseId: row.lease_id };
     attempts.set(row.id, attempt);
     occupied += 1;
     attempt.done = runAttempt(ctx, runner, row, attempt)
@@ -192,12 +192,15 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
         leases.release(row.lease_id);
         if (attempts.get(row.id) === attempt) attempts.delete(row.id);
       });
-    void Promise.all([attempt.done, attempt.handler]).finally(() => {
-      occupied -= 1;
-      // With a per-tenant cap, a claim may have left a capped tenant's jobs behind although it was not full:
-      // a slot freed by that tenant's job is theirs to take now, not at the next poll.
-      if (backlog || ctx.config.tenantMaxRunningJobs !== undefined) wakeSoon();
-    });
+    // The slot is free once the outcome is recorded and the handler (if one ran) has returned.
+    void attempt.done
+      .then(() => attempt.handler)
+      .finally(() => {
+        occupied -= 1;
+        // With a per-tenant cap, a claim may have left a capped tenant's jobs behind although it was not full:
+        // a slot freed by that tenant's job is theirs to take now, not at the next poll.
+        if (backlog || ctx.config.tenantMaxRunningJobs !== undefined) wakeSoon();
+      });
   }
 
   const poll = setInterval(wake, POLL_MS);
@@ -240,8 +243,11 @@ interface Attempt {
   leaseId: string;
   /** Settles once the attempt's outcome is recorded (or could not be). */
   done?: Promise<void>;
-  /** Settles when the handler has returned, which may be long after the attempt was aborted. */
-  handler: Promise<unknown>;
+  /**
+   * Settles when the handler has returned, which may be long after the attempt was aborted; set when the handler
+   * starts, before the attempt's outcome can be recorded.
+   */
+  handler?: Promise<unknown>;
 }
 
 interface Runner {
@@ -291,11 +297,12 @@ async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, 
       attempt: job.attempts,
       outbound: ctx.outbound,
     });
-    attempt.handler = running.then(
+    const returned = running.then(
       () => undefined,
       () => undefined,
     );
-    watchOverrun(ctx, attempt.handler, signal, log);
+    attempt.handler = returned;
+    watchOverrun(ctx, returned, signal, log);
     // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
     const result = await untilAborted(running, signal);
     const refusal = jsonRefusal(result ?? null);

@@ -253,10 +253,13 @@ export async function claimDueJobs(
          limit 1
        ) next
      ), due as materialized (
-       select p.tenant_id, p.priority from pairs p
-        where exists (select 1 from jobs j
-                       where j.tenant_id = p.tenant_id and j.priority = p.priority
-                         and j.status in ('queued', 'running') and j.next_attempt_at <= now())
+       -- A probe per pair (a semi-join left to the planner may read every due job instead).
+       select p.tenant_id, p.priority from pairs p cross join lateral (
+         select 1 from jobs j
+          where j.tenant_id = p.tenant_id and j.priority = p.priority
+            and j.status in ('queued', 'running') and j.next_attempt_at <= now()
+          order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1
+       ) first
      ), tenants as (
        select t.tenant_id from (select distinct tenant_id from due) t
         order by (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running'), t.tenant_id
@@ -278,7 +281,7 @@ export async function claimDueJobs(
     name: 'jobs.claim-due',
     text: `with due (tenant_id, priority) as (
        select * from unnest($3::text[], $4::int[])
-     ), tenants as (
+     ), tenants as materialized (
        select t.tenant_id,
               (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running') as running
          from (select distinct tenant_id from due) t
@@ -302,9 +305,12 @@ export async function claimDueJobs(
         order by round, running, priority desc, next_attempt_at
         limit $1
      ), picked as (
-       select j.id, j.status from jobs j join chosen c on c.id = j.id
-        where j.status in ('queued', 'running') and j.next_attempt_at <= now()
-        for update of j skip locked
+       -- Row by row from the chosen ids: a join left to the planner may read the whole backlog instead.
+       select j.id, j.status from chosen c cross join lateral (
+         select id, status from jobs
+          where id = c.id and status in ('queued', 'running') and next_attempt_at <= now()
+          for update skip locked
+       ) j
      ), changed as (
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                          status = 'running', attempts = j.attempts + (p.status = 'queued')::int,

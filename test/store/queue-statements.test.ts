@@ -50,7 +50,7 @@ async function indexReads(work: () => Promise<unknown>): Promise<number> {
     await db.query('select 1');
     const { rows } = await db.query<{ n: string }>(
       `select coalesce(sum(idx_tup_read), 0) as n from pg_stat_user_indexes
-        where indexrelname in ('jobs_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_receiver_due')`,
+        where indexrelname in ('jobs_tenant_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_receiver_due')`,
     );
     return Number(rows[0]?.n);
   };
@@ -216,4 +216,13 @@ t.test('claims take receivers in turn, from where the last one stopped', async (
     order.push(batch.map((m) => m.receiver).join(''));
   }
   t.same(order, ['ss', 'tt', 'uu', 'ss', 'tt', 'uu'], 'each receiver its share, in turn, round again');
+});
+
+t.test('a job claim reads what it takes, not the backlog', async (t) => {
+  let claimed: Awaited<ReturnType<typeof claimDueJobs>> = [];
+  const reads = await indexReads(async () => {
+    claimed = await claimDueJobs(db, { limit: 5, leaseMs: 60_000 });
+  });
+  t.equal(claimed.length, 5);
+  t.ok(reads < 100, `${reads} index entries read, of a backlog of ${BACKLOG}`);
 });
