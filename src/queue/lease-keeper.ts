@@ -65,12 +65,14 @@ export function keepLeases(options: {
     const sent = Date.now();
     const asked = [...held].map(([leaseId, lease]) => ({ id: lease.id, leaseId }));
     try {
-      const still = await renewLeases(pool, queue, asked, leaseMs, renewEveryMs);
+      const renewal = await renewLeases(pool, queue, asked, leaseMs, renewEveryMs);
       for (const { leaseId } of asked) {
         const lease = held.get(leaseId);
         if (!lease) continue; // released meanwhile
-        if (still.has(leaseId)) lease.until = Math.max(lease.until, sent + leaseMs);
-        else lose(leaseId, 'another holder has it, or it was settled or resent');
+        if (renewal.held.has(leaseId)) lease.until = Math.max(lease.until, sent + leaseMs);
+        // Its outcome was recorded while the renewal was on its way: its holder releases it in a moment.
+        else if (renewal.settled.has(leaseId)) held.delete(leaseId);
+        else lose(leaseId, 'another holder claimed it since, or it was resent');
       }
     } catch (error) {
       // Kept by the clock until the end it surely has; checked below.

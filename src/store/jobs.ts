@@ -374,13 +374,14 @@ export async function recordProgress(
 }
 
 /**
- * Puts the job back in the queue for another attempt, due in `delayMs`, under a lease nobody holds. An attempt
- * cut short by the worker's own shutdown is given back (`refund`): it says nothing about the job.
+ * Puts the job back in the queue for another attempt, due in `delayMs` (the lease stays, no longer held: a queued
+ * job is held by nobody, and the next claim writes a new one). An attempt cut short by the worker's own shutdown
+ * is given back (`refund`): it says nothing about the job.
  */
 export function requeueJob(db: Queryable, id: string, error: string, delayMs: number, refund: boolean) {
   return changeJob(
     db,
-    `update jobs set status = 'queued', error = $2, lease_id = gen_random_uuid(),
+    `update jobs set status = 'queued', error = $2,
             next_attempt_at = now() + $3 * interval '1 millisecond', attempts = attempts - $4::int,
             version = version + 1 where id = $1`,
     [id, storableText(error), delayMs, refund ? 1 : 0],

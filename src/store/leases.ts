@@ -10,10 +10,16 @@ export type LeaseQueue = { table: 'jobs'; held: 'running' } | { table: 'messages
 export const JOB_LEASES: LeaseQueue = { table: 'jobs', held: 'running' };
 export const DELIVERY_LEASES: LeaseQueue = { table: 'messages', held: 'pending' };
 
+/** What a renewal found: leases moved forward, and leases whose rows were settled by their holder meanwhile. */
+export interface Renewal {
+  held: Set<string>;
+  settled: Set<string>;
+}
+
 /**
- * Moves the leases still held forward by `leaseMs` and returns their lease ids; a lease missing from the answer
- * was lost (the row was claimed by another holder since, settled, or resent). Gives up after `timeoutMs`: a
- * renewal that cannot get through must say so in time for its holder to stop before the lease runs out.
+ * Moves the leases still held forward by `leaseMs`. A lease in neither set of the answer was lost: its row was
+ * claimed by another holder since (or resent). Gives up after `timeoutMs`: a renewal that cannot get through must
+ * say so in time for its holder to stop before the lease runs out.
  */
 export async function renewLeases(
   db: Queryable,
@@ -21,20 +27,24 @@ export async function renewLeases(
   leases: Array<{ id: string; leaseId: string }>,
   leaseMs: number,
   timeoutMs: number,
-): Promise<Set<string>> {
+): Promise<Renewal> {
   // Locked by primary key first, for the reason in messages.ts: a status test on the updated table may scan
   // a whole backlog through a status index.
   const query = {
     text: `with locked as materialized (
        select id, lease_id, status from ${queue.table} where id = any($1::text[]) for update
+     ), renewed as (
+       update ${queue.table} t set next_attempt_at = now() + $3 * interval '1 millisecond'
+         from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and l.status = '${queue.held}'
      )
-     update ${queue.table} t set next_attempt_at = now() + $3 * interval '1 millisecond'
-       from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and l.status = '${queue.held}'
-     returning t.lease_id`,
+     select lease_id, status = '${queue.held}' as held from locked where lease_id = any($2::uuid[])`,
     values: [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
     // Read by pg at run time, not in its types: the pool discards the connection of a query that times out.
     query_timeout: timeoutMs,
   } as pg.QueryConfig;
-  const { rows } = await db.query<{ lease_id: string }>(query);
-  return new Set(rows.map((row) => row.lease_id));
+  const { rows } = await db.query<{ lease_id: string; held: boolean }>(query);
+  return {
+    held: new Set(rows.filter((row) => row.held).map((row) => row.lease_id)),
+    settled: new Set(rows.filter((row) => !row.held).map((row) => row.lease_id)),
+  };
 }

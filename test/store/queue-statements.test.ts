@@ -127,7 +127,8 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
     600_000,
     5_000,
   );
-  t.same([...still], [held.lease_id], 'and the answer names the leases still held');
+  t.same([...still.held], [held.lease_id], 'the answer names the leases still held');
+  t.same([...still.settled], [], 'the stale one is neither held nor settled: lost');
   const { rows } = await db.query<{ id: string; ahead: boolean }>(
     "select id, next_attempt_at > now() + interval '5 minutes' as ahead from jobs where id = any($1) order by id",
     [[held.id, other.id]],
@@ -139,7 +140,7 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
       [other.id, false],
     ],
   );
-  // A delivered message keeps its lease id, but it is no longer held: nothing moves.
+  // A delivered message keeps its lease id, but it is no longer held: nothing moves, and it reads as settled.
   const none = await renewLeases(
     db,
     DELIVERY_LEASES,
@@ -147,7 +148,8 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
     600_000,
     5_000,
   );
-  t.equal(none.size, 0);
+  t.same([...none.held], []);
+  t.same([...none.settled], [message.lease_id]);
   const after = await db.query('select next_attempt_at from messages where id = $1', [message.id]);
   t.equal(after.rows[0]?.next_attempt_at, null);
 });
