@@ -10,7 +10,9 @@
 -- is rewritten by the same updates that rewrite its messages_pending entry (claims and retries change
 -- next_attempt_at), so this adds one index entry per such update.
 
-create index messages_receiver_due on messages (receiver, next_attempt_at) where status = 'pending';
+-- In byte order ("C"), whatever the database's collation: the claimer compares receivers to find where a claim
+-- stopped, and must order them as the index does.
+create index messages_receiver_due on messages (receiver collate "C", next_attempt_at) where status = 'pending';
 
 -- messages_pending (due order across receivers) goes: with it the planner may take a receiver's due messages
 -- by reading every due message in due order and filtering out other receivers' (it did, in 35 ms, with the

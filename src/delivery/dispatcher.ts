@@ -52,8 +52,28 @@ export function startDispatcher(ctx: AppContext): Claimer {
     const targets = targetsOf(ctx, batch);
     // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
     targets.catch(() => undefined);
-    return async (message, signal) => deliver(ctx, message, (await targets).get(message.id), record, signal);
+    return async (message, signal) =>
+      deliver(ctx, message, (await untilSent(ctx, message, targets)).get(message.id), record, signal);
   });
+}
+
+/** How soon a message whose attempt failed before anything was sent is due again. */
+const GIVE_BACK_MS = 1_000;
+
+/**
+ * Runs a step that comes before sending (loading targets, admission, accounting): if it fails, nothing was sent,
+ * so the message is given back unleased (no attempt counted) before the error goes on. If even that fails, the
+ * database is away: the lease runs out and the next claim counts an attempt.
+ */
+async function untilSent<T>(ctx: AppContext, message: MessageRow, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    await postpone(ctx.pool, message.id, message.lease_id, new Date(Date.now() + GIVE_BACK_MS)).catch(
+      () => undefined,
+    );
+    throw error;
+  }
 }
 
 type Target =
@@ -117,7 +137,7 @@ async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date |
 
 /** Whether this attempt still holds the message: not settled, resent or claimed again meanwhile. */
 const holds = (row: MessageRow | undefined, leaseId: string): row is MessageRow =>
-  row !== undefined && row.lease_id === leaseId && row.status === 'pending';
+  row !== undefined && row.lease_id === leaseId && row.status === 'pending' && row.leased;
 
 /** What a claim counted for an attempt whose outcome its dispatcher never recorded. */
 export const LOST_ATTEMPT_ERROR =
@@ -142,9 +162,12 @@ async function deliver(
     return;
   }
   const maxAttempts = ctx.config.deliveryRetryScheduleMs.length + 1;
-  if ((message.lost || message.attempts >= maxAttempts) && (await accountFor(ctx, message, maxAttempts)))
+  if (
+    (message.lost || message.attempts >= maxAttempts) &&
+    (await untilSent(ctx, message, accountFor(ctx, message, maxAttempts)))
+  )
     return;
-  const wait = to.endpoint ? await admission(ctx, to.endpoint) : undefined;
+  const wait = to.endpoint ? await untilSent(ctx, message, admission(ctx, to.endpoint)) : undefined;
   if (wait) {
     // The attempt waits without being counted: nothing is dropped.
     const at = new Date(wait.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
@@ -288,11 +311,13 @@ async function settle(
         })
       : undefined;
     if (disabled) {
+      // Due now, like everything else waiting for it: claims pass a disabled endpoint over, its drain takes
+      // them, and if it is enabled again first they are sent after all.
       await updateMessage(tx, messageId, {
         ...last,
         status: 'pending',
         lastError: error,
-        nextAttemptAt: null,
+        nextAttemptAt: new Date(),
       });
       await disableEndpoint(ctx, tx, disabled);
       return;

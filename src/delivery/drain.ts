@@ -13,7 +13,12 @@ import type { PgBoss } from 'pg-boss';
 import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import { getEndpointById } from '../store/endpoints.ts';
-import { type DeadLetterReason, deadLetterPending, stranded } from '../store/messages.ts';
+import {
+  countDeadLettersSince,
+  type DeadLetterReason,
+  deadLetterPending,
+  stranded,
+} from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { fanOut } from './fan-out.ts';
@@ -40,6 +45,9 @@ export interface DrainRequest {
 export async function requestDrain(ctx: AppContext, tx: Tx, request: DrainRequest): Promise<void> {
   await ctx.boss.send(DRAIN_QUEUE, request, {
     db: { executeSql: (text, values) => tx.query(text, values) },
+    // At most one drain of an endpoint waits while another runs (the queue is `stately`): the sweep cannot
+    // pile drains up behind a long one.
+    singletonKey: request.endpointId,
     retryLimit: 10,
     retryDelay: 5,
     retryBackoff: true,
@@ -48,7 +56,6 @@ export async function requestDrain(ctx: AppContext, tx: Tx, request: DrainReques
 
 /** Dead-letters what waits for the endpoint, a batch at a time, then raises the alert; returns how many. */
 export async function drain(ctx: AppContext, request: DrainRequest): Promise<number> {
-  let total = 0;
   for (;;) {
     if (request.reason === 'endpoint_disabled') {
       // Enabled again meanwhile: what still waits is delivered after all.
@@ -57,11 +64,19 @@ export async function drain(ctx: AppContext, request: DrainRequest): Promise<num
     }
     const ids = Array.from({ length: BATCH }, () => newId('dl'));
     const count = await deadLetterPending(ctx.pool, request.endpointId, request.reason, ids);
-    total += count;
     ctx.metrics.deadLetters.inc({ reason: request.reason }, count);
     if (count < BATCH) break;
   }
   const { alert } = request;
+  // Counted from the dead letters themselves: a drain retried after a crash, or helped by the sweep's, still
+  // announces every message its endpoint's closing dead-lettered.
+  const total = await countDeadLettersSince(
+    ctx.pool,
+    request.tenantId,
+    request.endpointId,
+    request.reason,
+    new Date(alert?.closedAt ?? Date.now()),
+  );
   if (alert) {
     await withTransaction(ctx.pool, (tx) =>
       fanOut(
@@ -107,7 +122,7 @@ export async function drainStranded(ctx: AppContext): Promise<number> {
 
 /** Creates the queues (every role sends drains). */
 export async function createDrainQueues(boss: PgBoss): Promise<void> {
-  await boss.createQueue(DRAIN_QUEUE);
+  await boss.createQueue(DRAIN_QUEUE, { policy: 'stately' });
   await boss.createQueue(SWEEP_QUEUE);
 }
 

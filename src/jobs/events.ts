@@ -48,7 +48,12 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
 
   async function connect(): Promise<void> {
     while (!closing.signal.aborted) {
-      const candidate = new pg.Client({ connectionString: url, application_name: 'hookrelay-listen' });
+      const candidate = new pg.Client({
+        connectionString: url,
+        application_name: 'hookrelay-listen',
+        // A connection that cannot be made (a partition) fails fast and is tried again.
+        connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+      });
       try {
         candidate.on('notification', ({ channel, payload }) => {
           // A batched change names its jobs comma-separated.
@@ -65,18 +70,20 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
           if (!closing.signal.aborted) void connect();
         });
         await candidate.connect();
-        await candidate.query(
-          [JOB_CHANNEL, CANCEL_CHANNEL, KEYS_CHANNEL, DELIVERY_CHANNEL, JOBS_DUE_CHANNEL]
+        await candidate.query({
+          text: [JOB_CHANNEL, CANCEL_CHANNEL, KEYS_CHANNEL, DELIVERY_CHANNEL, JOBS_DUE_CHANNEL]
             .map((channel) => `listen ${channel};`)
             .join(' '),
-        );
+          query_timeout: PROBE_TIMEOUT_MS,
+        } as pg.QueryConfig);
         client = candidate;
         probe(candidate);
         emitter.emit(RESYNC);
         return;
       } catch (error) {
         candidate.removeAllListeners('end');
-        await candidate.end().catch(() => undefined);
+        // Not awaited: behind a partition its end may never come.
+        void candidate.end().catch(() => undefined);
         log.warn({ err: error }, 'cannot listen for job events; retrying');
         await sleep(RECONNECT_DELAY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
       }

@@ -170,7 +170,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
         tenantMaxRunning === undefined
           ? await claimDueJobs(ctx.pool, { limit, leaseMs })
           : await withTransaction(ctx.pool, (tx) => claimDueJobs(tx, { limit, leaseMs, tenantMaxRunning }));
-      for (const row of rows) leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id));
+      for (const row of rows) leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id, row.lease_id));
       backlog = rows.length === limit;
       for (const row of rows) start(row);
       if (backlog) again = true;
@@ -178,7 +178,10 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   }
 
   /** Aborts the attempt whose lease was lost (it may be taken already by another worker). */
-  const lost = (jobId: string) => (reason: LeaseLost) => attempts.get(jobId)?.controller.abort(reason);
+  const lost = (jobId: string, leaseId: string) => (reason: LeaseLost) => {
+    const attempt = attempts.get(jobId);
+    if (attempt?.leaseId === leaseId) attempt.controller.abort(reason);
+  };
 
   function start(row: ClaimedJob): void {
     const controller = new AbortController();

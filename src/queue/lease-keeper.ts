@@ -34,6 +34,8 @@ interface Held {
 
 /** How often held leases are checked against their end by this process's clock. */
 const CHECK_MS = 250;
+/** How soon a renewal that failed is tried again. */
+const RETRY_MS = 1_000;
 
 export function keepLeases(options: {
   pool: Pool;
@@ -44,9 +46,11 @@ export function keepLeases(options: {
 }): LeaseKeeper {
   const { pool, queue, leaseMs, log, metrics } = options;
   const held = new Map<string, Held>();
-  // Renew three times a lease; each renewal gives up before the next is due, so two in a row can fail and the
-  // lease still be kept. Stop a little before the end: a timer may fire late, and clocks drift.
+  // Renew three times a lease; a renewal gives up after half the interval, and one that failed is tried again a
+  // second later, so a stall of several seconds costs no lease. Stop a little before the end: a timer may fire
+  // late, and clocks drift.
   const renewEveryMs = leaseMs / 3;
+  const renewTimeoutMs = renewEveryMs / 2;
   const marginMs = Math.min(2_000, leaseMs / 10);
   let renewing = false;
 
@@ -65,7 +69,7 @@ export function keepLeases(options: {
     const sent = Date.now();
     const asked = [...held].map(([leaseId, lease]) => ({ id: lease.id, leaseId }));
     try {
-      const renewal = await renewLeases(pool, queue, asked, leaseMs, renewEveryMs);
+      const renewal = await renewLeases(pool, queue, asked, leaseMs, renewTimeoutMs);
       for (const { leaseId } of asked) {
         const lease = held.get(leaseId);
         if (!lease) continue; // released meanwhile
@@ -76,9 +80,10 @@ export function keepLeases(options: {
       }
     } catch (error) {
       // Kept by the clock until the end it surely has; checked below.
-      const msg = `cannot renew ${queue.table} leases`;
+      const msg = `cannot renew ${queue.table} leases; trying again shortly`;
       if (isDatabaseUnavailable(error)) log.warn({ err: error }, msg);
       else log.error({ err: error }, msg);
+      setTimeout(() => void renew(), RETRY_MS).unref();
     } finally {
       renewing = false;
     }

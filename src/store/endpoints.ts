@@ -92,21 +92,32 @@ export async function listEndpoints(
   return rows;
 }
 
-/** Changes an endpoint; `was_disabled` tells whether this change disabled it (then it needs a drain). */
+/** A tenant's endpoint, locked for a change; another tenant's id reads as missing. */
+export async function lockEndpoint(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  const { rows } = await db.query<EndpointRow>(
+    'select * from endpoints where id = $1 and tenant_id = $2 for update',
+    [id, tenantId],
+  );
+  return rows[0];
+}
+
+/** Changes an endpoint the caller has locked (lockEndpoint). */
 export async function updateEndpoint(
   db: Queryable,
   tenantId: string,
   id: string,
   fields: EndpointFields,
-): Promise<(EndpointRow & { was_disabled: boolean }) | undefined> {
-  const { rows } = await db.query<EndpointRow & { was_disabled: boolean }>(
-    `with old as (select id, disabled from endpoints where id = $1 and tenant_id = $2 for update)
-     update endpoints e set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
+): Promise<EndpointRow> {
+  const { rows } = await db.query<EndpointRow>(
+    `update endpoints set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
             disabled = $8, updated_at = now(),
             -- Re-enabling starts a fresh failure streak.
-            failing_since = case when old.disabled and not $8 then null else e.failing_since end
-       from old where e.id = old.id
-     returning e.*, old.disabled as was_disabled`,
+            failing_since = case when disabled and not $8 then null else failing_since end
+      where id = $1 and tenant_id = $2 returning *`,
     [
       id,
       tenantId,
@@ -118,7 +129,13 @@ export async function updateEndpoint(
       fields.disabled,
     ],
   );
-  return rows[0];
+  return rows[0] as EndpointRow;
+}
+
+/** The database's clock (the start of the caller's transaction), for times compared with rows' times. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>('select now()');
+  return rows[0]?.now as Date;
 }
 
 /** Deletes a tenant's endpoint; returns it, or undefined when the tenant has none by that id. */

@@ -297,25 +297,29 @@ export async function claimDueJobs(
            -- In the index's order, so that it is the index read (see messages.ts on claims and planners).
            order by tenant_id, priority desc, next_attempt_at limit $1
         ) c
-       window tenant_order as (partition by d.tenant_id order by c.priority desc, c.next_attempt_at)
+       -- Rows one by one (ids break ties): jobs due at the same moment must not all count as one group's start.
+       window tenant_order as (partition by d.tenant_id order by c.priority desc, c.next_attempt_at, c.id
+                               rows between unbounded preceding and current row)
      ), chosen as (
-       select id from candidates
+       select id, status from candidates
         -- A lost attempt is already counted as running; only starts are held to the cap.
         where status = 'running' or $5::int is null or starts <= $5 - running
-        order by round, running, priority desc, next_attempt_at
+        order by round, running, priority desc, next_attempt_at, id
         limit $1
      ), picked as (
        -- Row by row from the chosen ids: a join left to the planner may read the whole backlog instead.
        select j.id, j.status from chosen c cross join lateral (
+         -- In the state it was chosen in: a lost attempt put back as queued meanwhile was not held to the cap.
          select id, status from jobs
-          where id = c.id and status in ('queued', 'running') and next_attempt_at <= now()
+          where id = c.id and status = c.status and next_attempt_at <= now()
           for update skip locked
        ) j
      ), changed as (
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                          status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
                          started_at = coalesce(j.started_at, now()), version = j.version + 1
-         from picked p where j.id = p.id
+         -- By primary key whatever the statistics say (see messages.ts claimDue).
+         from picked p where j.id = p.id and j.id = any(array(select id from picked))
        returning j.*, p.status as claimed_from
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0

@@ -4,11 +4,24 @@
 import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 
-/** A queue table, and the status its rows keep while a lease on them counts. */
-export type LeaseQueue = { table: 'jobs'; held: 'running' } | { table: 'messages'; held: 'pending' };
+/** A queue table, the columns its lease test reads, and what its locked rows (`l`) must be for a lease to count. */
+export interface LeaseQueue {
+  table: 'jobs' | 'messages';
+  columns: string;
+  held: string;
+}
 
-export const JOB_LEASES: LeaseQueue = { table: 'jobs', held: 'running' };
-export const DELIVERY_LEASES: LeaseQueue = { table: 'messages', held: 'pending' };
+export const JOB_LEASES: LeaseQueue = {
+  table: 'jobs',
+  columns: 'id, lease_id, status',
+  held: "l.status = 'running'",
+};
+/** A pending message is held only while `leased`: a retry or a wait recorded leaves it pending, not held. */
+export const DELIVERY_LEASES: LeaseQueue = {
+  table: 'messages',
+  columns: 'id, lease_id, status, leased',
+  held: "l.status = 'pending' and l.leased",
+};
 
 /** What a renewal found: leases moved forward, and leases whose rows were settled by their holder meanwhile. */
 export interface Renewal {
@@ -32,12 +45,12 @@ export async function renewLeases(
   // a whole backlog through a status index.
   const query = {
     text: `with locked as materialized (
-       select id, lease_id, status from ${queue.table} where id = any($1::text[]) for update
+       select ${queue.columns} from ${queue.table} where id = any($1::text[]) for update
      ), renewed as (
        update ${queue.table} t set next_attempt_at = now() + $3 * interval '1 millisecond'
-         from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and l.status = '${queue.held}'
+         from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and ${queue.held}
      )
-     select lease_id, status = '${queue.held}' as held from locked where lease_id = any($2::uuid[])`,
+     select l.lease_id, ${queue.held} as held from locked l where l.lease_id = any($2::uuid[])`,
     values: [leases.map((lease) => lease.id), leases.map((lease) => lease.leaseId), leaseMs],
     // Read by pg at run time, not in its types: the pool discards the connection of a query that times out.
     query_timeout: timeoutMs,

@@ -160,21 +160,24 @@ export async function claimDue(
   const { rows } = await db.query<ClaimedMessage>({
     name: 'messages.claim-due',
     text: `with recursive after_cursor (receiver) as (
-       (select receiver from messages where status = 'pending' and receiver > $6 order by receiver limit 1)
+       (select receiver from messages where status = 'pending' and receiver collate "C" > $6
+         order by receiver collate "C" limit 1)
        union all
        select (select m.receiver from messages m
-                where m.status = 'pending' and m.receiver > a.receiver order by m.receiver limit 1)
+                where m.status = 'pending' and m.receiver collate "C" > a.receiver
+                order by m.receiver collate "C" limit 1)
          from after_cursor a where a.receiver is not null
      ), up_to_cursor (receiver) as (
-       (select receiver from messages where status = 'pending' order by receiver limit 1)
+       (select receiver from messages where status = 'pending' order by receiver collate "C" limit 1)
        union all
        select (select m.receiver from messages m
-                where m.status = 'pending' and m.receiver > u.receiver order by m.receiver limit 1)
-         from up_to_cursor u where u.receiver is not null and u.receiver < $6
+                where m.status = 'pending' and m.receiver collate "C" > u.receiver
+                order by m.receiver collate "C" limit 1)
+         from up_to_cursor u where u.receiver is not null and u.receiver collate "C" < $6
      ), visits as materialized (
        select receiver from after_cursor where receiver is not null
        union all
-       select receiver from up_to_cursor where receiver is not null and receiver <= $6
+       select receiver from up_to_cursor where receiver is not null and receiver collate "C" <= $6
      ), picked as (
        select due.id, due.leased
          from visits v
@@ -184,21 +187,23 @@ export async function claimDue(
         ) share
         cross join lateral (
           select id, leased from messages
-           where receiver = v.receiver and status = 'pending' and next_attempt_at <= now()
-           -- In the index's order: a plan through another index (in due order, filtering receivers) would read
-           -- every due message of the receivers before this one.
-           order by receiver, next_attempt_at limit share.room
+           where receiver collate "C" = v.receiver and status = 'pending' and next_attempt_at <= now()
+           -- In the index's order and collation, so that it is the index read.
+           order by receiver collate "C", next_attempt_at limit share.room
            for update skip locked
         ) due
         where share.room > 0
           -- Endpoint receivers are their ids (callbacks' are origins, which start with their scheme).
           and (not starts_with(v.receiver, 'ep_')
-               or exists (select 1 from endpoints e where e.id = v.receiver and not e.disabled))
+               or coalesce((select not e.disabled from endpoints e where e.id = v.receiver), false))
         limit $1
      )
      update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                            leased = true, attempts = m.attempts + picked.leased::int
-       from picked where m.id = picked.id
+       from picked
+      -- The ids as an array as well: the rows are then found by primary key, whatever the statistics say (a
+      -- join alone was planned as a scan of the whole table, statistics gathered when it was small).
+      where m.id = picked.id and m.id = any(array(select id from picked))
      returning m.*, picked.leased as lost`,
     values: [
       claim.limit,
@@ -212,7 +217,10 @@ export async function claimDue(
   return rows;
 }
 
-/** Where the next claim should start: after the last receiver this batch visited (see claimDue). */
+/**
+ * Where the next claim should start: after the last receiver this batch visited (see claimDue). Receivers are
+ * endpoint ids and URL origins, ASCII, so JavaScript's order is the byte order ("C") the claim walks them in.
+ */
 export function nextCursor(cursor: string, batch: Array<{ receiver: string }>): string {
   let wrapped: string | undefined;
   let ahead: string | undefined;
@@ -474,12 +482,13 @@ export async function deadLetterPending(
   const { rows } = await db.query<{ n: number }>({
     name: 'messages.dead-letter-pending',
     text: `with batch as (
-       select id from messages where receiver = $1 and status = 'pending'
-        order by receiver, next_attempt_at limit cardinality($3::text[])
+       select id from messages where receiver collate "C" = $1 and status = 'pending'
+        order by receiver collate "C", next_attempt_at limit cardinality($3::text[])
         for update skip locked
      ), dead as (
-       update messages m set status = 'dead', next_attempt_at = null, leased = false
-         from batch where m.id = batch.id
+       -- A new lease id: a dispatcher holding one of these learns at its next renewal that it lost it.
+       update messages m set status = 'dead', next_attempt_at = null, leased = false, lease_id = gen_random_uuid()
+         from batch where m.id = batch.id and m.id = any(array(select id from batch))
        returning m.*
      ), letters as (
        insert into dead_letters (id, tenant_id, message_id, job_id, endpoint_id, url, event_type, reason, attempts,
@@ -494,6 +503,22 @@ export async function deadLetterPending(
   return rows[0]?.n ?? 0;
 }
 
+/** How many of an endpoint's messages were dead-lettered for `reason` since `since`. */
+export async function countDeadLettersSince(
+  db: Queryable,
+  tenantId: string,
+  endpointId: string,
+  reason: DeadLetterReason,
+  since: Date,
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from dead_letters
+      where tenant_id = $1 and endpoint_id = $2 and dead_lettered_at >= $4 and reason = $3`,
+    [tenantId, endpointId, reason, since],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /**
  * Endpoints, disabled or deleted, that still have pending messages (which claims leave alone): one index probe
  * per endpoint receiver with pending messages, skipping from one to the next.
@@ -503,15 +528,18 @@ export async function stranded(
 ): Promise<Array<{ endpoint_id: string; tenant_id: string; deleted: boolean }>> {
   const { rows } = await db.query<{ endpoint_id: string; tenant_id: string; deleted: boolean }>(
     `with recursive receivers (receiver) as (
-       (select receiver from messages where status = 'pending' and receiver >= 'ep_' order by receiver limit 1)
+       (select receiver from messages where status = 'pending' and receiver collate "C" >= 'ep_'
+         order by receiver collate "C" limit 1)
        union all
        select (select m.receiver from messages m
-                where m.status = 'pending' and m.receiver > r.receiver order by m.receiver limit 1)
+                where m.status = 'pending' and m.receiver collate "C" > r.receiver
+                order by m.receiver collate "C" limit 1)
          from receivers r where starts_with(r.receiver, 'ep_')
      )
      select r.receiver as endpoint_id, e.id is null as deleted,
             coalesce(e.tenant_id, (select tenant_id from messages m
-                                    where m.receiver = r.receiver and m.status = 'pending' limit 1)) as tenant_id
+                                    where m.receiver collate "C" = r.receiver and m.status = 'pending' limit 1))
+              as tenant_id
        from receivers r left join endpoints e on e.id = r.receiver
       where starts_with(r.receiver, 'ep_') and (e.id is null or e.disabled)`,
   );

@@ -24,6 +24,7 @@ export function createPool(
   applicationName: string,
   options: { queryTimeoutMs?: number } = {},
 ): Pool {
+  const queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: url,
     max: size,
@@ -31,7 +32,9 @@ export function createPool(
     // Bounded waits: a request must fail fast with 503 rather than hang when Postgres is away.
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
+    query_timeout: queryTimeoutMs,
+    // The client's timeout does not stop the statement on the server: Postgres cancels it a little earlier.
+    statement_timeout: queryTimeoutMs === 0 ? 0 : queryTimeoutMs - 5_000,
     // No transaction of ours waits on anything but its own statements. One left open by a client that vanished
     // (a partitioned worker, whose connection Postgres still sees) would hold its row locks until Postgres
     // learnt of it, keeping others' claims off those rows: Postgres ends such a session after this long.

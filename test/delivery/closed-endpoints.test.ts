@@ -117,6 +117,11 @@ t.test('claims leave a closed endpoint alone; the sweep drains what reaches it l
   );
   await sleep(1_500);
   t.equal(receiver.requests.length, 0, 'nothing sent to a disabled endpoint');
+  t.equal(
+    await count("select count(*) from messages where endpoint_id = $1 and status = 'pending'", [endpoint.id]),
+    3,
+    'nor dead-lettered one by one: claims pass the endpoint over',
+  );
   t.equal(await drainStranded(app.ctx), 1, 'one closed endpoint with messages waiting');
   await until(
     'the sweep’s drain',

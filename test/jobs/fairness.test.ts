@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startJobRunner } from '../../src/jobs/runner.ts';
 import { claimDueJobs } from '../../src/store/jobs.ts';
+import { withTransaction } from '../../src/store/transaction.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
 t.test('one claim serves every tenant with due jobs, in rounds, priority first within each', async (t) => {
@@ -81,4 +82,16 @@ t.test('the cap holds across processes claiming at once', async (t) => {
     [tenant.id],
   );
   t.ok(rows[0].n > 10, `and the jobs kept flowing (${rows[0].n} done)`);
+});
+
+t.test('jobs due at the same moment start up to the cap, not none', async (t) => {
+  const app = await jobsApp(t, { TENANT_MAX_RUNNING_JOBS: '3' }, { workers: false });
+  const tenant = await app.tenant('tied');
+  const runAt = new Date(Date.now() + 500).toISOString();
+  for (let i = 0; i < 20; i++) await tenant.api('POST', '/v1/jobs', { type: 'echo', input: i, runAt });
+  await sleep(600);
+  const claimed = await withTransaction(app.ctx.pool, (tx) =>
+    claimDueJobs(tx, { limit: 100, leaseMs: 60_000, tenantMaxRunning: 3 }),
+  );
+  t.equal(claimed.length, 3, 'twenty jobs tied on their due time: three start, the cap');
 });

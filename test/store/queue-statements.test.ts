@@ -43,14 +43,16 @@ await db.query(
   [tenant.id, BACKLOG],
 );
 
-/** Index entries read by `work` on this connection (its statistics flushed before and after). */
+/** Index entries and rows read by `work` on this connection (its statistics flushed before and after). */
 async function indexReads(work: () => Promise<unknown>): Promise<number> {
   const read = async () => {
     await db.query('select pg_stat_force_next_flush()');
     await db.query('select 1');
+    // Every index entry read and every row read by a sequential scan, on the queue tables and endpoints.
     const { rows } = await db.query<{ n: string }>(
-      `select coalesce(sum(idx_tup_read), 0) as n from pg_stat_user_indexes
-        where indexrelname in ('jobs_tenant_due', 'jobs_waiting', 'jobs_tenant_status', 'messages_receiver_due')`,
+      `select (select coalesce(sum(idx_tup_read), 0) from pg_stat_user_indexes where relname in ($1, $2, $3))
+            + (select coalesce(sum(seq_tup_read), 0) from pg_stat_user_tables where relname in ($1, $2, $3)) as n`,
+      ['jobs', 'messages', 'endpoints'],
     );
     return Number(rows[0]?.n);
   };
@@ -99,7 +101,7 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
   ];
   for (const [name, work] of cases) {
     const reads = await indexReads(work);
-    t.ok(reads < 100, `${name}: ${reads} status-index entries read, of a backlog of ${BACKLOG}`);
+    t.ok(reads < 100, `${name}: ${reads} index entries and rows read, of a backlog of ${BACKLOG}`);
   }
   const { rows } = await db.query(
     `select (select status from jobs where id = $1) as job, (select status from messages where id = $2) as message`,
@@ -198,7 +200,7 @@ t.test('a delivery claim reads what it takes, not the backlog of a receiver that
     claimed.map((m) => m.receiver),
     ['q', 'q', 'q'],
   );
-  t.ok(reads < 50, `${reads} index entries read beside a backlog of ${BACKLOG}`);
+  t.ok(reads < 50, `${reads} index entries and rows read beside a backlog of ${BACKLOG}`);
 });
 
 t.test('claims take receivers in turn, from where the last one stopped', async (t) => {
@@ -226,5 +228,5 @@ t.test('a job claim reads what it takes, not the backlog', async (t) => {
     claimed = await claimDueJobs(db, { limit: 5, leaseMs: 60_000 });
   });
   t.equal(claimed.length, 5);
-  t.ok(reads < 100, `${reads} index entries read, of a backlog of ${BACKLOG}`);
+  t.ok(reads < 100, `${reads} index entries and rows read, of a backlog of ${BACKLOG}`);
 });

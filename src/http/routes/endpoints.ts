@@ -8,12 +8,14 @@ import { EVENT_TYPES } from '../../delivery/events.ts';
 import { fanOut } from '../../delivery/fan-out.ts';
 import { idParams, newId } from '../../ids.ts';
 import {
+  databaseNow,
   deleteEndpoint,
   type EndpointFields,
   type EndpointRow,
   getEndpoint,
   insertEndpoint,
   listEndpoints,
+  lockEndpoint,
   rotateSecret,
   updateEndpoint,
 } from '../../store/endpoints.ts';
@@ -171,23 +173,27 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const tenantId = tenantOf(request);
-        const current = await existing(tenantId, request.params.id);
+        const { id } = request.params;
         const body = request.body;
         if (body.url !== undefined) await checkUrl(body.url);
-        const next: EndpointFields = {
-          url: body.url ?? current.url,
-          description: body.description ?? current.description,
-          eventTypes: body.eventTypes === undefined ? current.event_types : body.eventTypes,
-          rateLimitPerSecond:
-            body.rateLimitPerSecond === undefined ? current.rate_limit_per_second : body.rateLimitPerSecond,
-          headers: body.headers ?? current.headers,
-          disabled: body.disabled ?? current.disabled,
-        };
         const row = await withTransaction(ctx.pool, async (tx) => {
-          const changed = await updateEndpoint(tx, tenantId, current.id, next);
-          if (changed && !changed.was_disabled && changed.disabled) {
+          // Merged with the row as it is under lock: a change racing another (an automatic disable, say) keeps
+          // the fields this request did not send as that one left them.
+          const current = await lockEndpoint(tx, tenantId, id);
+          if (!current) throw new HttpProblem(404, `No endpoint ${id}.`);
+          const next: EndpointFields = {
+            url: body.url ?? current.url,
+            description: body.description ?? current.description,
+            eventTypes: body.eventTypes === undefined ? current.event_types : body.eventTypes,
+            rateLimitPerSecond:
+              body.rateLimitPerSecond === undefined ? current.rate_limit_per_second : body.rateLimitPerSecond,
+            headers: body.headers ?? current.headers,
+            disabled: body.disabled ?? current.disabled,
+          };
+          const changed = await updateEndpoint(tx, tenantId, id, next);
+          if (!current.disabled && changed.disabled) {
             await requestDrain(ctx, tx, {
-              endpointId: changed.id,
+              endpointId: id,
               tenantId,
               reason: 'endpoint_disabled',
               alert: {
@@ -200,7 +206,6 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           }
           return changed;
         });
-        if (!row) throw new HttpProblem(404, `No endpoint ${current.id}.`);
         return show(row);
       },
     );
@@ -222,6 +227,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         await withTransaction(ctx.pool, async (tx) => {
           const deleted = await deleteEndpoint(tx, tenantId, request.params.id);
           if (!deleted) throw new HttpProblem(404, `No endpoint ${request.params.id}.`);
+          const deletedAt = await databaseNow(tx);
           // What waits for it is dead-lettered afterwards, in batches: claims leave it alone from now on.
           await requestDrain(ctx, tx, {
             endpointId: deleted.id,
@@ -230,7 +236,7 @@ export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
             alert: {
               url: deleted.url,
               failingSince: deleted.failing_since?.toISOString() ?? null,
-              closedAt: new Date().toISOString(),
+              closedAt: deletedAt.toISOString(),
               cause: 'deleted',
             },
           });
