@@ -3,7 +3,7 @@
 //
 // Changes that test a job's state find and lock the job by primary key first (the `locked` CTE of changeJobs)
 // and test the state on the locked row, for the reason given in messages.ts: a status test on the updated table
-// lets the planner scan a whole backlog through a status index (jobs_due) whose statistics lag behind it.
+// lets the planner scan a whole backlog through a status index whose statistics lag behind it.
 import type { Queryable } from './pool.ts';
 import { storableText, storableTextOrNull } from './storable.ts';
 

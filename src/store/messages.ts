@@ -3,9 +3,10 @@
 //
 // Statements that change known messages find and lock them by primary key first (the `locked` CTE, a fence the
 // planner cannot fold away) and test lease and status on the locked rows. Given `status = 'pending'` on the
-// updated table itself, the planner may read every pending message through messages_pending instead, since
-// that index's statistics lag behind a backlog that grows from none to thousands within seconds: 6 ms instead
-// of 0.2 for 20 rows in a backlog of 20,000 (docs/benchmarks.md).
+// updated table itself, the planner may read every pending message through a status index instead (it did,
+// through messages_pending, since dropped), since statistics lag behind a backlog that grows from none to
+// thousands within seconds: 6 ms instead of 0.2 for 20 rows in a backlog of 20,000 (docs/benchmarks.md). The
+// claims are written so that only one plan is possible (see claimDue).
 import type { Queryable } from './pool.ts';
 import { storableText, storableTextOrNull } from './storable.ts';
 
