@@ -170,7 +170,8 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
         tenantMaxRunning === undefined
           ? await claimDueJobs(ctx.pool, { limit, leaseMs })
           : await withTransaction(ctx.pool, (tx) => claimDueJobs(tx, { limit, leaseMs, tenantMaxRunning }));
-      for (const row of rows) leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id, row.lease_id));
+      for (const row of rows)
+        leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id, row.lease_id));
       backlog = rows.length === limit;
       for (const row of rows) start(row);
       if (backlog) again = true;
