@@ -26,6 +26,7 @@ import {
 import { backlogScenario } from './backlog.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';
+import { retentionScenario } from './retention.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
 const INTAKE_JOBS = Number(process.env.BENCH_INTAKE_JOBS ?? 10_000);
@@ -347,7 +348,7 @@ async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<
   return { ...row, rssMiB: rss.peak() };
 }
 
-const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'backlog'];
+const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'retention', 'backlog'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
 if (unknown.length > 0) {
@@ -380,6 +381,12 @@ try {
     const backlog = await backlogScenario(serverUrl as string, receiver, SERVICE_ENV);
     rows.push(...backlog.rows);
     report = { ...report, backlog: backlog.report };
+  }
+  // Only when named: it loads a million rows first (docs/benchmarks.md, Retention).
+  if (chosen.includes('retention')) {
+    const swept = await retentionScenario(serverUrl as string, receiver, SERVICE_ENV);
+    rows.push(...swept.rows);
+    report = { ...report, retention: swept.report };
   }
 } finally {
   await stopAll();

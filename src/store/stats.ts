@@ -1,17 +1,55 @@
 // SQL for the operational figures metrics report: queue depths, oldest waiting work, disabled endpoints, open circuits.
 import type { Pool } from './pool.ts';
 
+/**
+ * Per queue: how many wait (queued jobs and pending messages, due or not), and how long the one due longest has
+ * been due. Items are due at next_attempt_at, as the claims read it: a job or message whose retry (or runAt) is
+ * later is not waiting yet, and a running job or a message being sent is due only once its lease has run out (its
+ * worker is lost). The counts read only the partial indexes (and a row only where its page is not yet
+ * all-visible). The longest due is read from the front of the claims' indexes, one entry per (tenant, priority)
+ * of jobs_tenant_due and per receiver of messages_receiver_due, skipped from one to the next as the claims do:
+ * its cost grows with the tenants and receivers that have work, not with the backlog.
+ */
 export async function queueHealth(pool: Pool) {
   const { rows } = await pool.query<{ queue: string; depth: number; oldest_seconds: number }>(
-    `select 'jobs' as queue, count(*)::int as depth,
-            coalesce(extract(epoch from now() - min(created_at) filter (where run_at is null or run_at <= now())), 0)::float
-              as oldest_seconds
-       from jobs where status = 'queued'
+    `with recursive pairs (tenant_id, priority) as (
+       (select tenant_id, priority from jobs where status in ('queued', 'running')
+         order by tenant_id, priority desc limit 1)
+       union all
+       select next.tenant_id, next.priority from pairs p cross join lateral (
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
+           order by tenant_id, priority desc limit 1)
+         union all
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id > p.tenant_id
+           order by tenant_id, priority desc limit 1)
+         limit 1
+       ) next
+     ), receivers (receiver) as (
+       (select receiver from messages where status = 'pending' order by receiver collate "C" limit 1)
+       union all
+       select (select m.receiver from messages m
+                where m.status = 'pending' and m.receiver collate "C" > r.receiver
+                order by m.receiver collate "C" limit 1)
+         from receivers r where r.receiver is not null
+     )
+     select 'jobs' as queue, (select count(*) from jobs where status = 'queued')::int as depth,
+            coalesce(extract(epoch from now() - (
+              select min(first.at) from pairs p cross join lateral (
+                select j.next_attempt_at as at from jobs j
+                 where j.tenant_id = p.tenant_id and j.priority = p.priority
+                   and j.status in ('queued', 'running')
+                 order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1) first
+               where first.at <= now())), 0)::float as oldest_seconds
      union all
-     select 'deliveries', count(*)::int,
-            coalesce(extract(epoch from now() - min(coalesce(next_attempt_at, created_at))
-                     filter (where coalesce(next_attempt_at, created_at) <= now())), 0)::float
-       from messages where status = 'pending'`,
+     select 'deliveries', (select count(*) from messages where status = 'pending')::int,
+            coalesce(extract(epoch from now() - (
+              select min(first.at) from receivers r cross join lateral (
+                select m.next_attempt_at as at from messages m
+                 where m.receiver collate "C" = r.receiver and m.status = 'pending'
+                 order by m.receiver collate "C", m.next_attempt_at limit 1) first
+               where r.receiver is not null and first.at <= now())), 0)::float`,
   );
   const endpoints = await pool.query<{ disabled: number; open: number }>(
     `select count(*) filter (where disabled)::int as disabled,
