@@ -422,8 +422,9 @@ for (const r of rows) {
     `${r.scenario.padEnd(34)}${cell(r.throughput).padStart(7)}${cell(r.ratio).padStart(7)}${cell(r.p50).padStart(7)}${cell(r.p95).padStart(7)}${cell(r.p99).padStart(7)}${cell(r.rssMiB).padStart(9)}${cell(r.errors).padStart(8)}${r.note ? `  ${r.note}` : ''}`,
   );
 }
-console.log(`memory: ${JSON.stringify(report.memory)}`);
-console.log(`tables (KiB): ${JSON.stringify(report.tables)}`);
+// Only the all-in-one run measures these.
+if (report.memory) console.log(`memory: ${JSON.stringify(report.memory)}`);
+if (report.tables) console.log(`tables (KiB): ${JSON.stringify(report.tables)}`);
 
 const dir = path.join(import.meta.dirname, 'results');
 await fs.mkdir(dir, { recursive: true });

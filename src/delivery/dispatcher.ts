@@ -4,6 +4,7 @@
 import type { AppContext } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { newId } from '../ids.ts';
+import { type OneByOne, oneByOne } from '../one-by-one.ts';
 import { createBatcher } from '../store/batcher.ts';
 import {
   claimCircuitProbe,
@@ -48,12 +49,24 @@ export function startDispatcher(ctx: AppContext): Claimer {
     { maxBatch: 200, maxConcurrent: 2 },
   );
   const record: RecordDelivered = (delivered) => batcher.add(delivered);
+  // A record that touches an endpoint's row (a failure streak, a success after one) locks the row until it
+  // commits. The attempts of a hung receiver time out together: recorded side by side, each would hold a pool
+  // connection while it waits for the one before, and every other receiver's records would wait for a
+  // connection (the backlog bench's healthy p99 doubled). One at a time per endpoint, the rest wait here.
+  const endpointRecords = oneByOne();
   return startClaimer(ctx, (batch) => {
     const targets = targetsOf(ctx, batch);
     // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
     targets.catch(() => undefined);
     return async (message, signal) =>
-      deliver(ctx, message, (await untilSent(ctx, message, targets)).get(message.id), record, signal);
+      deliver(
+        ctx,
+        message,
+        (await untilSent(ctx, message, targets)).get(message.id),
+        record,
+        endpointRecords,
+        signal,
+      );
   });
 }
 
@@ -151,6 +164,7 @@ async function deliver(
   message: Leased,
   to: Target | undefined,
   record: RecordDelivered,
+  endpointRecords: OneByOne,
   signal: AbortSignal,
 ) {
   if (!to) return;
@@ -213,15 +227,19 @@ async function deliver(
     // A batch the database refused is recorded again one message at a time, below.
     (await record({ attempt, leaseId: message.lease_id }).catch(() => false));
   if (recorded) return;
+  const settleAttempt = () => {
+    const settling = () => settle(ctx, message.lease_id, attempt, result, outcome);
+    return message.endpoint_id ? endpointRecords(message.endpoint_id, settling) : settling();
+  };
   try {
-    await settle(ctx, message.lease_id, attempt, result, outcome);
+    await settleAttempt();
   } catch (error) {
     // A connection lost on the way: the same record once more. The database refused the full record: the
     // attempt still counts, with a second, minimal write. If that fails too, the next claim counts it. Never an
     // attempt that vanishes, to be made again and again.
     if (isDatabaseUnavailable(error)) {
       ctx.log.warn({ err: error, messageId: message.id }, 'delivery attempt not recorded; trying once more');
-      await settle(ctx, message.lease_id, attempt, result, outcome);
+      await settleAttempt();
       return;
     }
     ctx.log.error(

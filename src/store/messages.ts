@@ -140,8 +140,11 @@ export type ClaimedMessage = MessageRow & {
 /**
  * Leases up to `limit` due messages for `leaseMs`, visiting receivers in turn from the one after `cursor` (and
  * round again to it), each taking up to its room: `rooms` for the receivers named (0: full in the caller), else
- * `room`. Receivers that are disabled or deleted endpoints are left to their drain (delivery/drain.ts). Rows
- * another dispatcher is claiming are skipped. A message still leased from an earlier claim lost its attempt's
+ * `room`. Endpoint receivers are their ids (callbacks' are origins, which start with their scheme): one that is
+ * disabled or deleted is left to its drain (delivery/drain.ts), one whose circuit is open is passed over until
+ * its wait is over, and then gives one message a claim, the probe (a claim of its full room would give back all
+ * but the probe, one write each, and with a backlog behind it claim again at once: a loop through the whole
+ * backlog every cooldown). Rows another dispatcher is claiming are skipped. A message still leased from an earlier claim lost its attempt's
  * outcome: that attempt is counted here.
  *
  * The cost is the batch plus one index probe per receiver visited, whatever waits behind each (migration 0008):
@@ -183,8 +186,15 @@ export async function claimDue(
        select due.id, due.leased
          from visits v
         cross join lateral (
-          select coalesce((select r.room from unnest($3::text[], $4::int[]) as r (receiver, room)
-                            where r.receiver = v.receiver), $5) as room
+          select case
+                   when not starts_with(v.receiver, 'ep_') then base.room
+                   when e.id is null or e.disabled or e.circuit_open_until > now() then 0
+                   when e.circuit_open_until is not null then least(base.room, 1)
+                   else base.room
+                 end as room
+            from (select coalesce((select r.room from unnest($3::text[], $4::int[]) as r (receiver, room)
+                                    where r.receiver = v.receiver), $5) as room) base
+            left join endpoints e on e.id = v.receiver
         ) share
         cross join lateral (
           select id, leased from messages
@@ -194,9 +204,6 @@ export async function claimDue(
            for update skip locked
         ) due
         where share.room > 0
-          -- Endpoint receivers are their ids (callbacks' are origins, which start with their scheme).
-          and (not starts_with(v.receiver, 'ep_')
-               or coalesce((select not e.disabled from endpoints e where e.id = v.receiver), false))
         limit $1
      )
      update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
