@@ -14,7 +14,10 @@ t.test("a key's tasks run one at a time, in order; other keys run beside them", 
   const task = (key: string, name: string) => async () => {
     running.set(key, (running.get(key) ?? 0) + 1);
     most = Math.max(most, running.get(key) ?? 0);
-    across = Math.max(across, [...running.values()].reduce((a, b) => a + b, 0));
+    across = Math.max(
+      across,
+      [...running.values()].reduce((a, b) => a + b, 0),
+    );
     await tick();
     order.push(name);
     running.set(key, (running.get(key) ?? 0) - 1);

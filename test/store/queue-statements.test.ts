@@ -222,35 +222,40 @@ t.test('claims take receivers in turn, from where the last one stopped', async (
   t.same(order, ['ss', 'tt', 'uu', 'ss', 'tt', 'uu'], 'each receiver its share, in turn, round again');
 });
 
-t.test('an open circuit takes nothing from its backlog; once its wait is over, one message a claim', async (t) => {
-  await db.query(
-    `insert into endpoints (id, tenant_id, url, secret, circuit_open_until)
+t.test(
+  'an open circuit takes nothing from its backlog; once its wait is over, one message a claim',
+  async (t) => {
+    await db.query(
+      `insert into endpoints (id, tenant_id, url, secret, circuit_open_until)
      values ('ep_circuit', $1, 'http://127.0.0.1:9/c', 'whsec_x', now() + interval '1 minute')`,
-    [tenant.id],
-  );
-  await db.query(
-    `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
+      [tenant.id],
+    );
+    await db.query(
+      `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
      select 'msg_c_' || i, $1, 'ep_circuit', 'http://127.0.0.1:9/c', 'job.succeeded', '{}', 'ep_circuit',
             now() - interval '1 second'
        from generate_series(1, 20) i`,
-    [tenant.id],
-  );
-  // Every other receiver with messages due is full here: only the endpoint's could be taken.
-  const full = new Map(
-    (
-      await db.query<{ receiver: string }>(
-        "select distinct receiver from messages where status = 'pending' and receiver <> 'ep_circuit'",
-      )
-    ).rows.map((row) => [row.receiver, 0]),
-  );
-  const claim = () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
-  t.same(await claim(), [], 'open: passed over');
-  await db.query("update endpoints set circuit_open_until = now() - interval '1 second' where id = 'ep_circuit'");
-  t.equal((await claim()).length, 1, 'its wait over: the probe alone');
-  t.equal((await claim()).length, 1, 'and one again, should the probe not have settled it');
-  await db.query("update endpoints set circuit_open_until = null where id = 'ep_circuit'");
-  t.equal((await claim()).length, 10, 'closed: its full room');
-});
+      [tenant.id],
+    );
+    // Every other receiver with messages due is full here: only the endpoint's could be taken.
+    const full = new Map(
+      (
+        await db.query<{ receiver: string }>(
+          "select distinct receiver from messages where status = 'pending' and receiver <> 'ep_circuit'",
+        )
+      ).rows.map((row) => [row.receiver, 0]),
+    );
+    const claim = () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
+    t.same(await claim(), [], 'open: passed over');
+    await db.query(
+      "update endpoints set circuit_open_until = now() - interval '1 second' where id = 'ep_circuit'",
+    );
+    t.equal((await claim()).length, 1, 'its wait over: the probe alone');
+    t.equal((await claim()).length, 1, 'and one again, should the probe not have settled it');
+    await db.query("update endpoints set circuit_open_until = null where id = 'ep_circuit'");
+    t.equal((await claim()).length, 10, 'closed: its full room');
+  },
+);
 
 t.test('a job claim reads what it takes, not the backlog', async (t) => {
   let claimed: Awaited<ReturnType<typeof claimDueJobs>> = [];
