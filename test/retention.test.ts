@@ -309,3 +309,41 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a sweep short of time shares it between the tables: a backlog of messages leaves time for jobs',
+  async (t) => {
+    const url = await freshDatabase(t);
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    t.teardown(() => pool.end());
+    await migrate(pool, createLogger('silent'), await loadMigrations());
+    await pool.query("insert into tenants (id, name, signing_secret) values ('ten_s', 's', 'whsec_x')");
+    const old = Date.now() - 40 * 86_400_000;
+    await pool.query(
+      `insert into messages (id, tenant_id, url, event_type, payload, status, receiver, next_attempt_at, delivered_at)
+     select 'msg_s_' || lpad(i::text, 5, '0'), 'ten_s', 'http://127.0.0.1:9/', 'job.succeeded', '{}', 'delivered',
+            'r', null, to_timestamp($1 / 1000.0) + i * interval '1 ms'
+       from generate_series(1, 5000) i`,
+      [old],
+    );
+    await pool.query(
+      `insert into jobs (id, tenant_id, type, status, input, timeout_seconds, max_attempts, created_at, completed_at)
+     values ($1, 'ten_s', 'echo', 'succeeded', '1', 60, 3, to_timestamp($2 / 1000.0), to_timestamp($2 / 1000.0))`,
+      [newId('job', old), old],
+    );
+    // Every batch of messages takes 300 ms (held here), so the ten batches of the backlog would take three seconds.
+    const deleted = await deleteOldWork(pool, new Date(Date.now() - 30 * 86_400_000), {
+      until: Date.now() + 1_500,
+      onBatch(batch) {
+        if (batch.table !== 'messages') return;
+        const end = Date.now() + 300;
+        while (Date.now() < end);
+      },
+    });
+    t.ok(
+      deleted.messages >= 500 && deleted.messages < 5_000,
+      `messages took their share: ${deleted.messages}`,
+    );
+    t.equal(deleted.jobs, 1, 'and the old job went in the time left');
+  },
+);

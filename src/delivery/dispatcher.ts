@@ -136,11 +136,14 @@ const DEFER_JITTER_MS = 250;
  */
 async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date | undefined> {
   const now = Date.now();
-  if (endpoint.circuit_open_until) {
-    if (endpoint.circuit_open_until.getTime() > now) return endpoint.circuit_open_until;
-    if (!(await claimCircuitProbe(ctx.pool, endpoint.id, ctx.config.circuitCooldownMs))) {
-      return new Date(now + ctx.config.circuitCooldownMs);
-    }
+  // The database's clock says whether the wait is over, as it did for the claim that took this message: by a
+  // process clock behind it, the claim's probe would be given back as due already, and claimed again at once.
+  if (
+    endpoint.circuit_open_until &&
+    !(await claimCircuitProbe(ctx.pool, endpoint.id, ctx.config.circuitCooldownMs))
+  ) {
+    const until = endpoint.circuit_open_until.getTime();
+    return new Date(until > now ? until : now + ctx.config.circuitCooldownMs);
   }
   if (endpoint.rate_limit_per_second && !(await takeRateToken(ctx.pool, endpoint.id))) {
     return new Date(now + Math.ceil(1000 / endpoint.rate_limit_per_second));
@@ -229,7 +232,10 @@ async function deliver(
   if (recorded) return;
   const settleAttempt = () => {
     const settling = () => settle(ctx, message.lease_id, attempt, result, outcome);
-    return message.endpoint_id ? endpointRecords(message.endpoint_id, settling) : settling();
+    // Aborted while it waited its turn (its lease lost, or the dispatcher stopping): the next claim counts it.
+    return message.endpoint_id
+      ? endpointRecords(message.endpoint_id, async () => (signal.aborted ? undefined : settling()))
+      : settling();
   };
   try {
     await settleAttempt();

@@ -89,6 +89,16 @@ const batchOf = (table: string, batch: string, condition = 'true') =>
  * idempotency keys older than a day; returns how many rows of each. Dead messages stay with their dead letters.
  */
 export async function deleteOldWork(pool: Pool, olderThan: Date, options: SweepOptions = {}) {
+  // Each table gets an equal share of the time left when its turn comes (what one leaves goes to those after
+  // it), so a backlog of messages does not take every sweep's time and leave the other tables growing.
+  const until = options.until ?? Number.POSITIVE_INFINITY;
+  let tablesLeft = 4;
+  const turn = (): SweepOptions => {
+    const now = Date.now();
+    const share = Math.max(0, until - now) / tablesLeft;
+    tablesLeft -= 1;
+    return { ...options, until: now + share };
+  };
   return {
     // Through messages_delivered, oldest first; each batch starts at the delivered_at the previous one ended
     // at (>=: more rows may share it). Cascades to the attempts (attempts_message) and to the dead letters of a
@@ -104,7 +114,7 @@ export async function deleteOldWork(pool: Pool, olderThan: Date, options: SweepO
       ),
       [olderThan],
       '-infinity',
-      options,
+      turn(),
     ),
     // Through jobs_finished, the same way. Cascades to the job's idempotency key (idempotency_keys_job).
     jobs: await sweep(
@@ -119,7 +129,7 @@ export async function deleteOldWork(pool: Pool, olderThan: Date, options: SweepO
       ),
       [olderThan],
       '-infinity',
-      options,
+      turn(),
     ),
     // Identity ids follow created_at, so the old events are the lowest ids: batches read up the primary key from
     // the lowest, and the first that keeps an event ends the sweep. (An event committed late may have a lower id
@@ -134,7 +144,7 @@ export async function deleteOldWork(pool: Pool, olderThan: Date, options: SweepO
       ),
       [olderThan],
       '0',
-      options,
+      turn(),
     ),
     // A key is written in its job's transaction with the job's time-ordered id (a reused key takes the new
     // job's), so the keys older than a day are those of job ids below the id of a day ago, in
@@ -155,7 +165,7 @@ export async function deleteOldWork(pool: Pool, olderThan: Date, options: SweepO
        select (select count(*)::int from gone) as deleted, (select max(job_id) from batch) as last`,
       [idFloor('job', new Date(Date.now() - KEY_LIFETIME_MS)), KEY_LIFETIME_MS],
       '',
-      options,
+      turn(),
     ),
   };
 }
