@@ -73,6 +73,9 @@ t.test(
     const html = await docs.text();
     const script = /src="\.\/(static\/[^"]+\.js)"/.exec(html)?.[1];
     t.ok(script, 'the page references its script');
-    t.equal((await fetch(`${base}/docs/${script}`)).status, 200, 'and that script is served');
+    const served = await fetch(`${base}/docs/${script}`);
+    t.equal(served.status, 200, 'and that script is served');
+    // Read to the end: a body left unread holds its connection open, and closing the server waited 73 s for it.
+    t.ok((await served.arrayBuffer()).byteLength > 0);
   },
 );
