@@ -218,6 +218,27 @@ const TENANT_CLAIM_LOCK = 0x686b72; // "hkr"
 const TENANTS_PER_CLAIM = 32;
 
 /**
+ * A recursive CTE `pairs` of every (tenant, priority) with queued or running jobs, found by skipping from one to
+ * the next in jobs_tenant_due: one index probe each, however many jobs share a pair. Job claims and the queue
+ * metrics (stats.ts) read the front of each pair's range from it.
+ */
+export const TENANT_PRIORITY_PAIRS = `pairs (tenant_id, priority) as (
+       (select tenant_id, priority from jobs where status in ('queued', 'running')
+         order by tenant_id, priority desc limit 1)
+       union all
+       select next.tenant_id, next.priority from pairs p cross join lateral (
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
+           order by tenant_id, priority desc limit 1)
+         union all
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id > p.tenant_id
+           order by tenant_id, priority desc limit 1)
+         limit 1
+       ) next
+     )`;
+
+/**
  * Claims up to `limit` due jobs for `leaseMs`, sharing them fairly between tenants, skipping rows others are
  * claiming: queued ones start an attempt in the same statement; running ones whose lease ran out are only
  * leased, for the caller to decide on (another attempt or the end).
@@ -238,21 +259,7 @@ export async function claimDueJobs(
   const lock = claim.tenantMaxRunning !== undefined;
   const due = await db.query<{ tenant_id: string; priority: number }>({
     name: lock ? 'jobs.due-tenants-locked' : 'jobs.due-tenants',
-    text: `with recursive pairs (tenant_id, priority) as (
-       (select tenant_id, priority from jobs where status in ('queued', 'running')
-         order by tenant_id, priority desc limit 1)
-       union all
-       select next.tenant_id, next.priority from pairs p cross join lateral (
-         (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
-           order by tenant_id, priority desc limit 1)
-         union all
-         (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id > p.tenant_id
-           order by tenant_id, priority desc limit 1)
-         limit 1
-       ) next
-     ), due as materialized (
+    text: `with recursive ${TENANT_PRIORITY_PAIRS}, due as materialized (
        -- A probe per pair (a semi-join left to the planner may read every due job instead).
        select p.tenant_id, p.priority from pairs p cross join lateral (
          select 1 from jobs j

@@ -1,4 +1,5 @@
 // SQL for the operational figures metrics report: queue depths, oldest waiting work, disabled endpoints, open circuits.
+import { TENANT_PRIORITY_PAIRS } from './jobs.ts';
 import type { Pool } from './pool.ts';
 
 /**
@@ -12,21 +13,7 @@ import type { Pool } from './pool.ts';
  */
 export async function queueHealth(pool: Pool) {
   const { rows } = await pool.query<{ queue: string; depth: number; oldest_seconds: number }>(
-    `with recursive pairs (tenant_id, priority) as (
-       (select tenant_id, priority from jobs where status in ('queued', 'running')
-         order by tenant_id, priority desc limit 1)
-       union all
-       select next.tenant_id, next.priority from pairs p cross join lateral (
-         (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
-           order by tenant_id, priority desc limit 1)
-         union all
-         (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id > p.tenant_id
-           order by tenant_id, priority desc limit 1)
-         limit 1
-       ) next
-     ), receivers (receiver) as (
+    `with recursive ${TENANT_PRIORITY_PAIRS}, receivers (receiver) as (
        (select receiver from messages where status = 'pending' order by receiver collate "C" limit 1)
        union all
        select (select m.receiver from messages m
