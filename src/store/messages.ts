@@ -144,7 +144,8 @@ export type ClaimedMessage = MessageRow & {
  * disabled or deleted is left to its drain (delivery/drain.ts), one whose circuit is open is passed over until
  * its wait is over, and then gives one message a claim, the probe (a claim of its full room would give back all
  * but the probe, one write each, and with a backlog behind it claim again at once: a loop through the whole
- * backlog every cooldown). Rows another dispatcher is claiming are skipped. A message still leased from an earlier claim lost its attempt's
+ * backlog every cooldown). A rate-limited endpoint gives as many as its bucket (takeRateToken) holds now, for
+ * the same reason. Rows another dispatcher is claiming are skipped. A message still leased from an earlier claim lost its attempt's
  * outcome: that attempt is counted here.
  *
  * The cost is the batch plus one index probe per receiver visited, whatever waits behind each (migration 0008):
@@ -189,8 +190,13 @@ export async function claimDue(
           select case
                    when not starts_with(v.receiver, 'ep_') then base.room
                    when e.id is null or e.disabled or e.circuit_open_until > now() then 0
-                   when e.circuit_open_until is not null then least(base.room, 1)
-                   else base.room
+                   -- least() passes over nulls: no circuit, no rate limit.
+                   else least(base.room,
+                              case when e.circuit_open_until is not null then 1 end,
+                              floor(least(e.rate_limit_per_second::float,
+                                          coalesce(e.rate_tokens, e.rate_limit_per_second)
+                                            + extract(epoch from now() - coalesce(e.rate_refilled_at, now()))
+                                              * e.rate_limit_per_second))::int)
                  end as room
             from (select coalesce((select r.room from unnest($3::text[], $4::int[]) as r (receiver, room)
                                     where r.receiver = v.receiver), $5) as room) base

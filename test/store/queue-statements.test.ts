@@ -257,6 +257,37 @@ t.test(
   },
 );
 
+t.test(
+  'a rate-limited endpoint gives a claim what its bucket holds, and nothing when it is empty',
+  async (t) => {
+    await db.query(
+      `insert into endpoints (id, tenant_id, url, secret, rate_limit_per_second, rate_tokens, rate_refilled_at)
+     values ('ep_rated', $1, 'http://127.0.0.1:9/r', 'whsec_x', 3, 0, now())`,
+      [tenant.id],
+    );
+    await db.query(
+      `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
+     select 'msg_rl_' || i, $1, 'ep_rated', 'http://127.0.0.1:9/r', 'job.succeeded', '{}', 'ep_rated',
+            now() - interval '1 second'
+       from generate_series(1, 20) i`,
+      [tenant.id],
+    );
+    const full = new Map(
+      (
+        await db.query<{ receiver: string }>(
+          "select distinct receiver from messages where status = 'pending' and receiver <> 'ep_rated'",
+        )
+      ).rows.map((row) => [row.receiver, 0]),
+    );
+    const claim = () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
+    t.same(await claim(), [], 'an empty bucket: passed over');
+    await db.query("update endpoints set rate_tokens = 2, rate_refilled_at = now() where id = 'ep_rated'");
+    t.equal((await claim()).length, 2, 'two tokens: two messages');
+    await db.query("update endpoints set rate_tokens = null, rate_refilled_at = null where id = 'ep_rated'");
+    t.equal((await claim()).length, 3, 'a full bucket: its size, not the room of 10');
+  },
+);
+
 t.test('a job claim reads what it takes, not the backlog', async (t) => {
   let claimed: Awaited<ReturnType<typeof claimDueJobs>> = [];
   const reads = await indexReads(async () => {
