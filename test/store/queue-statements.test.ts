@@ -222,30 +222,41 @@ t.test('claims take receivers in turn, from where the last one stopped', async (
   t.same(order, ['ss', 'tt', 'uu', 'ss', 'tt', 'uu'], 'each receiver its share, in turn, round again');
 });
 
+/**
+ * An endpoint `id` (its row's other columns as `columns`) with 20 messages due, and a claim for which every
+ * other receiver with messages due is full: only the endpoint's can be taken, up to a room of 10.
+ */
+async function endpointWithBacklog(id: string, columns: Record<string, unknown>) {
+  const names = Object.keys(columns);
+  await db.query(
+    `insert into endpoints (id, tenant_id, url, secret${names.map((name) => `, ${name}`).join('')})
+     values ($1, $2, 'http://127.0.0.1:9/e', 'whsec_x'${names.map((_, i) => `, $${i + 3}`).join('')})`,
+    [id, tenant.id, ...Object.values(columns)],
+  );
+  await db.query(
+    `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
+     select 'msg_' || $1 || '_' || i, $2, $1, 'http://127.0.0.1:9/e', 'job.succeeded', '{}', $1,
+            now() - interval '1 second'
+       from generate_series(1, 20) i`,
+    [id, tenant.id],
+  );
+  const full = new Map(
+    (
+      await db.query<{ receiver: string }>(
+        "select distinct receiver from messages where status = 'pending' and receiver <> $1",
+        [id],
+      )
+    ).rows.map((row) => [row.receiver, 0]),
+  );
+  return () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
+}
+
 t.test(
   'an open circuit takes nothing from its backlog; once its wait is over, one message a claim',
   async (t) => {
-    await db.query(
-      `insert into endpoints (id, tenant_id, url, secret, circuit_open_until)
-     values ('ep_circuit', $1, 'http://127.0.0.1:9/c', 'whsec_x', now() + interval '1 minute')`,
-      [tenant.id],
-    );
-    await db.query(
-      `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
-     select 'msg_c_' || i, $1, 'ep_circuit', 'http://127.0.0.1:9/c', 'job.succeeded', '{}', 'ep_circuit',
-            now() - interval '1 second'
-       from generate_series(1, 20) i`,
-      [tenant.id],
-    );
-    // Every other receiver with messages due is full here: only the endpoint's could be taken.
-    const full = new Map(
-      (
-        await db.query<{ receiver: string }>(
-          "select distinct receiver from messages where status = 'pending' and receiver <> 'ep_circuit'",
-        )
-      ).rows.map((row) => [row.receiver, 0]),
-    );
-    const claim = () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
+    const claim = await endpointWithBacklog('ep_circuit', {
+      circuit_open_until: new Date(Date.now() + 60_000),
+    });
     t.same(await claim(), [], 'open: passed over');
     await db.query(
       "update endpoints set circuit_open_until = now() - interval '1 second' where id = 'ep_circuit'",
@@ -260,26 +271,12 @@ t.test(
 t.test(
   'a rate-limited endpoint gives a claim what its bucket holds, and nothing when it is empty',
   async (t) => {
-    await db.query(
-      `insert into endpoints (id, tenant_id, url, secret, rate_limit_per_second, rate_tokens, rate_refilled_at)
-     values ('ep_rated', $1, 'http://127.0.0.1:9/r', 'whsec_x', 3, 0, now())`,
-      [tenant.id],
-    );
-    await db.query(
-      `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
-     select 'msg_rl_' || i, $1, 'ep_rated', 'http://127.0.0.1:9/r', 'job.succeeded', '{}', 'ep_rated',
-            now() - interval '1 second'
-       from generate_series(1, 20) i`,
-      [tenant.id],
-    );
-    const full = new Map(
-      (
-        await db.query<{ receiver: string }>(
-          "select distinct receiver from messages where status = 'pending' and receiver <> 'ep_rated'",
-        )
-      ).rows.map((row) => [row.receiver, 0]),
-    );
-    const claim = () => claimDue(db, { limit: 100, leaseMs: 60_000, rooms: full, room: 10, cursor: '' });
+    const claim = await endpointWithBacklog('ep_rated', {
+      rate_limit_per_second: 3,
+      rate_tokens: 0,
+    });
+    // Emptied by the database's clock, as the claim reads it.
+    await db.query("update endpoints set rate_refilled_at = now() where id = 'ep_rated'");
     t.same(await claim(), [], 'an empty bucket: passed over');
     await db.query("update endpoints set rate_tokens = 2, rate_refilled_at = now() where id = 'ep_rated'");
     t.equal((await claim()).length, 2, 'two tokens: two messages');
