@@ -11,6 +11,8 @@ const MAX_KEYS = 10_000;
 
 export interface PrincipalCache {
   find(keyHash: Buffer): Promise<Principal | undefined>;
+  /** Forgets every key now: the process that revoked one must not wait for its own notification. */
+  forget(): void;
 }
 
 export function createPrincipalCache(pool: Pool, events: JobEvents): PrincipalCache {
@@ -25,10 +27,12 @@ export function createPrincipalCache(pool: Pool, events: JobEvents): PrincipalCa
   // Forgetting moves to a new generation of keys rather than clearing: clear() would abort the lookups in
   // flight (failing their requests), while the old generation's entries are simply never read again.
   let generation = 0;
-  events.onKeysChange(() => {
+  const forget = () => {
     generation += 1;
-  });
+  };
+  events.onKeysChange(forget);
   return {
+    forget,
     async find(keyHash) {
       return (await cache.fetch(`${generation}:${keyHash.toString('hex')}`))?.principal;
     },

@@ -166,6 +166,9 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         if (!(await revokeKey(ctx.pool, request.params.id, request.params.keyId))) {
           throw new HttpProblem(404, `No live key ${request.params.keyId} for tenant ${request.params.id}.`);
         }
+        // Other processes forget on the revocation's NOTIFY; this one before it answers, so that the key is
+        // refused from the 204 on (the notification arrives a moment later).
+        ctx.principals.forget();
         return reply.code(204).send(null);
       },
     );
