@@ -245,6 +245,17 @@ export async function retentionScenario(
       `select relname as name, (pg_total_relation_size(oid) / 1048576)::int as mib from pg_class
         where relname in ('jobs', 'job_events', 'messages', 'attempts', 'dead_letters', 'idempotency_keys')`,
     );
+    // What decides how much a sweep writes and how far its dirty pages reach the service: report them with it.
+    const server = Object.fromEntries(
+      (
+        await database.db.query<{ name: string; setting: string }>(
+          `select name, current_setting(name) as setting from pg_settings
+            where name = any($1) order by name`,
+          [['shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'data_checksums']],
+        )
+      ).rows.map((r) => [r.name, r.setting]),
+    );
+    console.log(`retention: server ${JSON.stringify(server)}`);
     console.log(
       `retention: loaded in ${loadSeconds} s; MiB ${JSON.stringify(Object.fromEntries(sizes.rows.map((r) => [r.name, r.mib])))}`,
     );
@@ -381,6 +392,7 @@ export async function retentionScenario(
           seconds: SECONDS,
           slices: SLICES,
         },
+        server,
         loadSeconds,
         tableMiB: Object.fromEntries(sizes.rows.map((r) => [r.name, r.mib])),
         without,
