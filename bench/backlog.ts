@@ -6,18 +6,13 @@
 // submit-to-webhook p50/p99 for the healthy receiver alone (before the backlog and after its drain) and beside it, the delivery claim
 // statement's cost from pg_stat_statements (when the server loads it), and how long disabling the hung endpoint
 // takes to answer and its drain to finish.
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import {
-  api,
-  freshDatabase,
-  offer,
-  percentile,
-  receiver,
-  type Service,
-  sleep,
-  startService,
-  tenantWithEndpoints,
-} from '../test/chaos/harness.ts';
+import { freshDatabase } from '../harness/database.ts';
+import { api, offer, percentile, tenantWithEndpoints } from '../harness/load.ts';
+import { receiver } from '../harness/receiver.ts';
+import { type Service, startService } from '../harness/service.ts';
 import type { BenchReceiver } from './receiver.ts';
 import type { Row } from './run.ts';
 

@@ -8,18 +8,13 @@
 // machine is shared: drift in what else runs on it hits both sides alike. A sweep is `deleteOldWork`, the
 // statements of the service's scheduled sweep, run from this process on a connection of its own (a sweep is one
 // connection's work wherever it runs; from here its batches can be timed).
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { freshDatabase } from '../harness/database.ts';
+import { api, offer, percentile, type Submitted, tenantWithEndpoints } from '../harness/load.ts';
+import { startService } from '../harness/service.ts';
 import { deleteOldWork, type RetentionBatch } from '../src/store/retention.ts';
-import {
-  api,
-  freshDatabase,
-  offer,
-  percentile,
-  type Submitted,
-  sleep,
-  startService,
-  tenantWithEndpoints,
-} from '../test/chaos/harness.ts';
 import type { BenchReceiver } from './receiver.ts';
 import type { Row } from './run.ts';
 

@@ -5,24 +5,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { freshDatabase } from '../harness/database.ts';
+import { type Api, api, offer, percentile, submitMany, tenantWithEndpoints } from '../harness/load.ts';
+import { type Service, startService, stopAll } from '../harness/service.ts';
 import { signatureHeader } from '../src/delivery/sign.ts';
 import { createLogger } from '../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
-import {
-  type Api,
-  api,
-  freshDatabase,
-  offer,
-  percentile,
-  type Service,
-  sleep,
-  startService,
-  stopAll,
-  submitMany,
-  tenantWithEndpoints,
-} from '../test/chaos/harness.ts';
 import { backlogScenario } from './backlog.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';

@@ -4,14 +4,15 @@ import type { Config } from './config/config.ts';
 import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { createDrainQueues } from './delivery/drain.ts';
-import { type JobEvents, startJobEvents } from './jobs/events.ts';
 import { createJobWriter, type JobWriter } from './jobs/job-writer.ts';
 import { createKnownEndpoints, type KnownEndpoints } from './jobs/known-endpoints.ts';
 import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { type Notifications, startNotifications } from './notifications.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
 import { createBoss, dropRetiredQueues } from './queue/boss.ts';
+import { type Deadline, STOPPED_BY } from './shutdown.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';
 import { createPrincipalCache, type PrincipalCache } from './tenants/principal-cache.ts';
@@ -24,7 +25,7 @@ export interface AppContext {
   /** The migrations this build knows; readiness requires every one of them applied. */
   migrations: Migration[];
   /** Job changes and cancel requests from every process, through Postgres LISTEN/NOTIFY. */
-  events: JobEvents;
+  events: Notifications;
   /** The guarded HTTP client for job handlers (long timeouts: each call sets its own). */
   outbound: Outbound;
   /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
@@ -43,7 +44,7 @@ export interface AppContext {
 }
 
 /** How to close something that was opened; the caller runs these in reverse order. */
-export type CloseStep = () => Promise<unknown>;
+export type CloseStep = (deadline: Deadline) => Promise<unknown>;
 
 /**
  * Opens what a process shares on the database at `url`, applying migrations on the way. Each part registers
@@ -68,14 +69,19 @@ export async function openContext(
   const secrets = createSecretBox(config.encryptionKeys);
   await resealSecrets(pool, secrets, log);
 
-  const events = await startJobEvents(url, log);
+  const events = await startNotifications(url, log);
   onClose(() => events.close());
 
   const boss = createBoss(url, config, log);
   await boss.start();
-  // pg-boss runs only the retention sweep, which runs again at its next schedule if cut short: it gets a sliver
-  // of the shutdown deadline, after the job runner and the dispatcher have had theirs (main.ts).
-  onClose(() => boss.stop({ graceful: true, timeout: Math.floor(config.shutdownTimeoutMs * 0.05) }));
+  // Its share of the shutdown deadline comes after the job runner's and the dispatcher's (src/shutdown.ts). A
+  // timeout of 0 would be taken as unset: at least a millisecond.
+  onClose((deadline) =>
+    boss.stop({
+      graceful: true,
+      timeout: Math.max(1, Math.floor(deadline.by(STOPPED_BY.schedules) - Date.now())),
+    }),
+  );
   await dropRetiredQueues(boss);
   await createDrainQueues(boss);
 

@@ -8,6 +8,7 @@ import { buildApp } from './http/app.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import type { Logger } from './log.ts';
 import { scheduleRetention } from './retention.ts';
+import { type Deadline, deadlineIn, STOPPED_BY } from './shutdown.ts';
 import { openDatabase } from './store/database.ts';
 import { ensureOperatorKey } from './tenants/bootstrap.ts';
 
@@ -15,24 +16,24 @@ export interface Service {
   /** Where the HTTP server listens. */
   url: string;
   /** Drains HTTP requests and workers, then closes pg-boss, the pool and an embedded database. */
-  stop(): Promise<void>;
+  stop(deadline: Deadline): Promise<void>;
 }
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const database = await openDatabase(config, log);
   const stack: CloseStep[] = [() => database.stop()];
-  const stop = async () => {
-    for (const step of stack.reverse()) await step();
+  const stop = async (deadline: Deadline) => {
+    for (const step of stack.reverse()) await step(deadline);
   };
   try {
     const ctx = await openContext(config, log, database.url, (step) => stack.push(step));
     await ensureOperatorKey(config, ctx.pool, log);
     if (config.role !== 'api') {
       const dispatcher = startDispatcher(ctx);
-      stack.push(() => dispatcher.stop());
+      stack.push((deadline) => dispatcher.stop(deadline.by(STOPPED_BY.deliveries)));
       // Stopped before the dispatcher, so the jobs that end while it drains can still hand their messages over.
       const runner = startJobRunner(ctx, dispatcher);
-      stack.push(() => runner.stop());
+      stack.push((deadline) => runner.stop(deadline.by(STOPPED_BY.jobs)));
       await scheduleRetention(ctx);
       await startDrains(ctx);
     }
@@ -42,7 +43,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log.info({ url, role: config.role }, 'hookrelay ready');
     return { url, stop };
   } catch (error) {
-    await stop().catch((stopError: unknown) => log.error({ err: stopError }, 'cleanup after failed start'));
+    await stop(deadlineIn(config.shutdownTimeoutMs)).catch((stopError: unknown) =>
+      log.error({ err: stopError }, 'cleanup after failed start'),
+    );
     throw error;
   }
 }

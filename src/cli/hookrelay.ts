@@ -1,44 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=1024
-// The `hookrelay` command: `serve` (the default) runs the service, `migrate` prepares the database; the other
-// commands are an operator's client of a running service, through its public API only.
-import { Command } from 'commander';
-import { VERSION } from '../version.ts';
-import { deadLetterCommands } from './commands/dead-letters.ts';
-import { endpointCommands } from './commands/endpoints.ts';
-import { jobCommands } from './commands/jobs.ts';
-import { listenCommand } from './commands/listen.ts';
-import { messageCommands } from './commands/messages.ts';
-import { tenantCommands } from './commands/tenants.ts';
-import { migrateCommand } from './migrate.ts';
-import { exitWith } from './report.ts';
-import { serve } from './serve.ts';
+// The `hookrelay` command (src/cli/program.ts says what it does).
+import { hookrelayProgram } from './program.ts';
 
-const program = new Command('hookrelay')
-  .version(VERSION)
-  .description('Webhook delivery service: durable jobs, signed callbacks, retries, dead letters and replay.')
-  .showHelpAfterError()
-  .addHelpText(
-    'after',
-    '\nClient commands talk to a running service: --url (HOOKRELAY_URL, default http://127.0.0.1:3000) and\n--key (HOOKRELAY_API_KEY). Add --json for scripts. Example:\n  $ HOOKRELAY_API_KEY=hr_… hookrelay dead-letters list --since 24h',
-  );
-
-program
-  .command('serve', { isDefault: true })
-  .description(
-    'run the HTTP API and/or workers, as HOOKRELAY_ROLE says (configuration comes from the environment)',
-  )
-  .action(() => serve().catch(exitWith));
-
-program
-  .command('migrate')
-  .description('apply database migrations (ours and pg-boss) and exit')
-  .action(() => migrateCommand().then(() => process.exit(0), exitWith));
-
-tenantCommands(program);
-endpointCommands(program);
-jobCommands(program);
-messageCommands(program);
-deadLetterCommands(program);
-listenCommand(program);
-
-await program.parseAsync();
+await hookrelayProgram().parseAsync();

@@ -56,7 +56,6 @@ const postgresUrl = z.string().refine((text) => {
   }
 }, 'expected a URL like postgres://user:password@host:5432/db');
 
-/** Spans a little over a day, so a receiver that is down overnight still gets its messages. */
 /** Comma-separated base64 AES-256 keys (`openssl rand -base64 32`); the first seals, all open. */
 const encryptionKeys = z.string().transform((text, ctx) => {
   const keys = list(text).map((part) => Buffer.from(part, 'base64'));
@@ -89,9 +88,13 @@ const environment = z.object({
   WORKER_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(25),
+  // Leases are renewed every third of their span; below a second, renewals would be most of the traffic.
   JOB_HEARTBEAT: duration
     .default(30_000)
-    .refine((ms) => ms >= 10_000, 'must be at least 10s (a running job renews its lease every third of it)'),
+    .refine((ms) => ms >= 1_000, 'must be at least 1s (a running job renews its lease every third of it)'),
+  DELIVERY_LEASE: duration
+    .default(30_000)
+    .refine((ms) => ms >= 1_000, 'must be at least 1s (a delivery renews its lease every third of it)'),
   JOB_RETRY_BASE: duration.default(1_000),
   JOB_RETRY_MAX: duration.default(300_000),
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
@@ -129,6 +132,7 @@ const configSchema = environment.transform((e) => ({
   deliveryConcurrency: e.DELIVERY_CONCURRENCY,
   deliveryEndpointConcurrency: e.DELIVERY_ENDPOINT_CONCURRENCY,
   jobHeartbeatMs: e.JOB_HEARTBEAT,
+  deliveryLeaseMs: e.DELIVERY_LEASE,
   jobRetryBaseMs: e.JOB_RETRY_BASE,
   jobRetryMaxMs: e.JOB_RETRY_MAX,
   tenantMaxQueuedJobs: e.TENANT_MAX_QUEUED_JOBS,

@@ -6,27 +6,27 @@
 // leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
+import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
-import { soon } from '../soon.ts';
+import { claimDue, nextCursor, postpone } from '../store/delivery-queue.ts';
 import { DELIVERY_LEASES } from '../store/leases.ts';
-import { claimDue, type MessageRow, nextCursor, postpone } from '../store/messages.ts';
+import type { MessageRow } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
-/** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
-export const LEASE_MS = 30_000;
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
 /** The most messages one claim takes, across receivers. */
 const CLAIM_BATCH = 100;
 
-export interface Claimer {
+/** A process's dispatcher, as the rest of the process sees it (made by dispatcher.ts on this claimer). */
+export interface Dispatcher {
   /** Opens a hand-over of messages about to be written in a transaction (see Handoff). */
   handoff(): Handoff;
   /**
-   * Stops claiming and waits for the deliveries in flight, up to a share of the shutdown deadline: one still
+   * Stops claiming and waits for the deliveries in flight until `until` (ms since the epoch): one still
    * unfinished keeps its lease, and its message goes out again from another process when the lease ends.
    */
-  stop(): Promise<void>;
+  stop(until: number): Promise<void>;
 }
 
 /**
@@ -43,6 +43,8 @@ type Send = (message: MessageRow, signal: AbortSignal) => Promise<void>;
  * calls `cancel`. Leased rows that never reach `adopt` (the process died) fall due when the lease runs out.
  */
 export interface Handoff {
+  /** The lease the rows are written with: the dispatcher's (DELIVERY_LEASE). */
+  leaseMs: number;
   reserve(receiver: string): boolean;
   adopt(rows: MessageRow[]): void;
   cancel(): void;
@@ -56,15 +58,17 @@ interface Receiver {
   waiting: Array<{ message: MessageRow; send: Send }>;
 }
 
-export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
+export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
   const capacity = ctx.config.deliveryConcurrency;
   const perReceiver = ctx.config.deliveryEndpointConcurrency;
+  /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
+  const leaseMs = ctx.config.deliveryLeaseMs;
   /** Every message leased here, running or waiting, by lease id: its id, and its attempt once running. */
   const held = new Map<string, { id: string; attempt?: Promise<void>; abort?: AbortController }>();
   const leases = keepLeases({
     pool: ctx.pool,
     queue: DELIVERY_LEASES,
-    leaseMs: LEASE_MS,
+    leaseMs,
     log: ctx.log,
     metrics: ctx.metrics,
   });
@@ -90,8 +94,6 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
   let running = 0;
   /** Slots promised to open hand-overs, across receivers. */
   let reserved = 0;
-  let claiming: Promise<void> | undefined;
-  let again = false;
   /** The receiver the last claim stopped at: the next starts after it, so every receiver gets its turn. */
   let cursor = '';
   let stopped = false;
@@ -122,46 +124,21 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       receivers.delete(name);
   };
 
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
+  /**
+   * Takes up to `limit` due messages, within each receiver's room here, and starts or queues them. Another claim
+   * is worth it if this one came back full and some receiver it served still has room.
+   */
+  async function claim(limit: number): Promise<boolean> {
+    const since = Date.now();
+    const rooms = new Map([...receivers.keys()].map((name) => [name, roomOf(name)]));
+    const batch = await claimDue(ctx.pool, { limit, leaseMs, rooms, room: 2 * perReceiver, cursor });
+    cursor = nextCursor(cursor, batch);
+    const send = prepare(batch);
+    for (const message of batch) {
+      hold(message, since);
+      admit(message, send);
     }
-    claiming = claimWhileRoom().finally(() => {
-      claiming = undefined;
-    });
-  }
-
-  /** Many deliveries end in one turn of the event loop: one claim serves them all. */
-  const wakeSoon = soon(wake);
-
-  async function claimWhileRoom(): Promise<void> {
-    do {
-      again = false;
-      // Every waiting message's receiver is at its share (startable ones were started), so free slots are
-      // for receivers not yet here or below their share.
-      const limit = Math.min(capacity - running - reserved, CLAIM_BATCH);
-      if (limit <= 0) return; // the next delivery to end wakes us
-      let batch: MessageRow[];
-      const since = Date.now();
-      try {
-        const rooms = new Map([...receivers.keys()].map((name) => [name, roomOf(name)]));
-        batch = await claimDue(ctx.pool, { limit, leaseMs: LEASE_MS, rooms, room: 2 * perReceiver, cursor });
-        cursor = nextCursor(cursor, batch);
-      } catch (error) {
-        warn(error, 'cannot claim deliveries; retrying');
-        return; // the poll tries again
-      }
-      const send = prepare(batch);
-      for (const message of batch) {
-        hold(message, since);
-        admit(message, send);
-      }
-      // A full claim suggests more is due; worth another only if it could take some. A wake-up that came
-      // during the query (`again` already set) is not lost.
-      if (batch.length === limit && batch.some((message) => !isFull(message.receiver))) again = true;
-    } while (again && !stopped);
+    return batch.length === limit && batch.some((message) => !isFull(message.receiver));
   }
 
   function admit(message: MessageRow, send: Send): void {
@@ -188,7 +165,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
         running -= 1;
         forget(message.receiver, receiver);
         // The freed slot goes to a waiting message (this receiver's first), or else to a claim.
-        if (!startWaiting(receiver)) wakeSoon();
+        if (!startWaiting(receiver)) loop.wakeSoon();
       });
     held.set(message.lease_id, { id: message.id, attempt, abort });
   }
@@ -232,6 +209,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       }
     };
     return {
+      leaseMs,
       reserve(name) {
         const receiver = receivers.get(name);
         // Only what can start at once: a receiver at its share, or a full dispatcher, leaves it to the claims.
@@ -256,37 +234,38 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Claimer {
       cancel() {
         settle();
         // The slots promised may be claimed for others now.
-        wakeSoon();
+        loop.wakeSoon();
       },
     };
   }
 
-  const poll = setInterval(wake, POLL_MS);
-  // The process lives for its server and connections, not for this timer.
-  poll.unref();
-  const unsubscribe = ctx.events.onDeliveriesDue((names) => {
-    // Due only for receivers full here: the end of one of their deliveries claims for them.
-    if (names.length > 0 && names.every(isFull)) return;
-    wake();
+  // Every waiting message's receiver is at its share (startable ones were started), so free slots are for
+  // receivers not yet here or below their share.
+  const loop = startClaimLoop({
+    room: () => Math.min(capacity - running - reserved, CLAIM_BATCH),
+    claim,
+    listen: (wake) =>
+      ctx.events.onDeliveriesDue((names) => {
+        // Due only for receivers full here: the end of one of their deliveries claims for them.
+        if (names.length > 0 && names.every(isFull)) return;
+        wake();
+      }),
+    pollMs: POLL_MS,
+    onError: (error) => warn(error, 'cannot claim deliveries; retrying'),
   });
-  wake();
 
   return {
     handoff,
-    async stop() {
+    async stop(until) {
       stopped = true;
-      clearInterval(poll);
-      unsubscribe();
-      await claiming;
+      await loop.stop();
       release(
         [...receivers.values()].flatMap((receiver) => receiver.waiting.splice(0).map((w) => w.message)),
       );
       const waited = new AbortController();
       await Promise.race([
         Promise.allSettled([...held.values()].map((entry) => entry.attempt)),
-        sleep(ctx.config.shutdownTimeoutMs * 0.3, undefined, { signal: waited.signal }).catch(
-          () => undefined,
-        ),
+        sleep(Math.max(0, until - Date.now()), undefined, { signal: waited.signal }).catch(() => undefined),
       ]);
       waited.abort();
       leases.stop();

@@ -2,14 +2,11 @@
 // endpoints subscribed to message.dead_lettered (the alert).
 import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import {
-  type DeadLetterReason,
-  insertDeadLetter,
-  type MessageRow,
-  updateMessage,
-} from '../store/messages.ts';
+import { insertDeadLetter } from '../store/dead-letters.ts';
+import { updateMessage } from '../store/delivery-queue.ts';
+import type { DeadLetterReason, MessageRow } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
-import { OPERATIONAL_EVENTS } from './events.ts';
+import { OPERATIONAL_EVENTS } from './event-types.ts';
 import { fanOut } from './fan-out.ts';
 import { viewDeadLetter } from './views.ts';
 

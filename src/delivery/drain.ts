@@ -1,7 +1,7 @@
 // Draining a closed endpoint: once an endpoint is disabled (by its failures or by its tenant) or deleted, what
 // still waits for it is dead-lettered (replayable once it is fixed), in bounded batches on a worker, after the
 // request or attempt that closed it has returned. The state change is one row; the messages behind it may be a
-// day of backlog. Claims leave closed endpoints' messages alone (store/messages.ts claimDue), so nothing is sent
+// day of backlog. Claims leave closed endpoints' messages alone (store/delivery-queue.ts claimDue), so nothing is sent
 // to them meanwhile, and the drain ends with one endpoint.disabled alert carrying the count, not one alert per
 // message.
 //
@@ -12,13 +12,9 @@
 import type { PgBoss } from 'pg-boss';
 import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
+import { countDeadLettersSince, deadLetterPending, stranded } from '../store/dead-letters.ts';
 import { getEndpointById } from '../store/endpoints.ts';
-import {
-  countDeadLettersSince,
-  type DeadLetterReason,
-  deadLetterPending,
-  stranded,
-} from '../store/messages.ts';
+import type { DeadLetterReason } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { fanOut } from './fan-out.ts';

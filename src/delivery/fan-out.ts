@@ -5,8 +5,8 @@ import { newId } from '../ids.ts';
 import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
 import { insertMessages, type MessageRow, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
-import { type Handoff, LEASE_MS } from './claimer.ts';
-import { JOB_EVENTS } from './events.ts';
+import type { Handoff } from './claimer.ts';
+import { JOB_EVENTS } from './event-types.ts';
 
 export interface WebhookEvent {
   tenantId: string;
@@ -78,6 +78,6 @@ export async function fanOutMany(
       });
     }
   }
-  const leased = await insertMessages(tx, messages, LEASE_MS);
+  const leased = await insertMessages(tx, messages, handoff?.leaseMs ?? 0);
   return { ids: messages.map((m) => m.id), leased };
 }

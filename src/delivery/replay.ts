@@ -1,7 +1,7 @@
 // Replaying dead letters: the original message goes out again (same webhook-id, fresh schedule), and the dead
 // letter stays, marked with when and by whom it was replayed.
 import type { AppContext } from '../context.ts';
-import { type DeadLetterFilter, lockReplayBatch, markReplayed } from '../store/messages.ts';
+import { type DeadLetterFilter, lockReplayBatch, markReplayed } from '../store/dead-letters.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { resendMessages } from './resend.ts';
 

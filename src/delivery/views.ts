@@ -1,6 +1,7 @@
 // Messages, attempts and dead letters as the API shows them.
 import { z } from 'zod';
-import type { AttemptRow, DeadLetterRow, MessageRow } from '../store/messages.ts';
+import type { DeadLetterRow } from '../store/dead-letters.ts';
+import type { AttemptRow, MessageRow } from '../store/messages.ts';
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 

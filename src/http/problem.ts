@@ -3,14 +3,17 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import {
+  Conflict,
+  type FieldError,
+  InvalidRequest,
+  NotFound,
+  QuotaExceeded,
+  Unprocessable,
+} from '../errors.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-export interface FieldError {
-  path: string;
-  message: string;
-}
 
 export interface Problem {
   type: string;
@@ -57,6 +60,18 @@ export function sendProblem(reply: FastifyReply, status: number, detail: string,
 
 const RETRY_AFTER_UNAVAILABLE = '5';
 
+/** The status of each kind of domain error (src/errors.ts). */
+function fromDomain(error: Error): { body: Problem; headers: Record<string, string> } | undefined {
+  if (error instanceof NotFound) return { body: problem(404, error.message), headers: {} };
+  if (error instanceof Conflict) return { body: problem(409, error.message), headers: {} };
+  if (error instanceof Unprocessable) return { body: problem(422, error.message), headers: {} };
+  if (error instanceof InvalidRequest)
+    return { body: problem(400, error.message, error.errors), headers: {} };
+  if (error instanceof QuotaExceeded)
+    return { body: problem(429, error.message), headers: { 'retry-after': String(error.retryAfterSeconds) } };
+  return undefined;
+}
+
 function toProblem(
   error: FastifyError,
   request: FastifyRequest,
@@ -64,6 +79,8 @@ function toProblem(
   if (error instanceof HttpProblem) {
     return { body: problem(error.status, error.message, error.errors), headers: error.headers };
   }
+  const domain = fromDomain(error);
+  if (domain) return domain;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext ?? 'request';
     const errors = error.validation.map((issue) => ({

@@ -1,6 +1,6 @@
 // Cancelling a job: a queued one ends at once; a running one is told to abort, wherever it runs.
 import type { AppContext } from '../context.ts';
-import { HttpProblem } from '../http/problem.ts';
+import { JobFinished, JobNotFound } from '../errors.ts';
 import { type JobRow, lockJob, requestCancel, TERMINAL } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { endJob } from './lifecycle.ts';
@@ -17,8 +17,8 @@ export async function cancelJob(
 ): Promise<JobRow> {
   const outcome = await withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, id);
-    if (!row || row.tenant_id !== tenantId) throw new HttpProblem(404, `No job ${id}.`);
-    if (TERMINAL.has(row.status)) throw new HttpProblem(409, `The job is already ${row.status}.`);
+    if (!row || row.tenant_id !== tenantId) throw new JobNotFound(id);
+    if (TERMINAL.has(row.status)) throw new JobFinished(row.status);
     if (row.status === 'queued') return { ended: await endJob(ctx, tx, row, { status: 'cancelled' }) };
     await requestCancel(tx, id);
     return { ended: undefined };
@@ -32,6 +32,6 @@ export async function cancelJob(
     RUNNING_CANCEL_WAIT_MS,
     draining,
   );
-  if (!job) throw new HttpProblem(404, `No job ${id}.`);
+  if (!job) throw new JobNotFound(id);
   return job;
 }

@@ -2,10 +2,9 @@
 // its idempotency key in one transaction.
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
-import { z } from 'zod';
 import type { AppContext } from '../context.ts';
-import { HttpProblem } from '../http/problem.ts';
-import { idOf, newId } from '../ids.ts';
+import { IdempotencyKeyReused, InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
+import { newId } from '../ids.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
@@ -18,34 +17,20 @@ import { withTransaction } from '../store/transaction.ts';
 import { findHandler, jobTypes } from './registry.ts';
 
 const MAX_RUN_AT_AHEAD_MS = 365 * 86_400_000;
-const MAX_METADATA_BYTES = 16 * 1024;
 
-export const submitBody = z
-  .object({
-    type: z.string().min(1).max(100),
-    input: z.unknown().refine((value) => value !== undefined, 'Required'),
-    callbackUrl: z
-      .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
-      .max(2048)
-      .optional(),
-    endpointId: idOf('ep').optional(),
-    timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
-    maxAttempts: z.number().int().min(1).max(25).optional(),
-    priority: z.number().int().min(-100).max(100).optional(),
-    runAt: z.iso.datetime({ offset: true }).optional(),
-    metadata: z
-      .record(z.string().max(100), z.unknown())
-      .refine((value) => Object.keys(value).length <= 50, 'at most 50 keys')
-      .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, 'at most 16 KiB')
-      .optional(),
-  })
-  .strict()
-  .refine((body) => body.callbackUrl === undefined || body.endpointId === undefined, {
-    message: 'give callbackUrl or endpointId, not both',
-    path: ['endpointId'],
-  });
-
-export type SubmitBody = z.infer<typeof submitBody>;
+/** A job as a client asks for it (validated for shape by the API's schema, src/http/routes/jobs.ts). */
+export interface JobSubmission {
+  type: string;
+  input: unknown;
+  callbackUrl?: string;
+  endpointId?: string;
+  timeoutSeconds?: number;
+  maxAttempts?: number;
+  priority?: number;
+  /** ISO 8601 with an offset. */
+  runAt?: string;
+  metadata?: Record<string, unknown>;
+}
 
 /** `replayed`: an earlier request with the same Idempotency-Key and body created this job. */
 export interface Submitted {
@@ -58,12 +43,12 @@ class IdempotencyRace extends Error {}
 export async function submitJob(
   ctx: AppContext,
   tenantId: string,
-  body: SubmitBody,
+  body: JobSubmission,
   idempotencyKey: string | undefined,
 ): Promise<Submitted> {
   const handler = findHandler(body.type);
   if (!handler) {
-    throw new HttpProblem(422, `Unknown job type "${body.type}"; known types: ${jobTypes().join(', ')}.`);
+    throw new Unprocessable(`Unknown job type "${body.type}"; known types: ${jobTypes().join(', ')}.`);
   }
   const input = handler.input.safeParse(body.input);
   if (!input.success) {
@@ -71,24 +56,24 @@ export async function submitJob(
       path: ['body', 'input', ...issue.path.map(String)].join('.'),
       message: issue.message,
     }));
-    throw new HttpProblem(400, `The input is not valid for job type "${body.type}".`, { errors });
+    throw new InvalidRequest(`The input is not valid for job type "${body.type}".`, errors);
   }
   for (const url of handler.outboundUrls?.(input.data) ?? []) {
     const refused = await ctx.outbound.check(new URL(url));
-    if (refused) throw new HttpProblem(422, `The job's URL is not allowed: ${refused}.`);
+    if (refused) throw new Unprocessable(`The job's URL is not allowed: ${refused}.`);
   }
   if (body.endpointId !== undefined && !(await ctx.knownEndpoints.has(tenantId, body.endpointId))) {
-    throw new HttpProblem(422, `No endpoint ${body.endpointId}.`);
+    throw new Unprocessable(`No endpoint ${body.endpointId}.`);
   }
   if (body.callbackUrl !== undefined) {
     const refused = await ctx.outbound.check(new URL(body.callbackUrl));
-    if (refused) throw new HttpProblem(422, `The callbackUrl is not allowed: ${refused}.`);
+    if (refused) throw new Unprocessable(`The callbackUrl is not allowed: ${refused}.`);
   }
   const runAt = body.runAt === undefined ? null : new Date(body.runAt);
   if (runAt && runAt.getTime() - Date.now() > MAX_RUN_AT_AHEAD_MS) {
-    throw new HttpProblem(400, 'runAt may be at most 365 days ahead.', {
-      errors: [{ path: 'body.runAt', message: 'at most 365 days ahead' }],
-    });
+    throw new InvalidRequest('runAt may be at most 365 days ahead.', [
+      { path: 'body.runAt', message: 'at most 365 days ahead' },
+    ]);
   }
 
   const requestHash =
@@ -99,10 +84,9 @@ export async function submitJob(
   }
 
   if (!(await ctx.queueDepth.admit(tenantId))) {
-    throw new HttpProblem(
-      429,
+    throw new QuotaExceeded(
       `This tenant already has ${ctx.config.tenantMaxQueuedJobs} queued jobs, the most allowed; retry later.`,
-      { headers: { 'retry-after': '5' } },
+      5,
     );
   }
 
@@ -154,10 +138,7 @@ async function replayOf(
   const record = await findIdempotencyKey(ctx.pool, tenantId, key);
   if (!record) return undefined;
   if (!record.request_hash.equals(requestHash)) {
-    throw new HttpProblem(
-      409,
-      'This Idempotency-Key was used with a different request body in the last 24 hours.',
-    );
+    throw new IdempotencyKeyReused();
   }
   const job = await getJob(ctx.pool, tenantId, record.job_id);
   return job && { job, replayed: true };

@@ -1,70 +1,41 @@
-// Runs job attempts from the jobs table, which is their queue (migrations/0005_job_queue.sql): claim due jobs
-// up to the free capacity, run each handler under a timeout and a cancel signal while renewing its lease, then
-// record each outcome (and the next attempt or the job's end). The common cases, a queued job starting and a
-// job succeeding, are written for many jobs per statement; every other case (cancel requests, retries,
-// failures, an attempt whose worker died) takes its own transaction.
+// Runs job attempts from the jobs table, which is their queue (migrations/0005_job_queue.sql): claims due jobs
+// up to WORKER_CONCURRENCY (the claim loop), keeps their leases, and runs each attempt (attempt.ts). The common
+// cases, a queued job starting and a job succeeding, are written for many jobs per statement (the claim, and
+// the group commit of successes here); every other case (cancel requests, retries, failures, an attempt whose
+// worker died) takes its own transaction.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
-import type { Claimer } from '../delivery/claimer.ts';
-import { keepLeases, LeaseLost } from '../queue/lease-keeper.ts';
-import { soon } from '../soon.ts';
+import type { Dispatcher } from '../delivery/claimer.ts';
+import { startClaimLoop } from '../queue/claim-loop.ts';
+import { keepLeases, type LeaseLost } from '../queue/lease-keeper.ts';
 import { createBatcher } from '../store/batcher.ts';
-import {
-  type ClaimedJob,
-  cancelRequestedAmong,
-  claimDueJobs,
-  finishSucceeded,
-  type JobRow,
-  lockJob,
-  notifyJobsDue,
-  recordProgress,
-  requeueJob,
-  startAttempt,
-} from '../store/jobs.ts';
+import { type ClaimedJob, cancelRequestedAmong, claimDueJobs, finishSucceeded } from '../store/job-queue.ts';
 import { JOB_LEASES } from '../store/leases.ts';
 import type { MessageRow } from '../store/messages.ts';
-import { isDataRefusal, jsonRefusal } from '../store/storable.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
-import { deadline } from '../timeout.ts';
-import { retryDelayMs } from './backoff.ts';
-import { PermanentJobError, RetryLaterError } from './handler.ts';
-import { announceEnds, endJob } from './lifecycle.ts';
-import { findHandler } from './registry.ts';
+import { type Attempt, Cancelled, type Runner, runAttempt, type Success } from './attempt.ts';
+import { announceEnds } from './lifecycle.ts';
 
 /** The most jobs one claim takes (their ids share one change notification, which must stay under 8000 bytes). */
 const CLAIM_BATCH = 100;
+
 /**
  * A NOTIFY wakes workers for jobs due now; a retry's backoff or a runAt gets none when it falls due, nor does an
  * attempt whose worker died. The backstop poll bounds those delays.
  */
 const POLL_MS = 1_000;
-const MAX_ERROR_LENGTH = 1_000;
-/** A handler still running this long after its attempt was aborted ignores its signal: logged and counted. */
-const OVERRUN_MS = 10_000;
-
-/** What an attempt came to; `settle` is the one place that acts on it. */
-type Outcome =
-  | { kind: 'succeeded'; result: unknown }
-  | { kind: 'cancelled' }
-  | { kind: 'failed'; error: string }
-  | { kind: 'retry'; error: string; delayMs?: number }
-  | { kind: 'interrupted' }
-  /** The lease was lost: another worker may hold the job now, so this one records nothing. */
-  | { kind: 'lost' };
-
-class Cancelled extends Error {}
 
 export interface JobRunner {
   /**
-   * Stops claiming, gives the attempts running most of the shutdown deadline to end, then interrupts the rest:
-   * they are put back for another worker, the attempt given back.
+   * Stops claiming, gives the attempts running until `until` (ms since the epoch) to end, then interrupts the
+   * rest: they are put back for another worker, the attempt given back.
    */
-  stop(): Promise<void>;
+  stop(until: number): Promise<void>;
 }
 
 /** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
-export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'handoff'>): JobRunner {
+export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'handoff'>): JobRunner {
   const { events } = ctx;
   const capacity = ctx.config.workerConcurrency;
   const leaseMs = ctx.config.jobHeartbeatMs;
@@ -85,11 +56,6 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   const shutdown = new AbortController();
   /** Cancel requests for jobs not (yet) held here, heard while a claim was in flight: it may return them. */
   const cancelledWhileClaiming = new Set<string>();
-  let claiming: Promise<void> | undefined;
-  let again = false;
-  /** The last claim filled up, or work fell due while every slot was taken: a freed slot should claim. */
-  let backlog = false;
-  let stopped = false;
 
   const warn = (error: unknown, msg: string) =>
     isDatabaseUnavailable(error) ? ctx.log.warn({ err: error }, msg) : ctx.log.error({ err: error }, msg);
@@ -98,7 +64,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
     if (jobId !== undefined) {
       const attempt = attempts.get(jobId);
       if (attempt) attempt.controller.abort(new Cancelled());
-      else if (claiming) cancelledWhileClaiming.add(jobId);
+      else if (loop.claiming) cancelledWhileClaiming.add(jobId);
       return;
     }
     if (attempts.size === 0) return;
@@ -138,44 +104,22 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
   );
   const runner: Runner = { shutdown: shutdown.signal, succeeded: (success) => succeeded.add(success) };
 
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
-    }
-    claiming = claimWhileFree()
-      .catch((error: unknown) => warn(error, 'cannot claim jobs; trying again shortly'))
-      .finally(() => {
-        claiming = undefined;
-        cancelledWhileClaiming.clear();
-      });
-  }
-
-  /** Many attempts end in one turn of the event loop: one claim serves them all. */
-  const wakeSoon = soon(wake);
-
-  async function claimWhileFree(): Promise<void> {
-    do {
-      again = false;
-      const free = capacity - occupied;
-      if (free <= 0) {
-        backlog = true;
-        return;
-      }
-      const limit = Math.min(free, CLAIM_BATCH);
-      const since = Date.now();
-      const tenantMaxRunning = ctx.config.tenantMaxRunningJobs;
+  /** Takes up to `limit` due jobs and starts them; true if it came back full. */
+  async function claim(limit: number): Promise<boolean> {
+    const since = Date.now();
+    const tenantMaxRunning = ctx.config.tenantMaxRunningJobs;
+    try {
       const rows =
         tenantMaxRunning === undefined
           ? await claimDueJobs(ctx.pool, { limit, leaseMs })
           : await withTransaction(ctx.pool, (tx) => claimDueJobs(tx, { limit, leaseMs, tenantMaxRunning }));
       for (const row of rows)
         leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id, row.lease_id));
-      backlog = rows.length === limit;
       for (const row of rows) start(row);
-      if (backlog) again = true;
-    } while (again && !stopped);
+      return rows.length === limit;
+    } finally {
+      cancelledWhileClaiming.clear();
+    }
   }
 
   /** Aborts the attempt whose lease was lost (it may be taken already by another worker). */
@@ -203,29 +147,26 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
         occupied -= 1;
         // With a per-tenant cap, a claim may have left a capped tenant's jobs behind although it was not full:
         // a slot freed by that tenant's job is theirs to take now, not at the next poll.
-        if (backlog || ctx.config.tenantMaxRunningJobs !== undefined) wakeSoon();
+        if (loop.backlogged || ctx.config.tenantMaxRunningJobs !== undefined) loop.wakeSoon();
       });
   }
 
-  const poll = setInterval(wake, POLL_MS);
-  // The process lives for its server and connections, not for this timer.
-  poll.unref();
-  const unsubscribeDue = events.onJobsDue(wake);
-  wake();
+  const loop = startClaimLoop({
+    room: () => Math.min(capacity - occupied, CLAIM_BATCH),
+    claim,
+    listen: (wake) => events.onJobsDue(wake),
+    pollMs: POLL_MS,
+    onError: (error) => warn(error, 'cannot claim jobs; trying again shortly'),
+  });
 
   return {
-    async stop() {
-      stopped = true;
-      clearInterval(poll);
-      unsubscribeDue();
-      await claiming;
+    async stop(until) {
+      await loop.stop();
       const running = () => Promise.allSettled([...attempts.values()].map((attempt) => attempt.done));
       const waited = new AbortController();
       await Promise.race([
         running(),
-        sleep(ctx.config.shutdownTimeoutMs * 0.6, undefined, { signal: waited.signal }).catch(
-          () => undefined,
-        ),
+        sleep(Math.max(0, until - Date.now()), undefined, { signal: waited.signal }).catch(() => undefined),
       ]);
       waited.abort();
       shutdown.abort();
@@ -234,237 +175,4 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Claimer, 'hand
       unsubscribeCancel();
     },
   };
-}
-
-interface Success {
-  jobId: string;
-  leaseId: string;
-  result: unknown;
-}
-
-interface Attempt {
-  controller: AbortController;
-  leaseId: string;
-  /** Settles once the attempt's outcome is recorded (or could not be). */
-  done?: Promise<void>;
-  /**
-   * Settles when the handler has returned, which may be long after the attempt was aborted; set when the handler
-   * starts, before the attempt's outcome can be recorded.
-   */
-  handler?: Promise<unknown>;
-}
-
-interface Runner {
-  /** Aborted when the runner stops waiting for attempts at shutdown. */
-  shutdown: AbortSignal;
-  /** Ends a job as succeeded, unless it changed meanwhile (false): then `settle` decides. */
-  succeeded(success: Success): Promise<boolean>;
-}
-
-async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, attempt: Attempt) {
-  const { controller } = attempt;
-  // Started by the claim, unless it was a lost attempt or is to be cancelled: those need a decision first.
-  const job =
-    claimed.claimed_from === 'queued' && claimed.cancel_requested_at === null
-      ? claimed
-      : await recover(ctx, claimed);
-  if (!job) return;
-  const limit = deadline(job.timeout_seconds * 1000);
-  const timeout = limit.signal;
-  const signal = AbortSignal.any([controller.signal, timeout, runner.shutdown]);
-  const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
-  let outcome: Outcome;
-  try {
-    const handler = findHandler(job.type);
-    if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
-    const input = handler.input.parse(job.input);
-    const progress = async (percent: number, message?: string) => {
-      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
-        throw new RangeError('progress is 0–100');
-      // Written only while the lease is this attempt's: a worker that lost it must not report onto the next.
-      const recorded = await recordProgress(
-        ctx.pool,
-        job.id,
-        job.lease_id,
-        percent,
-        message?.slice(0, 500) ?? null,
-      );
-      if (!recorded) {
-        controller.abort(new LeaseLost(`the lease on ${job.id} was lost: progress not recorded`));
-        throw signal.reason;
-      }
-    };
-    const running = handler.run(input, {
-      progress,
-      signal,
-      log,
-      attempt: job.attempts,
-      outbound: ctx.outbound,
-    });
-    const returned = running.then(
-      () => undefined,
-      () => undefined,
-    );
-    attempt.handler = returned;
-    watchOverrun(ctx, returned, signal, log);
-    // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
-    const result = await untilAborted(running, signal);
-    const refusal = jsonRefusal(result ?? null);
-    outcome = refusal
-      ? { kind: 'retry', error: `result is not storable: ${refusal}` }
-      : { kind: 'succeeded', result: result ?? null };
-  } catch (error) {
-    outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: runner.shutdown }, job);
-  } finally {
-    limit.clear();
-  }
-  log.debug({ outcome: outcome.kind }, 'job attempt finished');
-  if (outcome.kind === 'lost') return;
-  const ended =
-    outcome.kind === 'succeeded' &&
-    // A batch the database refused is settled again one job at a time, below.
-    (await runner
-      .succeeded({ jobId: job.id, leaseId: job.lease_id, result: outcome.result })
-      .catch(() => false));
-  if (ended) return;
-  try {
-    await settle(ctx, job, outcome);
-  } catch (error) {
-    // A second write, so that the attempt ends now instead of when its lease runs out (and if that fails too,
-    // the next claim decides, with this attempt counted). A connection lost on the way: the same record again.
-    // The database refused the record: the attempt ends as a failed one, in plain text, never left running to
-    // be run again for the same reason.
-    if (isDatabaseUnavailable(error)) {
-      log.warn({ err: error }, 'job attempt outcome not recorded; trying once more');
-      await settle(ctx, job, outcome);
-      return;
-    }
-    const reason = (error as Error).message;
-    log.error({ err: error }, 'job attempt outcome refused by the database; recording it as failed');
-    await settle(ctx, job, {
-      kind: 'retry',
-      error:
-        outcome.kind === 'succeeded' && isDataRefusal(error)
-          ? `result is not storable: ${reason}`
-          : `the attempt's outcome could not be recorded: ${reason}`,
-    });
-  }
-}
-
-/**
- * Decides on a claimed job that the claim did not simply start: returns it to run, or undefined when it
- * ended here (cancelled, or no attempt left) or is no longer ours.
- */
-function recover(ctx: AppContext, claimed: ClaimedJob): Promise<JobRow | undefined> {
-  return withTransaction(ctx.pool, async (tx) => {
-    const row = await lockJob(tx, claimed.id);
-    if (!row || row.lease_id !== claimed.lease_id || row.status !== 'running') return undefined;
-    if (row.cancel_requested_at) {
-      await endJob(ctx, tx, row, { status: 'cancelled' });
-      return undefined;
-    }
-    if (claimed.claimed_from === 'queued') return row;
-    // Leased while running: the worker of the previous attempt stopped before recording its outcome.
-    if (row.attempts >= row.max_attempts) {
-      await endJob(ctx, tx, row, {
-        status: 'failed',
-        error: 'the worker running the last attempt stopped before it finished',
-      });
-      return undefined;
-    }
-    return startAttempt(tx, row.id);
-  });
-}
-
-function classify(
-  error: unknown,
-  signals: { cancelled: AbortSignal; timeout: AbortSignal; shutdown: AbortSignal },
-  job: JobRow,
-): Outcome {
-  if (signals.cancelled.reason instanceof LeaseLost) return { kind: 'lost' };
-  if (signals.cancelled.aborted) return { kind: 'cancelled' };
-  if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
-  if (signals.shutdown.aborted) return { kind: 'interrupted' };
-  const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
-  if (error instanceof PermanentJobError) return { kind: 'failed', error: message };
-  if (error instanceof RetryLaterError) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
-  if (error instanceof Error && error.name === 'ZodError')
-    return { kind: 'failed', error: `invalid input: ${message}` };
-  return { kind: 'retry', error: message || 'the handler failed without a message' };
-}
-
-async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<void> {
-  await withTransaction(ctx.pool, async (tx) => {
-    const row = await lockJob(tx, job.id);
-    if (!row || row.lease_id !== job.lease_id || row.status !== 'running') return;
-    // A cancel request that arrived while the handler finished anyway still wins: the client was told so.
-    const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
-    switch (final.kind) {
-      case 'succeeded':
-        await endJob(ctx, tx, row, { status: 'succeeded', result: final.result });
-        return;
-      case 'cancelled':
-        await endJob(ctx, tx, row, { status: 'cancelled' });
-        return;
-      case 'failed':
-        await endJob(ctx, tx, row, { status: 'failed', error: final.error });
-        return;
-      case 'interrupted':
-      case 'retry': {
-        const interrupted = final.kind === 'interrupted';
-        if (!interrupted && row.attempts >= row.max_attempts) {
-          await endJob(ctx, tx, row, { status: 'failed', error: final.error });
-          return;
-        }
-        const delayMs = interrupted
-          ? 0
-          : Math.min(
-              ctx.config.jobRetryMaxMs,
-              final.delayMs ??
-                retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
-            );
-        const error = interrupted ? 'the worker stopped during the attempt; it will run again' : final.error;
-        await requeueJob(tx, row.id, error, delayMs, interrupted);
-        if (delayMs === 0) await notifyJobsDue(tx);
-      }
-    }
-  });
-}
-
-/** Logs and counts a handler that keeps running long after its attempt was aborted. */
-function watchOverrun(
-  ctx: AppContext,
-  returned: Promise<unknown>,
-  signal: AbortSignal,
-  log: AppContext['log'],
-) {
-  let overrunning = false;
-  const watch = () => {
-    const timer = setTimeout(() => {
-      overrunning = true;
-      ctx.metrics.handlerOverruns.inc();
-      ctx.metrics.handlersOverrunning.inc();
-      log.warn(
-        { overrunMs: OVERRUN_MS, reason: String(signal.reason) },
-        'job handler still running after its attempt was aborted: it ignores its signal, and keeps a worker slot',
-      );
-    }, OVERRUN_MS);
-    timer.unref();
-    void returned.finally(() => {
-      clearTimeout(timer);
-      if (overrunning) ctx.metrics.handlersOverrunning.dec();
-    });
-  };
-  if (signal.aborted) watch();
-  else signal.addEventListener('abort', watch, { once: true });
-  void returned.finally(() => signal.removeEventListener('abort', watch));
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

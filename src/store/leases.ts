@@ -41,7 +41,7 @@ export async function renewLeases(
   leaseMs: number,
   timeoutMs: number,
 ): Promise<Renewal> {
-  // Locked by primary key first, for the reason in messages.ts: a status test on the updated table may scan
+  // Locked by primary key first, for the reason in delivery-queue.ts: a status test on the updated table may scan
   // a whole backlog through a status index.
   const query = {
     text: `with locked as materialized (

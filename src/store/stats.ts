@@ -1,5 +1,5 @@
 // SQL for the operational figures metrics report: queue depths, oldest waiting work, disabled endpoints, open circuits.
-import { TENANT_PRIORITY_PAIRS } from './jobs.ts';
+import { TENANT_PRIORITY_PAIRS } from './job-queue.ts';
 import type { Pool } from './pool.ts';
 
 /**

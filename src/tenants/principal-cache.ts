@@ -2,7 +2,7 @@
 // A revocation anywhere notifies every process, which forgets all it remembers; the short lifetime bounds how
 // long a key could outlive its revocation if that notification were lost.
 import { LRUCache } from 'lru-cache';
-import type { JobEvents } from '../jobs/events.ts';
+import type { Notifications } from '../notifications.ts';
 import type { Pool } from '../store/pool.ts';
 import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
 
@@ -15,7 +15,7 @@ export interface PrincipalCache {
   forget(): void;
 }
 
-export function createPrincipalCache(pool: Pool, events: JobEvents): PrincipalCache {
+export function createPrincipalCache(pool: Pool, events: Notifications): PrincipalCache {
   // Unknown keys are remembered too (as `principal: undefined`), so guessing costs no queries either.
   const cache = new LRUCache<string, { principal: Principal | undefined }>({
     max: MAX_KEYS,

@@ -4,9 +4,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { closeReceivers } from '../../harness/receiver.ts';
+import { stopAll } from '../../harness/service.ts';
 import { createLogger } from '../../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/store/embedded-postgres.ts';
-import { closeReceivers, type Outcome, stopAll } from './harness.ts';
+import type { Outcome } from './harness.ts';
 import { killDuringDeliveries } from './scenarios/kill.ts';
 import { latency } from './scenarios/latency.ts';
 import { noisyTenant } from './scenarios/noisy-tenant.ts';

@@ -1,6 +1,7 @@
 // Bulk replay from the CLI: a few thousand dead letters for one endpoint, replayed with one command that
 // counts first, asks for confirmation (refused without a terminal unless --yes), and shows a progress bar.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { cli } from '../helpers/cli.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
@@ -45,8 +46,12 @@ t.test('replaying a few thousand dead letters for one endpoint', async (t) => {
   const count = async (endpointId: string) =>
     (await api<{ matching: number }>('POST', '/v1/dead-letters/replay', { endpointId, dryRun: true })).body
       .matching;
-  for (let i = 0; i < 600 && (await count(endpoint.id)) < LETTERS; i++)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  // Past the deadline the assertion below still reports how many were dead-lettered.
+  await waitFor(
+    `all ${LETTERS} messages to be dead-lettered`,
+    async () => (await count(endpoint.id)) >= LETTERS,
+    90_000,
+  ).catch(() => undefined);
   t.equal(await count(endpoint.id), LETTERS, 'every message was dead-lettered (410 Gone)');
 
   const dry = await hookrelay(['dead-letters', 'replay', '--endpoint', endpoint.id, '--dry-run']);
@@ -75,8 +80,12 @@ t.test('replaying a few thousand dead letters for one endpoint', async (t) => {
 
   // Every replayed message arrives again under its own webhook-id.
   const firstIds = new Set(receiver.requests.slice(0, before).map((r) => String(r.headers['webhook-id'])));
-  for (let i = 0; i < 600 && receiver.requests.length - before < LETTERS; i++)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  // As above: the assertions below say how many arrived.
+  await waitFor(
+    `the ${LETTERS} replayed messages to arrive`,
+    () => receiver.requests.length - before >= LETTERS,
+    90_000,
+  ).catch(() => undefined);
   const replayed = receiver.requests.slice(before);
   t.equal(replayed.length, LETTERS, 'one delivery per replayed dead letter');
   t.ok(
@@ -116,8 +125,11 @@ t.test('replaying a few thousand dead letters for one endpoint', async (t) => {
   t.match(byId.stderr, /replayed 2 in/);
   const sentTwice = (messageId?: string) =>
     receiver.requests.filter((r) => r.headers['webhook-id'] === messageId).length === 2;
-  for (let i = 0; i < 300 && !(sentTwice(second?.messageId) && sentTwice(third?.messageId)); i++)
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(
+    'the two dead letters replayed by id to go out again',
+    () => sentTwice(second?.messageId) && sentTwice(third?.messageId),
+    30_000,
+  );
   t.ok(sentTwice(second?.messageId) && sentTwice(third?.messageId), 'both went out again, under their ids');
   t.equal(await count(other.id), 7, 'seven left: one discarded, two replayed');
   const mixed = await hookrelay(['dead-letters', 'replay', second?.id as string, '--endpoint', other.id]);

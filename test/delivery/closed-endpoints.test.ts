@@ -4,21 +4,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import t, { type Test } from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { drainStranded } from '../../src/delivery/drain.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { type Recorded, upstream } from '../helpers/upstream.ts';
 
 const app = await jobsApp(t, { DELIVERY_RETRY_SCHEDULE: '1h' });
 const db = app.ctx.pool;
-
-async function until(what: string, test: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await test()) return;
-    await sleep(100);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const count = async (sql: string, values: unknown[]) => Number((await db.query(sql, values)).rows[0].count);
 
@@ -67,8 +59,8 @@ for (const [how, close, reason, cause] of [
         close === 'PATCH' ? { disabled: true } : undefined,
       );
       t.equal(response.status, close === 'PATCH' ? 200 : 204);
-      await until(
-        'the drain',
+      await waitFor(
+        'the drain to dead-letter every pending message',
         async () =>
           (await count("select count(*) from messages where endpoint_id = $1 and status = 'pending'", [
             endpoint.id,
@@ -81,7 +73,7 @@ for (const [how, close, reason, cause] of [
         ]),
         2_500,
       );
-      await until('the alert', async () => events().length > 0);
+      await waitFor('the endpoint.disabled alert', () => events().length > 0);
       await sleep(300);
       t.same(
         events().map((e) => e.type),
@@ -108,7 +100,7 @@ t.test('deleting another tenant’s endpoint is a 404 that touches nothing of th
 t.test('claims leave a closed endpoint alone; the sweep drains what reaches it later', async (t) => {
   const { tenant, receiver, endpoint, events } = await setup(t, 0);
   await tenant.api('PATCH', `/v1/endpoints/${endpoint.id}`, { disabled: true });
-  await until('the (empty) drain', async () => events().length > 0);
+  await waitFor('the (empty) drain’s alert', () => events().length > 0);
   // Messages that reach it after its drain (a job naming it, a replay), due now.
   await db.query(
     `insert into messages (id, tenant_id, endpoint_id, url, event_type, payload, receiver, next_attempt_at)
@@ -123,8 +115,8 @@ t.test('claims leave a closed endpoint alone; the sweep drains what reaches it l
     'nor dead-lettered one by one: claims pass the endpoint over',
   );
   t.equal(await drainStranded(app.ctx), 1, 'one closed endpoint with messages waiting');
-  await until(
-    'the sweep’s drain',
+  await waitFor(
+    'the sweep’s drain to dead-letter the 3 late messages',
     async () =>
       (await count("select count(*) from messages where endpoint_id = $1 and status = 'dead'", [
         endpoint.id,

@@ -2,6 +2,7 @@
 // `standardwebhooks` verifier, every outcome and the operator routes around them.
 import { Webhook } from 'standardwebhooks';
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import type { Api } from '../helpers/client.ts';
 import { type Job, jobsApp } from '../helpers/jobs-app.ts';
 import { type Answer, type Recorded, upstream } from '../helpers/upstream.ts';
@@ -41,12 +42,14 @@ function verify(secret: string, request: Recorded) {
 
 /** Waits (through the API, polling briefly) until the message reaches a final state. */
 async function settled(api: Api, messageId: string, want: string): Promise<Message> {
-  for (let i = 0; i < 600; i++) {
-    const message = (await api<Message>('GET', `/v1/messages/${messageId}`)).body;
-    if (message.status === want) return message;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`message ${messageId} never became ${want}`);
+  return waitFor(
+    `message ${messageId} to become ${want}`,
+    async () => {
+      const message = (await api<Message>('GET', `/v1/messages/${messageId}`)).body;
+      return message.status === want ? message : undefined;
+    },
+    30_000,
+  );
 }
 
 async function deliveries(api: Api, jobId: string): Promise<Message[]> {
@@ -317,7 +320,7 @@ t.test('deleting an endpoint dead-letters what still waits for it', async (t) =>
   const endpoint = (await tenant.api<{ id: string }>('POST', '/v1/endpoints', { url: receiver.url })).body;
   const jobId = await runJob(tenant.api, { endpointId: endpoint.id });
   const [message] = await deliveries(tenant.api, jobId);
-  for (let i = 0; i < 100 && receiver.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await waitFor('the first delivery attempt', () => receiver.requests.length > 0);
   t.equal((await tenant.api('DELETE', `/v1/endpoints/${endpoint.id}`)).status, 204);
   t.equal((await tenant.api('GET', `/v1/endpoints/${endpoint.id}`)).status, 404);
   // Dead-lettered by the drain that follows the delete, in a batch.
@@ -448,7 +451,7 @@ t.test(
     ).body.data;
     t.equal(letters[0]?.reason, 'endpoint_disabled');
 
-    for (let i = 0; i < 100 && pager.requests.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the first alert at the pager', () => pager.requests.length >= 1);
     await new Promise((r) => setTimeout(r, 500));
     const events = pager.requests.map((request) => verify(pagerEndpoint.secret, request));
     // One alert for the endpoint, with the count its drain dead-lettered, not one per message.
@@ -464,7 +467,7 @@ t.test(
     await settled(tenant.api, parked?.id ?? '', 'dead');
     t.equal(broken.requests.length >= 1, true);
     // A job naming the disabled endpoint: its one message is dead-lettered, with its own alert.
-    for (let i = 0; i < 100 && pager.requests.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('a second alert at the pager', () => pager.requests.length >= 2);
     const deadEvent = pager.requests
       .map((request) => verify(pagerEndpoint.secret, request))
       .find((e) => e.type === 'message.dead_lettered');
@@ -553,9 +556,15 @@ t.test(
           [endpoint.id],
         )
       ).rows[0] as { circuit_open_until: Date | null; consecutive_failures: number };
-    for (let i = 0; i < 200 && !(await circuit()).circuit_open_until; i++)
-      await new Promise((r) => setTimeout(r, 25));
-    const opened = await circuit();
+    const opened = await waitFor(
+      'the circuit to open',
+      async () => {
+        const row = await circuit();
+        return row.circuit_open_until ? row : undefined;
+      },
+      20_000,
+      25,
+    );
     t.ok(opened.circuit_open_until, 'the circuit opened');
     t.ok(opened.consecutive_failures >= 3);
     const seen = receiver.requests.length;

@@ -1,16 +1,17 @@
 // A job's messages handed straight to the dispatcher of the process that ended it: written leased to it, so
 // no other dispatcher claims them, started in memory after the commit, and only as many as it has room for.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { startDispatcher } from '../../src/delivery/dispatcher.ts';
 import { fanOutMany } from '../../src/delivery/fan-out.ts';
-import { claimDue } from '../../src/store/messages.ts';
+import { claimDue } from '../../src/store/delivery-queue.ts';
 import { withTransaction } from '../../src/store/transaction.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { upstream } from '../helpers/upstream.ts';
 
 const app = await jobsApp(t, { DELIVERY_ENDPOINT_CONCURRENCY: '3' }, { workers: false });
 const dispatcher = startDispatcher(app.ctx);
-t.teardown(() => dispatcher.stop());
+t.teardown(() => dispatcher.stop(Date.now() + 1_000));
 const receiver = await upstream(t, () => ({ status: 200 }));
 const tenant = await app.tenant('handoff');
 const endpoint = (
@@ -42,12 +43,12 @@ t.test('leased at the insert, delivered only after the hand-over', async (t) => 
   await sleep(1_200); // two of the dispatcher's own polls
   t.equal(receiver.requests.length, 0, 'nothing is sent before the hand-over');
   handoff.adopt(written.leased);
-  while (receiver.requests.length === 0) await sleep(20);
+  await waitFor('the handed-over message to go out', () => receiver.requests.length > 0, 20_000, 20);
   t.equal(receiver.requests[0]?.headers['webhook-id'], row?.id, 'then it goes out at once, under its id');
   // Its slot frees once the attempt is recorded: the next test counts the receiver's share from zero.
   const status = async () =>
     (await app.ctx.pool.query('select status from messages where id = $1', [row?.id])).rows[0]?.status;
-  while ((await status()) !== 'delivered') await sleep(20);
+  await waitFor('the message to be recorded delivered', async () => (await status()) === 'delivered');
   await sleep(50);
 });
 
@@ -70,6 +71,6 @@ t.test('a hand-over takes only what can start now, and a cancelled one gives its
   );
   t.equal(written.leased.length, 3, 'three handed over');
   handoff.adopt(written.leased);
-  while (receiver.requests.length < before + 5) await sleep(20);
+  await waitFor('all five messages to go out', () => receiver.requests.length >= before + 5);
   t.equal(receiver.requests.length, before + 5, 'all five delivered, two of them through claims');
 });

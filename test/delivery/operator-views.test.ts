@@ -1,6 +1,7 @@
 // What the CLI and console build on: dead-letter filters by reason and replay state, bulk replay in steps
 // (limit) and as a count (dryRun), and an endpoint's attempt statistics.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { upstream } from '../helpers/upstream.ts';
 
@@ -22,11 +23,14 @@ const dryRun = async (body: Record<string, unknown>) =>
 // Six die at once (410 Gone), then two run out of attempts (500 twice).
 for (let i = 0; i < 6; i++)
   await tenant.api('POST', '/v1/jobs', { type: 'echo', input: i, endpointId: endpoint.id });
-while ((await list(`endpointId=${endpoint.id}`)).length < 6) await new Promise((r) => setTimeout(r, 50));
+await waitFor('6 dead letters (410 Gone)', async () => (await list(`endpointId=${endpoint.id}`)).length >= 6);
 answer = 500;
 for (let i = 0; i < 2; i++)
   await tenant.api('POST', '/v1/jobs', { type: 'echo', input: i, endpointId: endpoint.id });
-while ((await list(`endpointId=${endpoint.id}`)).length < 8) await new Promise((r) => setTimeout(r, 50));
+await waitFor(
+  '8 dead letters (2 more, out of attempts)',
+  async () => (await list(`endpointId=${endpoint.id}`)).length >= 8,
+);
 
 t.test('dead letters filter by reason and by replay state', async (t) => {
   t.equal((await list('reason=gone')).length, 6);
@@ -68,13 +72,14 @@ t.test('bulk replay: dryRun counts, limit replays in steps, oldest first', async
 
 t.test("an endpoint's statistics: attempts by outcome, in buckets", async (t) => {
   // 6 gone + 2 × 2 exhausted attempts failed; the 8 replays succeed.
-  while (receiver.requests.filter((r) => r.url === '/a').length < 18)
-    await new Promise((r) => setTimeout(r, 50));
-  let stats = (await tenant.api('GET', `/v1/endpoints/${endpoint.id}/stats`)).body;
-  for (let i = 0; i < 100 && stats.succeeded !== 8; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    stats = (await tenant.api('GET', `/v1/endpoints/${endpoint.id}/stats`)).body;
-  }
+  await waitFor(
+    '18 requests at the endpoint',
+    () => receiver.requests.filter((r) => r.url === '/a').length >= 18,
+  );
+  const stats = await waitFor('8 successes in the endpoint’s statistics', async () => {
+    const body = (await tenant.api('GET', `/v1/endpoints/${endpoint.id}/stats`)).body;
+    return body.succeeded === 8 ? body : undefined;
+  });
   t.match(stats, { endpointId: endpoint.id, bucketSeconds: 3600, succeeded: 8, failed: 10 });
   t.equal(stats.successRate, 8 / 18);
   const buckets = stats.buckets as Array<{ start: string; succeeded: number; failed: number }>;

@@ -3,7 +3,7 @@
 // stopped before recording anything is counted by the next claim.
 import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
-import { LOST_ATTEMPT_ERROR } from '../../src/delivery/dispatcher.ts';
+import { LOST_ATTEMPT_ERROR } from '../../src/delivery/deliver.ts';
 import { newId } from '../../src/ids.ts';
 import type { Api } from '../helpers/client.ts';
 import { type Job, jobsApp } from '../helpers/jobs-app.ts';

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 
 const CLI = path.resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'hookrelay.ts');
 
@@ -80,12 +81,12 @@ export async function listener(t: Test, args: string[] = []): Promise<Listener> 
     url,
     received,
     async until(predicate, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(received)) {
-        if (Date.now() > deadline)
-          throw new Error(`listener: gave up after ${timeoutMs} ms with ${received.length} webhooks`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      // The failure says how many did arrive: none at all reads differently from the wrong ones.
+      await waitFor('the webhooks the listener expects', () => predicate(received), timeoutMs).catch(
+        (error: Error) => {
+          throw new Error(`listener: ${error.message} (${received.length} received)`);
+        },
+      );
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Test } from 'tap';
 import { loadConfig } from '../../src/config/config.ts';
 import { type AppContext, type CloseStep, openContext } from '../../src/context.ts';
 import { createLogger } from '../../src/log.ts';
+import { deadlineIn } from '../../src/shutdown.ts';
 import { freshDatabase } from './database.ts';
 
 /** The context the service itself opens (same code), closed in reverse order at teardown. */
@@ -18,7 +19,8 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
   });
   const steps: CloseStep[] = [];
   t.teardown(async () => {
-    for (const step of steps.reverse()) await step();
+    const deadline = deadlineIn(2_000);
+    for (const step of steps.reverse()) await step(deadline);
   });
   return openContext(config, createLogger(config.logLevel), url, (step) => steps.push(step));
 }

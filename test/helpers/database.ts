@@ -1,7 +1,6 @@
 // Gives each test file its own fresh database on the suite's Postgres, dropped when the test ends.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Test } from 'tap';
+import { freshDatabase as createDatabase } from '../../harness/database.ts';
 
 export function serverUrl(): string {
   const url = process.env.DATABASE_URL;
@@ -10,22 +9,9 @@ export function serverUrl(): string {
   return url;
 }
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates an empty database and returns its URL; it is dropped (with its connections) at teardown. */
 export async function freshDatabase(t: Test): Promise<string> {
-  const name = `hookrelay_test_${randomBytes(6).toString('hex')}`;
-  await admin((client) => client.query(`create database ${name}`));
-  t.teardown(() => admin((client) => client.query(`drop database if exists ${name} with (force)`)));
-  const url = new URL(serverUrl());
-  url.pathname = `/${name}`;
-  return url.toString();
+  const database = await createDatabase(serverUrl(), 'hookrelay_test');
+  t.teardown(() => database.drop());
+  return database.url;
 }

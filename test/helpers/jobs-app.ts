@@ -33,9 +33,9 @@ export async function jobsApp(
   });
   if (options.workers !== false) {
     const dispatcher = startDispatcher(ctx);
-    t.teardown(() => dispatcher.stop());
+    t.teardown(() => dispatcher.stop(Date.now() + 1_000));
     const runner = startJobRunner(ctx, dispatcher);
-    t.teardown(() => runner.stop());
+    t.teardown(() => runner.stop(Date.now() + 1_000));
     await startDrains(ctx);
   }
   const base = await listen(t, await buildApp(ctx));

@@ -2,8 +2,9 @@
 // TENANT_MAX_RUNNING_JOBS holds each tenant to that many running jobs across every claiming process.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { startJobRunner } from '../../src/jobs/runner.ts';
-import { claimDueJobs } from '../../src/store/jobs.ts';
+import { claimDueJobs } from '../../src/store/job-queue.ts';
 import { withTransaction } from '../../src/store/transaction.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
@@ -47,7 +48,7 @@ t.test('a tenant with a burst of long jobs leaves slots for another', async (t) 
         )
       ).rows[0].n,
     );
-  for (let i = 0; i < 100 && (await running()) < 3; i++) await sleep(50);
+  await waitFor('the noisy tenant to have 3 jobs running', async () => (await running()) >= 3);
   t.equal(await running(), 3, 'the noisy tenant runs its cap');
   const submitted = await quiet.api<{ id: string }>('POST', '/v1/jobs', { type: 'echo', input: 1 });
   const job = await app.finished(quiet.api, submitted.body.id, 10);
@@ -60,7 +61,7 @@ t.test('the cap holds across processes claiming at once', async (t) => {
   // Two more runners on their own loops: three claimers racing for the same tenant.
   for (let i = 0; i < 2; i++) {
     const runner = startJobRunner(app.ctx);
-    t.teardown(() => runner.stop());
+    t.teardown(() => runner.stop(Date.now() + 1_000));
   }
   const tenant = await app.tenant('capped');
   for (let i = 0; i < 40; i++) {

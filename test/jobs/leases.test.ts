@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { z } from 'zod';
+import { waitFor } from '../../harness/wait.ts';
 import { defineHandler } from '../../src/jobs/handler.ts';
 import { registerHandler } from '../../src/jobs/registry.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
@@ -24,20 +25,10 @@ registerHandler(
   }),
 );
 
-// Renewals every 10 s / 3; one worker slot, so a slot held too long shows as a job that cannot start.
-const app = await jobsApp(t, { JOB_HEARTBEAT: '10s', WORKER_CONCURRENCY: '1' });
+// Renewals every 5 s / 3; one worker slot, so a slot held too long shows as a job that cannot start.
+const app = await jobsApp(t, { JOB_HEARTBEAT: '5s', WORKER_CONCURRENCY: '1' });
 const { api } = await app.tenant('leases');
 const db = app.ctx.pool;
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = await read();
-    if (value !== undefined) return value;
-    await sleep(50);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const job = async (id: string) =>
   (
@@ -56,14 +47,15 @@ t.test('an attempt whose lease another worker took is aborted at the next renewa
   const lostBefore = await metric('hookrelay_leases_lost_total\\{queue="jobs"\\}');
   const { id } = (await api<{ id: string }>('POST', '/v1/jobs', { type: 'http', input: { url: server.url } }))
     .body;
-  await until('the upstream call', async () => (server.requests.length > 0 ? true : undefined));
+  await waitFor('the job’s call to reach the upstream', () => server.requests.length > 0);
   // Another worker's claim, as it would write it after this one's lease ran out.
   const taken = await db.query<{ lease_id: string }>(
     'update jobs set lease_id = gen_random_uuid() where id = $1 returning lease_id',
     [id],
   );
-  await until('the lost lease to be counted', async () =>
-    (await metric('hookrelay_leases_lost_total\\{queue="jobs"\\}')) > lostBefore ? true : undefined,
+  await waitFor(
+    'the lost lease to be counted',
+    async () => (await metric('hookrelay_leases_lost_total\\{queue="jobs"\\}')) > lostBefore,
   );
   const row = await job(id);
   t.equal(row.status, 'running', 'nothing recorded by the worker that lost it');
@@ -78,7 +70,7 @@ t.test('progress is written only under the attempt’s own lease', async (t) => 
   const { id } = (
     await api<{ id: string }>('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 50, stepMs: 100 } })
   ).body;
-  await until('some progress', async () => ((await job(id)).progress_percent > 0 ? true : undefined));
+  await waitFor('the job to report some progress', async () => (await job(id)).progress_percent > 0);
   const taken = await db.query<{ version: number }>(
     'update jobs set lease_id = gen_random_uuid() where id = $1 returning version',
     [id],
@@ -99,21 +91,22 @@ t.test('a handler that ignores its abort keeps its slot until it returns, and is
     await api<{ id: string }>('POST', '/v1/jobs', { type: 'test.stubborn', input: {}, maxAttempts: 2 })
   ).body;
   // The attempt times out after 1 s and the job is put back for its second attempt at once (100 ms backoff)...
-  await until('the first attempt to time out', async () => {
+  await waitFor('the first attempt to time out', async () => {
     const row = await job(id);
-    return row.status === 'queued' && row.attempts === 1 ? true : undefined;
+    return row.status === 'queued' && row.attempts === 1;
   });
   t.equal(stubborn.runs, 1);
   // ...but the only slot is still taken by the first handler, which has not returned: no second run beside it.
   await sleep(1_500);
   t.equal(stubborn.runs, 1, 'not run twice at once');
   t.equal((await job(id)).status, 'queued');
-  await until('the overrun to be counted', async () =>
-    (await metric('hookrelay_job_handler_overruns_total')) > overrunsBefore ? true : undefined,
+  await waitFor(
+    'the overrun to be counted',
+    async () => (await metric('hookrelay_job_handler_overruns_total')) > overrunsBefore,
   );
   t.equal(await metric('hookrelay_job_handlers_overrunning'), 1, 'one handler overrunning now');
   stubborn.release.get(1)?.();
-  await until('the second attempt', async () => (stubborn.runs === 2 ? true : undefined));
+  await waitFor('the second attempt to start', () => stubborn.runs === 2);
   stubborn.release.get(2)?.();
   const finished = await app.finished(api, id, 15);
   t.match(finished, { status: 'succeeded', attempts: 2, result: { run: 2 } });

@@ -2,15 +2,16 @@
 // attempt runs, and a lost lease (a worker that died) claimed again and decided on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import type { AppContext } from '../../src/context.ts';
 import { startJobRunner } from '../../src/jobs/runner.ts';
-import { claimDueJobs, finishSucceeded } from '../../src/store/jobs.ts';
+import { claimDueJobs, finishSucceeded } from '../../src/store/job-queue.ts';
 import { type Job, jobsApp } from '../helpers/jobs-app.ts';
 
 /** A runner started by the test itself, after its jobs are in place; stopped at teardown. */
 function runner(t: Test, ctx: AppContext) {
   const started = startJobRunner(ctx);
-  t.teardown(() => started.stop());
+  t.teardown(() => started.stop(Date.now() + 1_000));
 }
 
 async function setup(t: Test, env: Record<string, string> = {}) {
@@ -53,8 +54,10 @@ t.test(
     );
     runner(t, app.ctx);
     let most = 0;
-    const watching = (async () => {
-      for (;;) {
+    // Watches the running count every 20 ms (often, so a third attempt at once would be seen) until all end.
+    const watching = waitFor(
+      'the 6 jobs to end',
+      async () => {
         const { rows } = await app.ctx.pool.query<{ running: number; left: number }>(
           `select (count(*) filter (where status = 'running'))::int as running,
                 (count(*) filter (where status in ('queued', 'running')))::int as left
@@ -62,10 +65,11 @@ t.test(
           [ids],
         );
         most = Math.max(most, rows[0]?.running ?? 0);
-        if (rows[0]?.left === 0) return;
-        await sleep(20);
-      }
-    })();
+        return rows[0]?.left === 0;
+      },
+      30_000,
+      20,
+    );
     for (const id of ids) t.equal((await finished(id)).status, 'succeeded');
     await watching;
     t.equal(most, 2, 'two running at the most, and two at some point');
@@ -73,8 +77,8 @@ t.test(
 );
 
 t.test('a running attempt renews its lease, so it outlives JOB_HEARTBEAT and runs once', async (t) => {
-  const { app, submit, finished } = await setup(t, { JOB_HEARTBEAT: '10s' });
-  const id = await submit({ type: 'demo.report', input: { steps: 12, stepMs: 1_000 } });
+  const { app, submit, finished } = await setup(t, { JOB_HEARTBEAT: '5s' });
+  const id = await submit({ type: 'demo.report', input: { steps: 8, stepMs: 800 } });
   runner(t, app.ctx);
   // A second worker on the same database, ready to take any lease that runs out.
   runner(t, app.ctx);
@@ -85,15 +89,19 @@ t.test('a running attempt renews its lease, so it outlives JOB_HEARTBEAT and run
         [id],
       )
     ).rows[0];
-  let first = await leaseEnd();
-  while (first?.status !== 'running') {
-    await sleep(20);
-    first = await leaseEnd();
-  }
-  await sleep(4_000);
+  const first = await waitFor(
+    'the job to start running',
+    async () => {
+      const row = await leaseEnd();
+      return row?.status === 'running' ? row : undefined;
+    },
+    20_000,
+    20,
+  );
+  await sleep(2_500); // past the first renewal (every third of the heartbeat)
   const renewed = await leaseEnd();
   t.ok(
-    renewed && first && renewed.at.getTime() > first.at.getTime(),
+    renewed && renewed.at.getTime() > first.at.getTime(),
     'the lease end moved forward while the attempt ran',
   );
   const job = await finished(id);

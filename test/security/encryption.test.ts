@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { createSecretBox, keyId, owners, SecretBoxError } from '../../src/crypto/secret-box.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
@@ -104,7 +105,7 @@ t.test('the service seals, reseals on rotation, and refuses to start without the
   );
   await sealedApi('POST', '/v1/jobs', { type: 'echo', input: 1, endpointId: endpoint.id });
   await sealedApi('POST', '/v1/jobs', { type: 'echo', input: 2, callbackUrl: `${receiver.url}/callback` });
-  while (receiver.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor('the endpoint’s and the callback’s webhooks', () => receiver.requests.length >= 2);
   for (const request of receiver.requests) {
     const headers = request.headers as Record<string, string>;
     const secrets = request.url === '/ep' ? [endpoint.secret, rotated.secret] : [tenant.signingSecret];

@@ -3,6 +3,7 @@
 // real `hookrelay serve`, on a real database) must still be up and serving at the end.
 import http from 'node:http';
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY } from '../helpers/jobs-app.ts';
@@ -79,15 +80,11 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
     .body;
   const finished = (await api<{ status: string }>('GET', `/v1/jobs/${job.id}?waitSeconds=30`)).body;
   t.equal(finished.status, 'succeeded', 'the fixture job ran');
-  let deadLetterId = '';
-  let messageId = '';
-  for (let i = 0; i < 100 && !deadLetterId; i++) {
-    const page = (await api<{ data: Array<{ id: string; messageId: string }> }>('GET', '/v1/dead-letters'))
-      .body;
-    deadLetterId = page.data[0]?.id ?? '';
-    messageId = page.data[0]?.messageId ?? '';
-    if (!deadLetterId) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const { id: deadLetterId, messageId } = await waitFor(
+    'the fixture job’s dead letter',
+    async () =>
+      (await api<{ data: Array<{ id: string; messageId: string }> }>('GET', '/v1/dead-letters')).body.data[0],
+  );
   t.ok(deadLetterId, 'the fixture dead letter exists');
   const later = new Date(Date.now() + 3_600_000).toISOString();
   const scheduled = (await api<{ id: string }>('POST', '/v1/jobs', { type: 'echo', input: 1, runAt: later }))

@@ -1,6 +1,7 @@
 // A full run of the real service at LOG_LEVEL=trace, then a grep of everything it wrote: no API key, signing
 // secret, endpoint header value, job input or result, or webhook or upstream body may appear in its logs.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY } from '../helpers/jobs-app.ts';
@@ -87,8 +88,9 @@ t.test('a full run logs no secret and no payload', async (t) => {
   }
   const dead = async () => (await api<{ data: Array<{ id: string }> }>('GET', '/v1/dead-letters')).body.data;
   // The endpoint's message and the callback's fail every attempt; the one to /gone ends at once.
-  while ((await dead()).length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor('3 dead letters', async () => (await dead()).length >= 3, 30_000);
   failing = false;
+  const hooksBefore = receiver.requests.filter((r) => r.url === '/hook').length;
   const replayed = await api('POST', '/v1/dead-letters/replay', {});
   // Three, or more: the http job, which names no endpoint, fans out to both endpoints as well.
   t.ok(Number(replayed.body.replayed) >= 3, `${replayed.body.replayed} dead letters were replayed`);
@@ -102,9 +104,11 @@ t.test('a full run logs no secret and no payload', async (t) => {
   });
   t.match(await events.text(), /event: status/, 'an event stream was followed');
   await admin('DELETE', `/v1/admin/tenants/${tenant.id}/keys/${extraKey.id}`);
-  while (receiver.requests.filter((r) => r.url === '/hook' && !failing).length < 1) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // The replayed and test messages reach the endpoint, now answering 200: their deliveries are logged too.
+  await waitFor(
+    'a delivery to the endpoint after the replay',
+    () => receiver.requests.filter((r) => r.url === '/hook').length > hooksBefore,
+  );
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 
   service.child.kill('SIGTERM');

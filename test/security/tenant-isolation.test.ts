@@ -1,6 +1,7 @@
 // Cross-tenant probes of every route. The route list comes from the service's own OpenAPI document, so a
 // route added later without a probe here fails this test instead of going unprobed.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { upstream } from '../helpers/upstream.ts';
 
@@ -13,14 +14,6 @@ const intruder = await app.tenant('intruder');
 
 interface Listed {
   data: Array<{ id: string }>;
-}
-async function poll<T>(read: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const value = await read();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('gave up waiting');
 }
 
 // The owner's objects: one of every kind, in every state a probe could disturb.
@@ -37,14 +30,23 @@ const later = new Date(Date.now() + 3_600_000).toISOString();
 const queued = (
   await owner.api<{ id: string }>('POST', '/v1/jobs', { type: 'echo', input: 'z', runAt: later })
 ).body;
-const message = await poll(async () => {
-  const page = (
-    await owner.api<Listed & { data: Array<{ status: string }> }>('GET', `/v1/messages?jobId=${delivered.id}`)
-  ).body;
-  return page.data[0]?.status === 'delivered' ? page.data[0] : undefined;
-});
-const deadLetter = await poll(
+const message = await waitFor(
+  'the owner’s delivered message',
+  async () => {
+    const page = (
+      await owner.api<Listed & { data: Array<{ status: string }> }>(
+        'GET',
+        `/v1/messages?jobId=${delivered.id}`,
+      )
+    ).body;
+    return page.data[0]?.status === 'delivered' ? page.data[0] : undefined;
+  },
+  30_000,
+);
+const deadLetter = await waitFor(
+  'the owner’s dead letter',
   async () => (await owner.api<Listed>('GET', `/v1/dead-letters?jobId=${failed.id}`)).body.data[0],
+  30_000,
 );
 
 /** The owner's object a `{id}` route is about, by the route's collection. */

@@ -1,6 +1,7 @@
 // A worker killed in the middle of deliveries: after a new worker starts, every message is delivered at
 // least once, and any duplicate carries the same webhook-id.
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY } from '../helpers/jobs-app.ts';
@@ -16,7 +17,9 @@ t.test('a worker killed mid-delivery loses nothing', async (t) => {
     DATABASE_URL: await freshDatabase(t),
     ADMIN_API_KEY: ADMIN_KEY,
     OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
-    JOB_HEARTBEAT: '10s',
+    // Short leases, so the killed worker's messages fall due in seconds (production's are 30 s).
+    JOB_HEARTBEAT: '5s',
+    DELIVERY_LEASE: '5s',
     DELIVERY_TIMEOUT: '30s',
   };
   const api = runHookrelay(t, { ...env, HOOKRELAY_ROLE: 'api' });
@@ -33,7 +36,7 @@ t.test('a worker killed mid-delivery loses nothing', async (t) => {
     });
     t.equal(response.status, 202);
   }
-  while (receiver.requests.length < 5) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor('5 deliveries under way', () => receiver.requests.length >= 5, 30_000);
   doomed.child.kill('SIGKILL');
   await doomed.exited;
   const killedAt = Date.now();
@@ -45,12 +48,16 @@ t.test('a worker killed mid-delivery loses nothing', async (t) => {
     data: Array<{ id: string; status: string }>;
   }
   let delivered: Page['data'] = [];
-  for (let i = 0; i < 600; i++) {
-    const page = (await tenantApi<Page>('GET', '/v1/messages?limit=100')).body;
-    delivered = page.data.filter((m) => m.status === 'delivered');
-    if (page.data.length === JOBS && delivered.length === JOBS) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // Past the deadline the assertions below still report how many were delivered.
+  await waitFor(
+    `all ${JOBS} messages delivered after the restart`,
+    async () => {
+      const page = (await tenantApi<Page>('GET', '/v1/messages?limit=100')).body;
+      delivered = page.data.filter((m) => m.status === 'delivered');
+      return page.data.length === JOBS && delivered.length === JOBS;
+    },
+    90_000,
+  ).catch(() => undefined);
   t.equal(delivered.length, JOBS, 'every message was delivered');
   const ids = receiver.requests.map((r) => String(r.headers['webhook-id']));
   for (const message of delivered) t.ok(ids.includes(message.id), `${message.id} reached the receiver`);

@@ -2,6 +2,7 @@
 // killed mid-job loses nothing.
 import pg from 'pg';
 import t, { type Test } from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, type Job, readEvents } from '../helpers/jobs-app.ts';
@@ -52,7 +53,7 @@ t.test('SSE and long poll on two API processes follow a job run by a worker proc
 });
 
 t.test('a worker killed mid-job: another worker finishes it, once', async (t) => {
-  const c = await cluster(t, { JOB_HEARTBEAT: '10s' });
+  const c = await cluster(t, { JOB_HEARTBEAT: '5s' });
   const doomed = runHookrelay(t, { ...c.env, HOOKRELAY_ROLE: 'worker' });
   await doomed.ready();
   const api = client(c.baseA, c.key);
@@ -60,11 +61,11 @@ t.test('a worker killed mid-job: another worker finishes it, once', async (t) =>
     .id as string;
   const streamed = readEvents(c.baseB, c.key, id);
 
-  for (;;) {
-    const job = (await api<Job>('GET', `/v1/jobs/${id}`)).body;
-    if (job.progress.percent > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(
+    'the job to report some progress',
+    async () => (await api<Job>('GET', `/v1/jobs/${id}`)).body.progress.percent > 0,
+    30_000,
+  );
   doomed.child.kill('SIGKILL');
   await doomed.exited;
   const killedAt = Date.now();
@@ -74,7 +75,7 @@ t.test('a worker killed mid-job: another worker finishes it, once', async (t) =>
   const job = (await api<Job>('GET', `/v1/jobs/${id}?waitSeconds=60`)).body;
   t.equal(job.status, 'succeeded');
   t.equal(job.attempts, 2, 'the lost attempt counts, the second one finished');
-  t.comment(`recovered ${Date.now() - killedAt} ms after the kill (heartbeat 10 s)`);
+  t.comment(`recovered ${Date.now() - killedAt} ms after the kill (heartbeat 5 s)`);
   t.equal(
     await count(
       c.url,
@@ -95,10 +96,11 @@ t.test('a worker stopped gracefully mid-job hands the attempt back; the next wor
   const api = client(c.baseA, c.key);
   const id = (await api('POST', '/v1/jobs', { type: 'demo.report', input: { steps: 20, stepMs: 500 } })).body
     .id as string;
-  for (;;) {
-    if ((await api<Job>('GET', `/v1/jobs/${id}`)).body.status === 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(
+    'the job to start running',
+    async () => (await api<Job>('GET', `/v1/jobs/${id}`)).body.status === 'running',
+    30_000,
+  );
   stopping.child.kill('SIGTERM');
   t.equal((await stopping.exited).code, 0, 'the worker stopped within its deadline');
   const paused = (await api<Job>('GET', `/v1/jobs/${id}`)).body;

@@ -2,8 +2,9 @@
 import net from 'node:net';
 import pg from 'pg';
 import t from 'tap';
+import type { LogLine, ServiceProcess } from '../../harness/service.ts';
 import { freshDatabase } from '../helpers/database.ts';
-import { type LogLine, runHookrelay, type ServiceProcess } from '../helpers/process.ts';
+import { runHookrelay } from '../helpers/process.ts';
 
 const STACK_LINE = /^\s+at /m;
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { createLogger } from '../../src/log.ts';
-import { claimDueJobs } from '../../src/store/jobs.ts';
+import { claimDueJobs } from '../../src/store/job-queue.ts';
 import { loadMigrations, MigrationError, migrate, pendingMigrations } from '../../src/store/migrate.ts';
 import { createPool, type Pool } from '../../src/store/pool.ts';
 import { freshDatabase } from '../helpers/database.ts';

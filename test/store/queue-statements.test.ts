@@ -4,9 +4,10 @@
 // a job due now wakes the workers, one due later does not.
 import pg from 'pg';
 import t from 'tap';
-import { claimDueJobs, finishSucceeded, recordProgress } from '../../src/store/jobs.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { claimDue, nextCursor, postpone, recordDelivered } from '../../src/store/delivery-queue.ts';
+import { claimDueJobs, finishSucceeded, recordProgress } from '../../src/store/job-queue.ts';
 import { DELIVERY_LEASES, JOB_LEASES, renewLeases } from '../../src/store/leases.ts';
-import { claimDue, nextCursor, postpone, recordDelivered } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
 const BACKLOG = 5_000;
@@ -174,7 +175,15 @@ t.test('a job due now wakes the workers; one due later does not', async (t) => {
   t.same(heard, [], 'a job deferred by runAt sends no wake-up');
   const now = await tenant.api('POST', '/v1/jobs', { type: 'echo', input: 1 });
   t.equal(now.status, 202);
-  for (let i = 0; i < 100 && heard.length === 0; i++) await listener.query('select 1');
+  // Each round trip on the listening connection delivers the notifications sent before it.
+  await waitFor(
+    'the wake-up notification',
+    async () => {
+      await listener.query('select 1');
+      return heard.length > 0;
+    },
+    10_000,
+  );
   t.same(heard, ['hookrelay_jobs_due']);
 });
 

@@ -5,7 +5,7 @@ import type { AppContext } from '../../context.ts';
 import { owners } from '../../crypto/secret-box.ts';
 import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { idOf, idParams, newId } from '../../ids.ts';
-import { listDeadLetters } from '../../store/messages.ts';
+import { listDeadLetters } from '../../store/dead-letters.ts';
 import {
   getTenant,
   insertKey,

@@ -13,7 +13,7 @@ import {
   listDeadLetters,
   lockDeadLetter,
   markReplayed,
-} from '../../store/messages.ts';
+} from '../../store/dead-letters.ts';
 import { withTransaction } from '../../store/transaction.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';

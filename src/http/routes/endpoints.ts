@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import { owners } from '../../crypto/secret-box.ts';
 import { requestDrain } from '../../delivery/drain.ts';
-import { EVENT_TYPES } from '../../delivery/events.ts';
+import { EVENT_TYPES } from '../../delivery/event-types.ts';
 import { fanOut } from '../../delivery/fan-out.ts';
 import { idParams, newId } from '../../ids.ts';
 import {

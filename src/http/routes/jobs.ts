@@ -2,9 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
-import { idParams } from '../../ids.ts';
+import { idOf, idParams } from '../../ids.ts';
 import { cancelJob } from '../../jobs/cancel.ts';
-import { submitBody, submitJob } from '../../jobs/intake.ts';
+import { submitJob } from '../../jobs/intake.ts';
 import { jobStatus, jobView, viewJob } from '../../jobs/view.ts';
 import { waitForJob } from '../../jobs/watch.ts';
 import { getJob, type JobRow, listJobs, TERMINAL } from '../../store/jobs.ts';
@@ -23,6 +23,33 @@ const accepted = z.object({
 });
 const jobType = z.string().regex(/^[\w.-]{1,100}$/, 'not a job type name');
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_METADATA_BYTES = 16 * 1024;
+
+/** A job as submitted; intake (src/jobs/intake.ts) checks what a schema cannot: its type, input and URLs. */
+const submitBody = z
+  .object({
+    type: z.string().min(1).max(100),
+    input: z.unknown().refine((value) => value !== undefined, 'Required'),
+    callbackUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+      .max(2048)
+      .optional(),
+    endpointId: idOf('ep').optional(),
+    timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
+    maxAttempts: z.number().int().min(1).max(25).optional(),
+    priority: z.number().int().min(-100).max(100).optional(),
+    runAt: z.iso.datetime({ offset: true }).optional(),
+    metadata: z
+      .record(z.string().max(100), z.unknown())
+      .refine((value) => Object.keys(value).length <= 50, 'at most 50 keys')
+      .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, 'at most 16 KiB')
+      .optional(),
+  })
+  .strict()
+  .refine((body) => body.callbackUrl === undefined || body.endpointId === undefined, {
+    message: 'give callbackUrl or endpointId, not both',
+    path: ['endpointId'],
+  });
 
 export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPluginAsyncZod {
   return async (app) => {

@@ -1,22 +1,13 @@
 // 1. SIGKILL while 5,000 deliveries are in flight, then restart: every message is delivered at least once,
 // none is lost, and a duplicate is a second arrival of the same webhook-id. Run once killing a worker process
 // (the API keeps running), once killing an all-in-one process.
-import {
-  api,
-  check,
-  deliveryAudit,
-  freshDatabase,
-  kill,
-  messageCounts,
-  type Outcome,
-  receiver,
-  type Service,
-  startService,
-  stopAll,
-  submitMany,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, submitMany, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { kill, type Service, startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, deliveryAudit, messageCounts, type Outcome } from '../harness.ts';
 
 const MESSAGES = Number(process.env.CHAOS_KILL_MESSAGES ?? 5_000);
 

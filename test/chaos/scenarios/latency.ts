@@ -2,21 +2,14 @@
 // between the service and Postgres (a fault proxy adding 1 ms each way). One all-in-one process takes a burst
 // and then a steady 500 jobs/s, each delivered to one endpoint; the same runs straight to Postgres, in the same
 // run, are the reference. Target: p99 submit-to-webhook under 150 ms at 500 jobs/s with the latency.
+
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, offer, percentile, submitMany, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
 import { startFaultProxy } from '../fault-proxy.ts';
-import {
-  api,
-  check,
-  freshDatabase,
-  type Outcome,
-  offer,
-  percentile,
-  receiver,
-  startService,
-  stopAll,
-  submitMany,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+import { check, type Outcome } from '../harness.ts';
 
 const BURST = Number(process.env.CHAOS_LATENCY_BURST ?? 3_000);
 const RATE = 500;

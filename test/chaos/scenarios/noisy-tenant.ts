@@ -1,21 +1,13 @@
 // 8. A noisy tenant: tenant A submits a burst of long jobs, enough to keep every slot it may have busy
 // (TENANT_MAX_RUNNING_JOBS) for the whole run, while tenant B submits short jobs at a steady rate. B's jobs must
 // start within 1 s at p99, and B's webhooks arrive within 1.5× the submit-to-webhook p99 B had alone.
-import {
-  api,
-  check,
-  freshDatabase,
-  type Outcome,
-  offer,
-  percentile,
-  type Receiver,
-  receiver,
-  type Submitted,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, offer, percentile, type Submitted, tenantWithEndpoints } from '../../../harness/load.ts';
+import { type Receiver, receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, type Outcome } from '../harness.ts';
 
 const SLOTS = 100;
 /** What A may hold: most of the slots, leaving a fifth for everyone else. */

@@ -5,23 +5,14 @@
 // second arrival of the same webhook-id, and no job's upstream call is ever in flight from both workers at once.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { count, freshDatabase } from '../../../harness/database.ts';
+import { api, offer, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
 import { type FaultProxy, startFaultProxy } from '../fault-proxy.ts';
-import {
-  api,
-  check,
-  count,
-  deliveryAudit,
-  freshDatabase,
-  messageCounts,
-  type Outcome,
-  offer,
-  receiver,
-  sleep,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+import { check, deliveryAudit, messageCounts, type Outcome } from '../harness.ts';
 
 const PARTITION_SECONDS = Number(process.env.CHAOS_PARTITION_SECONDS ?? 60);
 const RATE = Number(process.env.CHAOS_PARTITION_RATE ?? 20);

@@ -2,22 +2,13 @@
 // is not restarted: readiness answers 503 while the database is gone and 200 after, submissions are refused
 // (503, never accepted and lost) meanwhile, and everything accepted before and after is delivered.
 
-import {
-  api,
-  check,
-  deliveryAudit,
-  freshDatabase,
-  messageCounts,
-  type Outcome,
-  offer,
-  receiver,
-  type Submitted,
-  sleep,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, offer, type Submitted, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, deliveryAudit, messageCounts, type Outcome } from '../harness.ts';
 import type { PostgresControl } from '../run.ts';
 
 const RATE = 50;

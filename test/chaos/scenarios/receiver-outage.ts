@@ -1,21 +1,12 @@
 // 3. One receiver refuses connections for 2 minutes under a steady 200 jobs/s, then returns. Its backlog
 // drains, its circuit breaker closes, and another endpoint served all along keeps its latency meanwhile.
-import {
-  api,
-  check,
-  count,
-  deliveryAudit,
-  freshDatabase,
-  type Outcome,
-  offer,
-  percentile,
-  receiver,
-  type Submitted,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+
+import { count, freshDatabase } from '../../../harness/database.ts';
+import { api, offer, percentile, type Submitted, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, deliveryAudit, type Outcome } from '../harness.ts';
 
 const RATE = Number(process.env.CHAOS_OUTAGE_RATE ?? 200);
 const OUTAGE_S = Number(process.env.CHAOS_OUTAGE_SECONDS ?? 120);

@@ -1,22 +1,13 @@
 // 5. Two API and two worker processes on one database: no job runs twice, no message is lost or sent twice
 // in a clean run, and two worker processes deliver more than one (both layouts behind the same two API
 // processes). One all-in-one process is measured too, for reference.
-import {
-  api,
-  check,
-  count,
-  deliveryAudit,
-  freshDatabase,
-  messageCounts,
-  type Outcome,
-  receiver,
-  type Service,
-  startService,
-  stopAll,
-  submitMany,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+
+import { count, freshDatabase } from '../../../harness/database.ts';
+import { api, submitMany, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { type Service, startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, deliveryAudit, messageCounts, type Outcome } from '../harness.ts';
 
 const JOBS = Number(process.env.CHAOS_SCALE_JOBS ?? 3_000);
 

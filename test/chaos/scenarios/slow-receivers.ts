@@ -1,19 +1,12 @@
 // 4. Slow receivers: one endpoint answering in 10 s and one that never answers take their share of the load,
 // and a healthy endpoint's p99 (submission to arrival) stays within 2x of its value with nothing else running.
-import {
-  api,
-  check,
-  freshDatabase,
-  type Outcome,
-  offer,
-  percentile,
-  receiver,
-  type Submitted,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-  waitFor,
-} from '../harness.ts';
+
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, offer, percentile, type Submitted, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { check, type Outcome } from '../harness.ts';
 
 const RATE = 30;
 const SECONDS = 30;

@@ -1,17 +1,11 @@
 // 6. Soak: a steady rate for 15 minutes with a short retention period. The service's memory and the rows
 // Postgres keeps level off (retention deletes as fast as work arrives) instead of growing with time.
-import {
-  api,
-  check,
-  freshDatabase,
-  type Outcome,
-  offer,
-  receiver,
-  type Submitted,
-  startService,
-  stopAll,
-  tenantWithEndpoints,
-} from '../harness.ts';
+
+import { freshDatabase } from '../../../harness/database.ts';
+import { api, offer, type Submitted, tenantWithEndpoints } from '../../../harness/load.ts';
+import { receiver } from '../../../harness/receiver.ts';
+import { startService, stopAll } from '../../../harness/service.ts';
+import { check, type Outcome } from '../harness.ts';
 
 const MINUTES = Number(process.env.CHAOS_SOAK_MINUTES ?? 15);
 const RATE = Number(process.env.CHAOS_SOAK_RATE ?? 100);

@@ -1,12 +1,13 @@
-// One LISTEN connection per process, fanning job changes and cancel requests out to in-process listeners,
-// so SSE streams and long polls wait on Postgres notifications instead of polling per client.
+// One LISTEN connection per process, fanning Postgres notifications out to in-process listeners: job changes
+// (SSE streams and long polls wait on them instead of polling per client), cancel requests, revoked keys, and
+// jobs and deliveries falling due (the claim loops wake on them).
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { Logger } from '../log.ts';
-import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from '../store/jobs.ts';
-import { DELIVERY_CHANNEL } from '../store/messages.ts';
-import { KEYS_CHANNEL } from '../store/tenants.ts';
+import type { Logger } from './log.ts';
+import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from './store/jobs.ts';
+import { DELIVERY_CHANNEL } from './store/messages.ts';
+import { KEYS_CHANNEL } from './store/tenants.ts';
 
 const RESYNC = 'resync';
 const RECONNECT_DELAY_MS = 1_000;
@@ -18,7 +19,7 @@ const RECONNECT_DELAY_MS = 1_000;
 const PROBE_EVERY_MS = 10_000;
 const PROBE_TIMEOUT_MS = 5_000;
 
-export interface JobEvents {
+export interface Notifications {
   /**
    * Calls `listener` when the job may have changed, and after a reconnect (notifications sent while the
    * connection was down are lost, so every listener re-reads). Returns the unsubscribe function.
@@ -40,7 +41,7 @@ export interface JobEvents {
   close(): Promise<void>;
 }
 
-export async function startJobEvents(url: string, log: Logger): Promise<JobEvents> {
+export async function startNotifications(url: string, log: Logger): Promise<Notifications> {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const closing = new AbortController();
@@ -64,7 +65,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
             emitter.emit('deliveries', payload ? payload.split(',') : []);
           else if (channel === JOBS_DUE_CHANNEL) emitter.emit('jobs-due');
         });
-        candidate.on('error', (error) => log.warn({ err: error }, 'job event connection lost'));
+        candidate.on('error', (error) => log.warn({ err: error }, 'notification connection lost'));
         candidate.on('end', () => {
           if (client === candidate) client = undefined;
           if (!closing.signal.aborted) void connect();
@@ -84,7 +85,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
         candidate.removeAllListeners('end');
         // Not awaited: behind a partition its end may never come.
         void candidate.end().catch(() => undefined);
-        log.warn({ err: error }, 'cannot listen for job events; retrying');
+        log.warn({ err: error }, 'cannot listen for notifications; retrying');
         await sleep(RECONNECT_DELAY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
       }
     }
@@ -98,7 +99,7 @@ export async function startJobEvents(url: string, log: Logger): Promise<JobEvent
         .query({ text: 'select 1', query_timeout: PROBE_TIMEOUT_MS } as pg.QueryConfig)
         .catch((error) => {
           if (client !== candidate || closing.signal.aborted) return;
-          log.warn({ err: error }, 'job event connection not answering; replacing it');
+          log.warn({ err: error }, 'notification connection not answering; replacing it');
           clearInterval(timer);
           client = undefined;
           candidate.removeAllListeners('end');

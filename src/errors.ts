@@ -1,0 +1,55 @@
+// What domain code throws when a request cannot be done as asked. It knows nothing of HTTP: src/http/problem.ts
+// maps each kind to its status. The message is written for the client and is safe to show.
+
+/** A field of the request and what is wrong with it, e.g. `body.input.url`. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** The object does not exist, or belongs to another tenant: the two are not told apart (404). */
+export class NotFound extends Error {}
+
+export class JobNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No job ${id}.`);
+  }
+}
+
+/** The object's state does not allow the change (409). */
+export class Conflict extends Error {}
+
+export class JobFinished extends Conflict {
+  constructor(status: string) {
+    super(`The job is already ${status}.`);
+  }
+}
+
+export class IdempotencyKeyReused extends Conflict {
+  constructor() {
+    super('This Idempotency-Key was used with a different request body in the last 24 hours.');
+  }
+}
+
+/** The request is well formed but names something that cannot be used: a type, an endpoint, a URL (422). */
+export class Unprocessable extends Error {}
+
+/** The request's content is not valid in a way its schema cannot say, field by field (400). */
+export class InvalidRequest extends Error {
+  readonly errors: FieldError[];
+
+  constructor(message: string, errors: FieldError[]) {
+    super(message);
+    this.errors = errors;
+  }
+}
+
+/** A limit is reached; the client may retry after `retryAfterSeconds` (429). */
+export class QuotaExceeded extends Error {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

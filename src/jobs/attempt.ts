@@ -1,0 +1,268 @@
+import type { AppContext } from '../context.ts';
+import { LeaseLost } from '../queue/lease-keeper.ts';
+import {
+  type ClaimedJob,
+  notifyJobsDue,
+  recordProgress,
+  requeueJob,
+  startAttempt,
+} from '../store/job-queue.ts';
+import { type JobRow, lockJob } from '../store/jobs.ts';
+import { isDataRefusal, jsonRefusal } from '../store/storable.ts';
+import { withTransaction } from '../store/transaction.ts';
+import { isDatabaseUnavailable } from '../store/unavailable.ts';
+import { deadline } from '../timeout.ts';
+import { retryDelayMs } from './backoff.ts';
+import { PermanentJobError, RetryLaterError } from './handler.ts';
+import { endJob } from './lifecycle.ts';
+import { findHandler } from './registry.ts';
+
+const MAX_ERROR_LENGTH = 1_000;
+
+/** A handler still running this long after its attempt was aborted ignores its signal: logged and counted. */
+const OVERRUN_MS = 10_000;
+
+/** What an attempt came to; `settle` is the one place that acts on it. */
+type Outcome =
+  | { kind: 'succeeded'; result: unknown }
+  | { kind: 'cancelled' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'retry'; error: string; delayMs?: number }
+  | { kind: 'interrupted' }
+  /** The lease was lost: another worker may hold the job now, so this one records nothing. */
+  | { kind: 'lost' };
+
+export class Cancelled extends Error {}
+
+export interface Success {
+  jobId: string;
+  leaseId: string;
+  result: unknown;
+}
+
+export interface Attempt {
+  controller: AbortController;
+  leaseId: string;
+  /** Settles once the attempt's outcome is recorded (or could not be). */
+  done?: Promise<void>;
+  /**
+   * Settles when the handler has returned, which may be long after the attempt was aborted; set when the handler
+   * starts, before the attempt's outcome can be recorded.
+   */
+  handler?: Promise<unknown>;
+}
+
+export interface Runner {
+  /** Aborted when the runner stops waiting for attempts at shutdown. */
+  shutdown: AbortSignal;
+  /** Ends a job as succeeded, unless it changed meanwhile (false): then `settle` decides. */
+  succeeded(success: Success): Promise<boolean>;
+}
+
+export async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, attempt: Attempt) {
+  const { controller } = attempt;
+  // Started by the claim, unless it was a lost attempt or is to be cancelled: those need a decision first.
+  const job =
+    claimed.claimed_from === 'queued' && claimed.cancel_requested_at === null
+      ? claimed
+      : await recover(ctx, claimed);
+  if (!job) return;
+  const limit = deadline(job.timeout_seconds * 1000);
+  const timeout = limit.signal;
+  const signal = AbortSignal.any([controller.signal, timeout, runner.shutdown]);
+  const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
+  let outcome: Outcome;
+  try {
+    const handler = findHandler(job.type);
+    if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
+    const input = handler.input.parse(job.input);
+    const progress = async (percent: number, message?: string) => {
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new RangeError('progress is 0–100');
+      // Written only while the lease is this attempt's: a worker that lost it must not report onto the next.
+      const recorded = await recordProgress(
+        ctx.pool,
+        job.id,
+        job.lease_id,
+        percent,
+        message?.slice(0, 500) ?? null,
+      );
+      if (!recorded) {
+        controller.abort(new LeaseLost(`the lease on ${job.id} was lost: progress not recorded`));
+        throw signal.reason;
+      }
+    };
+    const running = handler.run(input, {
+      progress,
+      signal,
+      log,
+      attempt: job.attempts,
+      outbound: ctx.outbound,
+    });
+    const returned = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    attempt.handler = returned;
+    watchOverrun(ctx, returned, signal, log);
+    // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
+    const result = await untilAborted(running, signal);
+    const refusal = jsonRefusal(result ?? null);
+    outcome = refusal
+      ? { kind: 'retry', error: `result is not storable: ${refusal}` }
+      : { kind: 'succeeded', result: result ?? null };
+  } catch (error) {
+    outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: runner.shutdown }, job);
+  } finally {
+    limit.clear();
+  }
+  log.debug({ outcome: outcome.kind }, 'job attempt finished');
+  if (outcome.kind === 'lost') return;
+  const ended =
+    outcome.kind === 'succeeded' &&
+    // A batch the database refused is settled again one job at a time, below.
+    (await runner
+      .succeeded({ jobId: job.id, leaseId: job.lease_id, result: outcome.result })
+      .catch(() => false));
+  if (ended) return;
+  try {
+    await settle(ctx, job, outcome);
+  } catch (error) {
+    // A second write, so that the attempt ends now instead of when its lease runs out (and if that fails too,
+    // the next claim decides, with this attempt counted). A connection lost on the way: the same record again.
+    // The database refused the record: the attempt ends as a failed one, in plain text, never left running to
+    // be run again for the same reason.
+    if (isDatabaseUnavailable(error)) {
+      log.warn({ err: error }, 'job attempt outcome not recorded; trying once more');
+      await settle(ctx, job, outcome);
+      return;
+    }
+    const reason = (error as Error).message;
+    log.error({ err: error }, 'job attempt outcome refused by the database; recording it as failed');
+    await settle(ctx, job, {
+      kind: 'retry',
+      error:
+        outcome.kind === 'succeeded' && isDataRefusal(error)
+          ? `result is not storable: ${reason}`
+          : `the attempt's outcome could not be recorded: ${reason}`,
+    });
+  }
+}
+
+/**
+ * Decides on a claimed job that the claim did not simply start: returns it to run, or undefined when it
+ * ended here (cancelled, or no attempt left) or is no longer ours.
+ */
+function recover(ctx: AppContext, claimed: ClaimedJob): Promise<JobRow | undefined> {
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await lockJob(tx, claimed.id);
+    if (!row || row.lease_id !== claimed.lease_id || row.status !== 'running') return undefined;
+    if (row.cancel_requested_at) {
+      await endJob(ctx, tx, row, { status: 'cancelled' });
+      return undefined;
+    }
+    if (claimed.claimed_from === 'queued') return row;
+    // Leased while running: the worker of the previous attempt stopped before recording its outcome.
+    if (row.attempts >= row.max_attempts) {
+      await endJob(ctx, tx, row, {
+        status: 'failed',
+        error: 'the worker running the last attempt stopped before it finished',
+      });
+      return undefined;
+    }
+    return startAttempt(tx, row.id);
+  });
+}
+
+function classify(
+  error: unknown,
+  signals: { cancelled: AbortSignal; timeout: AbortSignal; shutdown: AbortSignal },
+  job: JobRow,
+): Outcome {
+  if (signals.cancelled.reason instanceof LeaseLost) return { kind: 'lost' };
+  if (signals.cancelled.aborted) return { kind: 'cancelled' };
+  if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
+  if (signals.shutdown.aborted) return { kind: 'interrupted' };
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
+  if (error instanceof PermanentJobError) return { kind: 'failed', error: message };
+  if (error instanceof RetryLaterError) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
+  if (error instanceof Error && error.name === 'ZodError')
+    return { kind: 'failed', error: `invalid input: ${message}` };
+  return { kind: 'retry', error: message || 'the handler failed without a message' };
+}
+
+async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<void> {
+  await withTransaction(ctx.pool, async (tx) => {
+    const row = await lockJob(tx, job.id);
+    if (!row || row.lease_id !== job.lease_id || row.status !== 'running') return;
+    // A cancel request that arrived while the handler finished anyway still wins: the client was told so.
+    const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
+    switch (final.kind) {
+      case 'succeeded':
+        await endJob(ctx, tx, row, { status: 'succeeded', result: final.result });
+        return;
+      case 'cancelled':
+        await endJob(ctx, tx, row, { status: 'cancelled' });
+        return;
+      case 'failed':
+        await endJob(ctx, tx, row, { status: 'failed', error: final.error });
+        return;
+      case 'interrupted':
+      case 'retry': {
+        const interrupted = final.kind === 'interrupted';
+        if (!interrupted && row.attempts >= row.max_attempts) {
+          await endJob(ctx, tx, row, { status: 'failed', error: final.error });
+          return;
+        }
+        const delayMs = interrupted
+          ? 0
+          : Math.min(
+              ctx.config.jobRetryMaxMs,
+              final.delayMs ??
+                retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
+            );
+        const error = interrupted ? 'the worker stopped during the attempt; it will run again' : final.error;
+        await requeueJob(tx, row.id, error, delayMs, interrupted);
+        if (delayMs === 0) await notifyJobsDue(tx);
+      }
+    }
+  });
+}
+
+/** Logs and counts a handler that keeps running long after its attempt was aborted. */
+function watchOverrun(
+  ctx: AppContext,
+  returned: Promise<unknown>,
+  signal: AbortSignal,
+  log: AppContext['log'],
+) {
+  let overrunning = false;
+  const watch = () => {
+    const timer = setTimeout(() => {
+      overrunning = true;
+      ctx.metrics.handlerOverruns.inc();
+      ctx.metrics.handlersOverrunning.inc();
+      log.warn(
+        { overrunMs: OVERRUN_MS, reason: String(signal.reason) },
+        'job handler still running after its attempt was aborted: it ignores its signal, and keeps a worker slot',
+      );
+    }, OVERRUN_MS);
+    timer.unref();
+    void returned.finally(() => {
+      clearTimeout(timer);
+      if (overrunning) ctx.metrics.handlersOverrunning.dec();
+    });
+  };
+  if (signal.aborted) watch();
+  else signal.addEventListener('abort', watch, { once: true });
+  void returned.finally(() => signal.removeEventListener('abort', watch));
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,218 @@
+// SQL of the job queue: queued jobs, and running ones whose lease may run out, are its entries (see
+// migrations/0005_job_queue.sql). Claims with fair shares between tenants, starting an attempt, recording
+// progress under the attempt's lease, and the outcomes a worker records.
+
+import { changeJob, changeJobs, JOB_CHANNEL, JOBS_DUE_CHANNEL, type JobRow } from './jobs.ts';
+import type { Queryable } from './pool.ts';
+import { storableText, storableTextOrNull } from './storable.ts';
+
+export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefined> {
+  return changeJob(
+    db,
+    `update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+            version = version + 1 where id = $1`,
+    [id],
+  );
+}
+
+export type ClaimedJob = JobRow & {
+  /** `queued`: started by the claim. `running`: an attempt whose worker stopped renewing its lease. */
+  claimed_from: 'queued' | 'running';
+};
+
+/** Advisory-lock class of the per-tenant claim locks (the second key is the tenant id's hash). */
+const TENANT_CLAIM_LOCK = 0x686b72; // "hkr"
+
+/** The most tenants one claim serves: those with the fewest jobs running go first. */
+const TENANTS_PER_CLAIM = 32;
+
+/**
+ * A recursive CTE `pairs` of every (tenant, priority) with queued or running jobs, found by skipping from one to
+ * the next in jobs_tenant_due: one index probe each, however many jobs share a pair. Job claims and the queue
+ * metrics (stats.ts) read the front of each pair's range from it.
+ */
+export const TENANT_PRIORITY_PAIRS = `pairs (tenant_id, priority) as (
+       (select tenant_id, priority from jobs where status in ('queued', 'running')
+         order by tenant_id, priority desc limit 1)
+       union all
+       select next.tenant_id, next.priority from pairs p cross join lateral (
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
+           order by tenant_id, priority desc limit 1)
+         union all
+         (select tenant_id, priority from jobs
+           where status in ('queued', 'running') and tenant_id > p.tenant_id
+           order by tenant_id, priority desc limit 1)
+         limit 1
+       ) next
+     )`;
+
+/**
+ * Claims up to `limit` due jobs for `leaseMs`, sharing them fairly between tenants, skipping rows others are
+ * claiming: queued ones start an attempt in the same statement; running ones whose lease ran out are only
+ * leased, for the caller to decide on (another attempt or the end).
+ *
+ * Fair shares: the tenants with due jobs are served in rounds, one job each per round, the tenant with the
+ * fewest jobs running first; within a tenant, highest priority first, then the longest due. With
+ * `tenantMaxRunning`, no tenant starts jobs beyond that many running, counted across every process: then call
+ * this in a transaction, since the first statement locks the tenants it found and the second counts their
+ * running jobs under those locks, so that two claims cannot both start a tenant's last allowed job.
+ *
+ * Cost: one index probe per (tenant, priority) with queued or running jobs, to find the due ones, plus the
+ * rows taken (jobs_tenant_due, migration 0009); not the backlog behind them.
+ */
+export async function claimDueJobs(
+  db: Queryable,
+  claim: { limit: number; leaseMs: number; tenantMaxRunning?: number },
+): Promise<ClaimedJob[]> {
+  const lock = claim.tenantMaxRunning !== undefined;
+  const due = await db.query<{ tenant_id: string; priority: number }>({
+    name: lock ? 'jobs.due-tenants-locked' : 'jobs.due-tenants',
+    text: `with recursive ${TENANT_PRIORITY_PAIRS}, due as materialized (
+       -- A probe per pair (a semi-join left to the planner may read every due job instead).
+       select p.tenant_id, p.priority from pairs p cross join lateral (
+         select 1 from jobs j
+          where j.tenant_id = p.tenant_id and j.priority = p.priority
+            and j.status in ('queued', 'running') and j.next_attempt_at <= now()
+          order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1
+       ) first
+     ), tenants as (
+       select t.tenant_id from (select distinct tenant_id from due) t
+        order by (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running'), t.tenant_id
+        limit $1
+     )${
+       lock
+         ? `, locked as (
+       select count(pg_advisory_xact_lock(${TENANT_CLAIM_LOCK}, h)) from (
+         select distinct hashtext(tenant_id) as h from tenants order by h) ordered
+     )
+     select due.* from due join tenants using (tenant_id), locked`
+         : `
+     select due.* from due join tenants using (tenant_id)`
+     }`,
+    values: [TENANTS_PER_CLAIM],
+  });
+  if (due.rows.length === 0) return [];
+  const { rows } = await db.query<ClaimedJob>({
+    name: 'jobs.claim-due',
+    text: `with due (tenant_id, priority) as (
+       select * from unnest($3::text[], $4::int[])
+     ), tenants as materialized (
+       select t.tenant_id,
+              (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running') as running
+         from (select distinct tenant_id from due) t
+     ), candidates as (
+       select c.id, c.status, c.priority, c.next_attempt_at, t.running,
+              row_number() over tenant_order as round,
+              count(*) filter (where c.status = 'queued') over tenant_order as starts
+         from due d join tenants t using (tenant_id)
+        cross join lateral (
+          select id, status, priority, next_attempt_at from jobs
+           where tenant_id = d.tenant_id and priority = d.priority and status in ('queued', 'running')
+             and next_attempt_at <= now()
+           -- In the index's order, so that it is the index read (see delivery-queue.ts on claims and planners).
+           order by tenant_id, priority desc, next_attempt_at limit $1
+        ) c
+       -- Rows one by one (ids break ties): jobs due at the same moment must not all count as one group's start.
+       window tenant_order as (partition by d.tenant_id order by c.priority desc, c.next_attempt_at, c.id
+                               rows between unbounded preceding and current row)
+     ), chosen as (
+       select id, status from candidates
+        -- A lost attempt is already counted as running; only starts are held to the cap.
+        where status = 'running' or $5::int is null or starts <= $5 - running
+        order by round, running, priority desc, next_attempt_at, id
+        limit $1
+     ), picked as (
+       -- Row by row from the chosen ids: a join left to the planner may read the whole backlog instead.
+       select j.id, j.status from chosen c cross join lateral (
+         -- In the state it was chosen in: a lost attempt put back as queued meanwhile was not held to the cap.
+         select id, status from jobs
+          where id = c.id and status = c.status and next_attempt_at <= now()
+          for update skip locked
+       ) j
+     ), changed as (
+       update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
+                         status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
+                         started_at = coalesce(j.started_at, now()), version = j.version + 1
+         -- By primary key whatever the statistics say (see messages.ts claimDue).
+         from picked p where j.id = p.id and j.id = any(array(select id from picked))
+       returning j.*, p.status as claimed_from
+     ), notified as (
+       select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
+     ) select changed.* from changed left join notified on true`,
+    values: [
+      claim.limit,
+      claim.leaseMs,
+      due.rows.map((row) => row.tenant_id),
+      due.rows.map((row) => row.priority),
+      claim.tenantMaxRunning ?? null,
+    ],
+  });
+  return rows;
+}
+
+/** Wakes the workers of every process: jobs are due now. */
+export async function notifyJobsDue(db: Queryable): Promise<void> {
+  await db.query(`select pg_notify('${JOBS_DUE_CHANNEL}', '')`);
+}
+
+/**
+ * Ends running attempts as succeeded, with one statement, for jobs still leased as given and not asked to
+ * cancel; the others are not returned and need a decision each.
+ */
+export function finishSucceeded(
+  db: Queryable,
+  done: Array<{ id: string; leaseId: string; result: unknown }>,
+): Promise<JobRow[]> {
+  return changeJobs(
+    db,
+    'jobs.succeed-many',
+    `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
+            next_attempt_at = null, version = j.version + 1, progress_percent = 100
+       from locked l join unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, lease_id, result) on d.id = l.id
+      where j.id = l.id and l.lease_id = d.lease_id and l.status = 'running' and l.cancel_requested_at is null`,
+    [done.map((d) => d.id), done.map((d) => d.leaseId), done.map((d) => JSON.stringify(d.result))],
+  );
+}
+
+/** Records progress of the attempt holding `leaseId`; undefined when it no longer holds the job. */
+export async function recordProgress(
+  db: Queryable,
+  id: string,
+  leaseId: string,
+  percent: number,
+  message: string | null,
+) {
+  const [row] = await changeJobs(
+    db,
+    'jobs.progress',
+    `update jobs j set progress_percent = $2, progress_message = $3, version = j.version + 1
+       from locked l where j.id = l.id and l.status = 'running' and l.lease_id = $4`,
+    [[id], percent, storableTextOrNull(message), leaseId],
+  );
+  return row;
+}
+
+/**
+ * Puts the job back in the queue for another attempt, due in `delayMs` (the lease stays, no longer held: a queued
+ * job is held by nobody, and the next claim writes a new one). An attempt cut short by the worker's own shutdown
+ * is given back (`refund`): it says nothing about the job.
+ */
+export function requeueJob(db: Queryable, id: string, error: string, delayMs: number, refund: boolean) {
+  return changeJob(
+    db,
+    `update jobs set status = 'queued', error = $2,
+            next_attempt_at = now() + $3 * interval '1 millisecond', attempts = attempts - $4::int,
+            version = version + 1 where id = $1`,
+    [id, storableText(error), delayMs, refund ? 1 : 0],
+  );
+}
+
+/** Which of these jobs have a cancellation request (checked after missed notifications). */
+export async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    'select id from jobs where id = any($1) and cancel_requested_at is not null',
+    [ids],
+  );
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,30 @@
+// Every client command has --help with an example. Read in this process from the command's definition (what
+// `hookrelay … --help` prints), so a new command is checked without being listed here.
+import type { Command } from 'commander';
+import t from 'tap';
+import { hookrelayProgram } from '../../src/cli/program.ts';
+
+/** The commands an operator runs (no subcommands of their own), by their full names. */
+function leaves(command: Command, names: string[] = []): Array<[string, Command]> {
+  if (command.commands.length === 0) return [[names.join(' '), command]];
+  return command.commands.flatMap((sub) => leaves(sub, [...names, sub.name()]));
+}
+
+/** The help as `--help` prints it: the description, usage, options and the text added after them. */
+function helpOf(command: Command): string {
+  let text = '';
+  command.configureOutput({ writeOut: (chunk) => (text += chunk) });
+  command.outputHelp();
+  return text;
+}
+
+const commands = leaves(hookrelayProgram()).filter(([name]) => !['serve', 'migrate'].includes(name));
+
+t.ok(commands.length >= 24, `${commands.length} client commands`);
+for (const name of ['tenants create', 'endpoints rotate', 'jobs watch', 'dead-letters replay', 'listen'])
+  t.ok(
+    commands.some(([found]) => found === name),
+    `${name} is among them`,
+  );
+for (const [name, command] of commands)
+  t.match(helpOf(command), /Examples?:\n\s+\$ hookrelay /, `${name} --help shows an example`);
