@@ -8,8 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
-import { claimDue, nextCursor, postpone } from '../store/delivery-queue.ts';
-import { DELIVERY_LEASES } from '../store/leases.ts';
+import { deliveryQueue, nextCursor } from '../store/delivery-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
@@ -67,7 +66,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
   const held = new Map<string, { id: string; attempt?: Promise<void>; abort?: AbortController }>();
   const leases = keepLeases({
     pool: ctx.pool,
-    queue: DELIVERY_LEASES,
+    queue: deliveryQueue,
     leaseMs,
     log: ctx.log,
     metrics: ctx.metrics,
@@ -131,7 +130,13 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
   async function claim(limit: number): Promise<boolean> {
     const since = Date.now();
     const rooms = new Map([...receivers.keys()].map((name) => [name, roomOf(name)]));
-    const batch = await claimDue(ctx.pool, { limit, leaseMs, rooms, room: 2 * perReceiver, cursor });
+    const batch = await deliveryQueue.claim(ctx.pool, {
+      limit,
+      leaseMs,
+      rooms,
+      room: 2 * perReceiver,
+      cursor,
+    });
     cursor = nextCursor(cursor, batch);
     const send = prepare(batch);
     for (const message of batch) {
@@ -186,13 +191,14 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
 
   /** Gives leased messages back, due now, for any dispatcher to claim. */
   function release(messages: MessageRow[]): void {
-    const now = new Date();
     for (const message of messages) {
       held.delete(message.lease_id);
       leases.release(message.lease_id);
-      postpone(ctx.pool, message.id, message.lease_id, now).catch((error: unknown) =>
-        warn(error, 'cannot give a delivery back; it is claimed again when its lease ends'),
-      );
+      deliveryQueue
+        .release(ctx.pool, { id: message.id, leaseId: message.lease_id })
+        .catch((error: unknown) =>
+          warn(error, 'cannot give a delivery back; it is claimed again when its lease ends'),
+        );
     }
   }
 

@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { oneByOne } from '../one-by-one.ts';
 import { createBatcher } from '../store/batcher.ts';
-import { type Delivered, recordDelivered } from '../store/delivery-queue.ts';
+import { type Delivered, deliveryQueue } from '../store/delivery-queue.ts';
 import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { tenantsByIds } from '../store/tenants.ts';
@@ -15,7 +15,7 @@ import { deliver, type RecordDelivered, type Target, untilSent } from './deliver
 export function startDispatcher(ctx: AppContext): Dispatcher {
   const batcher = createBatcher<Delivered, boolean>(
     async (items) => {
-      const recorded = await recordDelivered(ctx.pool, items);
+      const recorded = await deliveryQueue.settle(ctx.pool, items);
       return items.map((item) => recorded.has(item.attempt.message_id));
     },
     { maxBatch: 200, maxConcurrent: 2 },

@@ -2,6 +2,7 @@ import type { AppContext } from '../context.ts';
 import { LeaseLost } from '../queue/lease-keeper.ts';
 import {
   type ClaimedJob,
+  jobQueue,
   notifyJobsDue,
   recordProgress,
   requeueJob,
@@ -208,21 +209,19 @@ async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<v
         await endJob(ctx, tx, row, { status: 'failed', error: final.error });
         return;
       case 'interrupted':
+        // Given back uncounted, due at once, for another worker.
+        await jobQueue.release(tx, { id: row.id, leaseId: row.lease_id });
+        return;
       case 'retry': {
-        const interrupted = final.kind === 'interrupted';
-        if (!interrupted && row.attempts >= row.max_attempts) {
+        if (row.attempts >= row.max_attempts) {
           await endJob(ctx, tx, row, { status: 'failed', error: final.error });
           return;
         }
-        const delayMs = interrupted
-          ? 0
-          : Math.min(
-              ctx.config.jobRetryMaxMs,
-              final.delayMs ??
-                retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
-            );
-        const error = interrupted ? 'the worker stopped during the attempt; it will run again' : final.error;
-        await requeueJob(tx, row.id, error, delayMs, interrupted);
+        const delayMs = Math.min(
+          ctx.config.jobRetryMaxMs,
+          final.delayMs ?? retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
+        );
+        await requeueJob(tx, row.id, final.error, delayMs);
         if (delayMs === 0) await notifyJobsDue(tx);
       }
     }

@@ -9,8 +9,7 @@ import type { Dispatcher } from '../delivery/claimer.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases, type LeaseLost } from '../queue/lease-keeper.ts';
 import { createBatcher } from '../store/batcher.ts';
-import { type ClaimedJob, cancelRequestedAmong, claimDueJobs, finishSucceeded } from '../store/job-queue.ts';
-import { JOB_LEASES } from '../store/leases.ts';
+import { type ClaimedJob, cancelRequestedAmong, jobQueue } from '../store/job-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
@@ -48,7 +47,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'h
   let occupied = 0;
   const leases = keepLeases({
     pool: ctx.pool,
-    queue: JOB_LEASES,
+    queue: jobQueue,
     leaseMs,
     log: ctx.log,
     metrics: ctx.metrics,
@@ -85,7 +84,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'h
       let leased: MessageRow[] = [];
       try {
         const results = await withTransaction(ctx.pool, async (tx) => {
-          const finished = await finishSucceeded(
+          const finished = await jobQueue.settle(
             tx,
             items.map((item) => ({ id: item.jobId, leaseId: item.leaseId, result: item.result })),
           );
@@ -111,8 +110,8 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'h
     try {
       const rows =
         tenantMaxRunning === undefined
-          ? await claimDueJobs(ctx.pool, { limit, leaseMs })
-          : await withTransaction(ctx.pool, (tx) => claimDueJobs(tx, { limit, leaseMs, tenantMaxRunning }));
+          ? await jobQueue.claim(ctx.pool, { limit, leaseMs })
+          : await withTransaction(ctx.pool, (tx) => jobQueue.claim(tx, { limit, leaseMs, tenantMaxRunning }));
       for (const row of rows)
         leases.hold({ id: row.id, leaseId: row.lease_id, since }, lost(row.id, row.lease_id));
       for (const row of rows) start(row);

@@ -5,9 +5,9 @@
 // then the holder must assume the worst, a little before the lease's end by its own clock.
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { type LeaseQueue, renewLeases } from '../store/leases.ts';
 import type { Pool } from '../store/pool.ts';
 import { isDatabaseUnavailable } from '../store/unavailable.ts';
+import type { QueueDriver } from './driver.ts';
 
 /** The reason an attempt is aborted with when its lease is lost. */
 export class LeaseLost extends Error {
@@ -39,7 +39,7 @@ const RETRY_MS = 1_000;
 
 export function keepLeases(options: {
   pool: Pool;
-  queue: LeaseQueue;
+  queue: Pick<QueueDriver<unknown, unknown, unknown, unknown>, 'table' | 'renew'>;
   leaseMs: number;
   log: Logger;
   metrics: Metrics;
@@ -69,7 +69,7 @@ export function keepLeases(options: {
     const sent = Date.now();
     const asked = [...held].map(([leaseId, lease]) => ({ id: lease.id, leaseId }));
     try {
-      const renewal = await renewLeases(pool, queue, asked, leaseMs, renewTimeoutMs);
+      const renewal = await queue.renew(pool, asked, leaseMs, renewTimeoutMs);
       for (const { leaseId } of asked) {
         const lease = held.get(leaseId);
         if (!lease) continue; // released meanwhile

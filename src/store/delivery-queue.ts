@@ -8,6 +8,8 @@
 // thousands within seconds: 6 ms instead of 0.2 for 20 rows in a backlog of 20,000 (docs/benchmarks.md). The
 // claims are written so that only one plan is possible (see claimDue).
 
+import type { Lease, QueueDriver } from '../queue/driver.ts';
+import { type LeaseQueue, renewLeases } from './leases.ts';
 import type { AttemptRow, MessageRow, MessageStatus } from './messages.ts';
 import type { Queryable } from './pool.ts';
 import { storableText, storableTextOrNull } from './storable.ts';
@@ -129,16 +131,23 @@ export function nextCursor(cursor: string, batch: Array<{ receiver: string }>): 
 }
 
 /**
- * Gives a leased message back unsent, due at `at` (a circuit or rate wait, or a dispatcher stopping): no attempt
- * was made, so none is counted.
+ * Gives a leased message back unsent, due at `at` (a circuit or rate wait), or at once by the database's clock
+ * when `at` is null (a dispatcher stopping): no attempt was made, so none is counted. False if `leaseId` no
+ * longer holds it.
  */
-export async function postpone(db: Queryable, id: string, leaseId: string, at: Date): Promise<void> {
-  await db.query(
+export async function postpone(
+  db: Queryable,
+  id: string,
+  leaseId: string,
+  at: Date | null,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
     `with locked as materialized (select id, lease_id, status from messages where id = $1 for update)
-     update messages m set next_attempt_at = $3, leased = false
+     update messages m set next_attempt_at = coalesce($3, now()), leased = false
        from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending'`,
     [id, leaseId, at],
   );
+  return rowCount === 1;
 }
 
 export interface Delivered {
@@ -275,3 +284,24 @@ export async function countAttempt(
   );
   return rowCount === 1;
 }
+
+/** A pending message is held only while `leased`: a retry or a wait recorded leaves it pending, not held. */
+const DELIVERY_LEASES: LeaseQueue = {
+  table: 'messages',
+  columns: 'id, lease_id, status, leased',
+  held: "l.status = 'pending' and l.leased",
+};
+
+/** The delivery queue as the engine drives it (src/queue/driver.ts). */
+export const deliveryQueue: QueueDriver<
+  ClaimedMessage,
+  { rooms: Map<string, number>; room: number; cursor: string },
+  Delivered,
+  Set<string>
+> = {
+  table: 'messages',
+  claim: claimDue,
+  renew: (db, leases, leaseMs, timeoutMs) => renewLeases(db, DELIVERY_LEASES, leases, leaseMs, timeoutMs),
+  settle: recordDelivered,
+  release: (db, { id, leaseId }: Lease) => postpone(db, id, leaseId, null),
+};

@@ -2,7 +2,9 @@
 // migrations/0005_job_queue.sql). Claims with fair shares between tenants, starting an attempt, recording
 // progress under the attempt's lease, and the outcomes a worker records.
 
+import type { Lease, QueueDriver } from '../queue/driver.ts';
 import { changeJob, changeJobs, JOB_CHANNEL, JOBS_DUE_CHANNEL, type JobRow } from './jobs.ts';
+import { type LeaseQueue, renewLeases } from './leases.ts';
 import type { Queryable } from './pool.ts';
 import { storableText, storableTextOrNull } from './storable.ts';
 
@@ -198,15 +200,52 @@ export async function recordProgress(
  * job is held by nobody, and the next claim writes a new one). An attempt cut short by the worker's own shutdown
  * is given back (`refund`): it says nothing about the job.
  */
-export function requeueJob(db: Queryable, id: string, error: string, delayMs: number, refund: boolean) {
+export function requeueJob(db: Queryable, id: string, error: string, delayMs: number) {
   return changeJob(
     db,
-    `update jobs set status = 'queued', error = $2,
-            next_attempt_at = now() + $3 * interval '1 millisecond', attempts = attempts - $4::int,
+    `update jobs set status = 'queued', error = $2, next_attempt_at = now() + $3 * interval '1 millisecond',
             version = version + 1 where id = $1`,
-    [id, storableText(error), delayMs, refund ? 1 : 0],
+    [id, storableText(error), delayMs],
   );
 }
+
+/**
+ * Gives a running job back to the queue, due at once, its attempt not counted (its worker is stopping); false
+ * if `leaseId` no longer holds it.
+ */
+async function releaseJob(db: Queryable, { id, leaseId }: Lease): Promise<boolean> {
+  const [released] = await changeJobs(
+    db,
+    'jobs.release',
+    `update jobs j set status = 'queued', error = 'the worker stopped during the attempt; it will run again',
+            next_attempt_at = now(), attempts = j.attempts - 1, version = j.version + 1
+       from locked l where j.id = l.id and l.lease_id = $2 and l.status = 'running'`,
+    [[id], leaseId],
+  );
+  if (released) await notifyJobsDue(db);
+  return released !== undefined;
+}
+
+/** What a running job's lease is: the job still running under it. */
+const JOB_LEASES: LeaseQueue = {
+  table: 'jobs',
+  columns: 'id, lease_id, status',
+  held: "l.status = 'running'",
+};
+
+/** The job queue as the engine drives it (src/queue/driver.ts). */
+export const jobQueue: QueueDriver<
+  ClaimedJob,
+  { tenantMaxRunning?: number },
+  { id: string; leaseId: string; result: unknown },
+  JobRow[]
+> = {
+  table: 'jobs',
+  claim: claimDueJobs,
+  renew: (db, leases, leaseMs, timeoutMs) => renewLeases(db, JOB_LEASES, leases, leaseMs, timeoutMs),
+  settle: finishSucceeded,
+  release: releaseJob,
+};
 
 /** Which of these jobs have a cancellation request (checked after missed notifications). */
 export async function cancelRequestedAmong(db: Queryable, ids: string[]): Promise<string[]> {

@@ -1,6 +1,7 @@
-// Lease renewal for the two queues kept in our own tables: job attempts (`jobs`, migration 0005) and deliveries
-// (`messages`, migration 0004). A holder renews while it works, so that no other process's claim takes the row,
-// and learns which of its leases it still holds.
+// Lease renewal, one statement for both queues kept in our own tables: job attempts (`jobs`, migration 0005) and
+// deliveries (`messages`, migration 0004); each queue says what a held lease is (job-queue.ts,
+// delivery-queue.ts). A holder renews while it works, so that no other process's claim takes the row, and learns
+// which of its leases it still holds.
 import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 
@@ -10,18 +11,6 @@ export interface LeaseQueue {
   columns: string;
   held: string;
 }
-
-export const JOB_LEASES: LeaseQueue = {
-  table: 'jobs',
-  columns: 'id, lease_id, status',
-  held: "l.status = 'running'",
-};
-/** A pending message is held only while `leased`: a retry or a wait recorded leaves it pending, not held. */
-export const DELIVERY_LEASES: LeaseQueue = {
-  table: 'messages',
-  columns: 'id, lease_id, status, leased',
-  held: "l.status = 'pending' and l.leased",
-};
 
 /** What a renewal found: leases moved forward, and leases whose rows were settled by their holder meanwhile. */
 export interface Renewal {

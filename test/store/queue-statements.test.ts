@@ -5,9 +5,14 @@
 import pg from 'pg';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
-import { claimDue, nextCursor, postpone, recordDelivered } from '../../src/store/delivery-queue.ts';
-import { claimDueJobs, finishSucceeded, recordProgress } from '../../src/store/job-queue.ts';
-import { DELIVERY_LEASES, JOB_LEASES, renewLeases } from '../../src/store/leases.ts';
+import {
+  claimDue,
+  deliveryQueue,
+  nextCursor,
+  postpone,
+  recordDelivered,
+} from '../../src/store/delivery-queue.ts';
+import { claimDueJobs, finishSucceeded, jobQueue, recordProgress } from '../../src/store/job-queue.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
 const BACKLOG = 5_000;
@@ -71,13 +76,10 @@ if (!job || !message) throw new Error('nothing claimed');
 t.test('statements on known rows read them by primary key, not the backlog', async (t) => {
   const cases: Array<[string, () => Promise<unknown>]> = [
     ['recordProgress', () => recordProgress(db, job.id, job.lease_id, 50, 'half')],
-    [
-      'renewLeases (jobs)',
-      () => renewLeases(db, JOB_LEASES, [{ id: job.id, leaseId: job.lease_id }], 60_000, 5_000),
-    ],
+    ['renewLeases (jobs)', () => jobQueue.renew(db, [{ id: job.id, leaseId: job.lease_id }], 60_000, 5_000)],
     [
       'renewLeases (messages)',
-      () => renewLeases(db, DELIVERY_LEASES, [{ id: message.id, leaseId: message.lease_id }], 60_000, 5_000),
+      () => deliveryQueue.renew(db, [{ id: message.id, leaseId: message.lease_id }], 60_000, 5_000),
     ],
     ['postpone', () => postpone(db, message.id, message.lease_id, new Date(Date.now() + 60_000))],
     ['finishSucceeded', () => finishSucceeded(db, [{ id: job.id, leaseId: job.lease_id, result: 1 }])],
@@ -119,9 +121,8 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
 t.test('a lease renewal moves only the leases still held', async (t) => {
   const [held, other] = await claimDueJobs(db, { limit: 2, leaseMs: 1_000 });
   if (!held || !other) throw new Error('nothing claimed');
-  const still = await renewLeases(
+  const still = await jobQueue.renew(
     db,
-    JOB_LEASES,
     [
       { id: held.id, leaseId: held.lease_id },
       // Another worker's claim since: a stale lease id renews nothing.
@@ -144,13 +145,7 @@ t.test('a lease renewal moves only the leases still held', async (t) => {
     ],
   );
   // A delivered message keeps its lease id, but it is no longer held: nothing moves, and it reads as settled.
-  const none = await renewLeases(
-    db,
-    DELIVERY_LEASES,
-    [{ id: message.id, leaseId: message.lease_id }],
-    600_000,
-    5_000,
-  );
+  const none = await deliveryQueue.renew(db, [{ id: message.id, leaseId: message.lease_id }], 600_000, 5_000);
   t.same([...none.held], []);
   t.same([...none.settled], [message.lease_id]);
   const after = await db.query('select next_attempt_at from messages where id = $1', [message.id]);

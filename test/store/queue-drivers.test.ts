@@ -1,0 +1,156 @@
+// One contract, both queue drivers (src/queue/driver.ts): job attempts and deliveries, against a real Postgres.
+// A claim leases due entries that no other claim then takes; a renewal says which leases are still held; a
+// lease that ran out and was claimed again is lost to its first holder, whose records then change nothing; a
+// release gives an entry back due at once with its attempt not counted.
+import t from 'tap';
+import { newId } from '../../src/ids.ts';
+import type { Lease, QueueDriver } from '../../src/queue/driver.ts';
+import { deliveryQueue } from '../../src/store/delivery-queue.ts';
+import { jobQueue } from '../../src/store/job-queue.ts';
+import { insertJob } from '../../src/store/jobs.ts';
+import { insertMessages } from '../../src/store/messages.ts';
+import { jobsApp } from '../helpers/jobs-app.ts';
+
+const app = await jobsApp(t, {}, { workers: false });
+const tenant = await app.tenant('drivers');
+const db = app.ctx.pool;
+const LEASE_MS = 60_000;
+
+interface Entry {
+  id: string;
+  lease_id: string;
+}
+
+/** A driver, how to add one due entry to its table, and what records one entry's success. */
+interface Case {
+  name: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each case has its own claim options and records
+  driver: QueueDriver<Entry, any, any, unknown>;
+  claimOptions: Record<string, unknown>;
+  add(): Promise<string>;
+  success(lease: Lease): unknown;
+  /** Whether a settle answered that this entry's success was recorded. */
+  recorded(settled: unknown, id: string): boolean;
+}
+
+const cases: Case[] = [
+  {
+    name: 'jobs',
+    driver: jobQueue,
+    claimOptions: {},
+    async add() {
+      const job = await insertJob(db, {
+        id: newId('job'),
+        tenantId: tenant.id,
+        type: 'echo',
+        input: 1,
+        callbackUrl: null,
+        endpointId: null,
+        timeoutSeconds: 60,
+        maxAttempts: 3,
+        priority: 0,
+        runAt: null,
+        metadata: {},
+      });
+      return job.id;
+    },
+    success: ({ id, leaseId }) => ({ id, leaseId, result: 1 }),
+    recorded: (settled, id) => (settled as Array<{ id: string }>).some((row) => row.id === id),
+  },
+  {
+    name: 'deliveries',
+    driver: deliveryQueue,
+    claimOptions: { rooms: new Map(), room: 100, cursor: '' },
+    async add() {
+      const id = newId('msg');
+      await insertMessages(
+        db,
+        [
+          {
+            id,
+            tenantId: tenant.id,
+            jobId: null,
+            endpointId: null,
+            url: 'http://127.0.0.1:9/hook',
+            eventType: 'job.succeeded',
+            payload: {},
+            receiver: 'http://127.0.0.1:9',
+          },
+        ],
+        0,
+      );
+      return id;
+    },
+    success: ({ id, leaseId }) => ({
+      leaseId,
+      attempt: {
+        id: newId('att'),
+        message_id: id,
+        attempted_at: new Date(),
+        duration_ms: 1,
+        response_status: 200,
+        response_body: '',
+        error: null,
+      },
+    }),
+    recorded: (settled, id) => (settled as Set<string>).has(id),
+  },
+];
+
+for (const c of cases) {
+  const { driver } = c;
+  const table = driver.table;
+  const claim = (limit = 100) => driver.claim(db, { ...c.claimOptions, limit, leaseMs: LEASE_MS });
+  const attempts = async (id: string) =>
+    (await db.query<{ attempts: number }>(`select attempts from ${table} where id = $1`, [id])).rows[0]
+      ?.attempts;
+  /** As if the lease ran out: due again now. */
+  const expire = (id: string) =>
+    db.query(`update ${table} set next_attempt_at = now() - interval '1 second' where id = $1`, [id]);
+  const lease = (entry: Entry): Lease => ({ id: entry.id, leaseId: entry.lease_id });
+
+  t.test(`${c.name}: a claim leases due entries, which the next claim does not take`, async (t) => {
+    const ids = [await c.add(), await c.add()];
+    const claimed = await claim();
+    t.same(claimed.map((e) => e.id).sort(), [...ids].sort(), 'both claimed');
+    t.ok(
+      claimed.every((e) => typeof e.lease_id === 'string'),
+      'each with a lease',
+    );
+    t.same(await claim(), [], 'a second claim finds nothing due');
+    for (const entry of claimed)
+      t.ok(c.recorded(await driver.settle(db, [c.success(lease(entry))]), entry.id));
+  });
+
+  t.test(`${c.name}: renewals and records hold only under the current lease`, async (t) => {
+    const id = await c.add();
+    const [first] = await claim();
+    if (!first) throw new Error('nothing claimed');
+    const renewed = await driver.renew(db, [lease(first)], LEASE_MS, 5_000);
+    t.ok(renewed.held.has(first.lease_id), 'the holder renews it');
+    await expire(id);
+    const [second] = await claim();
+    t.equal(second?.id, id, 'a lease that ran out is claimed again');
+    t.not(second?.lease_id, first.lease_id, 'under a new lease');
+    if (!second) return;
+    const stale = await driver.renew(db, [lease(first)], LEASE_MS, 5_000);
+    t.notOk(stale.held.has(first.lease_id) || stale.settled.has(first.lease_id), 'the first holder lost it');
+    t.notOk(c.recorded(await driver.settle(db, [c.success(lease(first))]), id), 'its record changes nothing');
+    t.notOk(await driver.release(db, lease(first)), 'nor can it give the entry back');
+    t.ok(c.recorded(await driver.settle(db, [c.success(lease(second))]), id), 'the new holder records it');
+    const after = await driver.renew(db, [lease(second)], LEASE_MS, 5_000);
+    t.ok(after.settled.has(second.lease_id), 'a renewal after the record says it was settled');
+  });
+
+  t.test(`${c.name}: a release gives the entry back, due at once, its attempt not counted`, async (t) => {
+    const id = await c.add();
+    const before = await attempts(id);
+    const [claimed] = await claim();
+    if (!claimed) throw new Error('nothing claimed');
+    t.ok(await driver.release(db, lease(claimed)), 'released by its holder');
+    t.equal(await attempts(id), before, 'no attempt counted');
+    const [again] = await claim();
+    t.equal(again?.id, id, 'claimed again at once');
+    if (again) t.ok(c.recorded(await driver.settle(db, [c.success(lease(again))]), id));
+  });
+}
