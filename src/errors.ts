@@ -53,3 +53,9 @@ export class QuotaExceeded extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+export class EndpointNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No endpoint ${id}.`);
+  }
+}

@@ -1,6 +1,7 @@
 // One delivery attempt: admission (a disabled endpoint, an open circuit, a rate limit), sign and send,
 // classify, then record the attempt and the message's next step.
 import type { AppContext } from '../context.ts';
+import { disableFailingEndpoint } from '../endpoints/lifecycle.ts';
 import { newId } from '../ids.ts';
 import type { OneByOne } from '../one-by-one.ts';
 import {
@@ -24,7 +25,6 @@ import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';
 import { deadLetter } from './dead-letter.ts';
-import { disableEndpoint } from './disable.ts';
 import { nextDelayMs } from './retry-policy.ts';
 import { type SendResult, send } from './send.ts';
 import { signatureHeader } from './sign.ts';
@@ -271,7 +271,7 @@ async function settle(
         lastError: error,
         nextAttemptAt: new Date(),
       });
-      await disableEndpoint(ctx, tx, disabled);
+      await disableFailingEndpoint(ctx, tx, disabled);
       return;
     }
     const delayMs = retryDelay(ctx, message.attempts + 1, outcome);
