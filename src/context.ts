@@ -9,9 +9,9 @@ import { createKnownEndpoints, type KnownEndpoints } from './jobs/known-endpoint
 import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { type Notifications, startNotifications } from './notifications.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
 import { createBoss, dropRetiredQueues } from './queue/boss.ts';
+import { type Notifications, startNotifications } from './queue/notifications.ts';
 import { type Deadline, STOPPED_BY } from './shutdown.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';

@@ -4,7 +4,7 @@
 import type { AppContext } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { oneByOne } from '../one-by-one.ts';
-import { createBatcher } from '../store/batcher.ts';
+import { createBatcher } from '../queue/batcher.ts';
 import { type Delivered, deliveryQueue } from '../store/delivery-queue.ts';
 import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
 import type { MessageRow } from '../store/messages.ts';

@@ -1,7 +1,7 @@
 // Writes submitted jobs by group commit: the submissions that arrive while a write is in flight share the
 // next statement (one multi-row insert; a job row is also its queue entry, so that statement is the whole
 // transaction). Each caller's 202 still waits for the commit that holds its job.
-import { createBatcher } from '../store/batcher.ts';
+import { createBatcher } from '../queue/batcher.ts';
 import { insertJobs, type JobRow, type NewJob } from '../store/jobs.ts';
 import type { Pool } from '../store/pool.ts';
 

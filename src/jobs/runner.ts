@@ -6,9 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import type { Dispatcher } from '../delivery/claimer.ts';
+import { createBatcher } from '../queue/batcher.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases, type LeaseLost } from '../queue/lease-keeper.ts';
-import { createBatcher } from '../store/batcher.ts';
 import { type ClaimedJob, cancelRequestedAmong, jobQueue } from '../store/job-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';

@@ -2,7 +2,7 @@
 // A revocation anywhere notifies every process, which forgets all it remembers; the short lifetime bounds how
 // long a key could outlive its revocation if that notification were lost.
 import { LRUCache } from 'lru-cache';
-import type { Notifications } from '../notifications.ts';
+import type { Notifications } from '../queue/notifications.ts';
 import type { Pool } from '../store/pool.ts';
 import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
 

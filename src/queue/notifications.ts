@@ -4,10 +4,10 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { Logger } from './log.ts';
-import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from './store/jobs.ts';
-import { DELIVERY_CHANNEL } from './store/messages.ts';
-import { KEYS_CHANNEL } from './store/tenants.ts';
+import type { Logger } from '../log.ts';
+import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from '../store/jobs.ts';
+import { DELIVERY_CHANNEL } from '../store/messages.ts';
+import { KEYS_CHANNEL } from '../store/tenants.ts';
 
 const RESYNC = 'resync';
 const RECONNECT_DELAY_MS = 1_000;
