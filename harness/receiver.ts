@@ -1,7 +1,7 @@
 // A receiver for scenarios and benchmarks that counts every arrival (a duplicate is a second arrival of one
 // webhook-id) and can answer any status, hang, or refuse connections and come back on the same port.
 import http from 'node:http';
-import { freePort } from './service.ts';
+import { freePort } from '../src/store/embedded-postgres.ts';
 
 export interface Receiver {
   url: string;

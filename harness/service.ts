@@ -3,9 +3,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '../src/store/embedded-postgres.ts';
 import { waitFor } from './wait.ts';
 
 const CLI = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'hookrelay.ts');
@@ -132,17 +132,6 @@ export interface Service extends ServiceProcess {
 }
 
 const running = new Set<Service>();
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A service for a scenario or benchmark, with the operator key ADMIN_KEY, loopback receivers allowed, and no

@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import {
   databaseNow,
   deleteEndpoint,
+  type EndpointFields,
   type EndpointRow,
   getEndpoint,
   insertEndpoint,
@@ -25,29 +26,16 @@ import { generateSigningSecret } from '../tenants/keys.ts';
 /** How long a rotated-out secret keeps signing beside the new one. */
 const ROTATION_GRACE_SECONDS = 24 * 3600;
 
-/** An endpoint as its tenant registers or changes it (the API's schema checks each field's shape). */
-export interface EndpointInput {
-  url: string;
-  description?: string;
-  eventTypes?: string[] | null;
-  rateLimitPerSecond?: number | null;
-  headers?: Record<string, string>;
-  disabled?: boolean;
-}
+/** An endpoint as its tenant registers it: a URL, and any other field (the API's schema checks their shape). */
+export type EndpointInput = Pick<EndpointFields, 'url'> & Partial<EndpointFields>;
 
 /** An endpoint as the API shows it, its signing secret opened. */
-export interface EndpointView {
+export type EndpointView = EndpointFields & {
   id: string;
-  url: string;
-  description: string;
-  eventTypes: string[] | null;
-  rateLimitPerSecond: number | null;
-  headers: Record<string, string>;
-  disabled: boolean;
   createdAt: string;
   updatedAt: string;
   secret: string;
-}
+};
 
 function viewOf(row: EndpointRow, secret: string): EndpointView {
   return {
