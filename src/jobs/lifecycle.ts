@@ -7,7 +7,7 @@ import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
 import { finishJob, insertJobEvents, type JobRow } from '../store/jobs.ts';
 import type { MessageRow } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
-import { jobEventData } from './view.ts';
+import { jobEventData } from './event-data.ts';
 
 export type FinalOutcome =
   | { status: 'succeeded'; result: unknown }

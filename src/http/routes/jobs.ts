@@ -1,13 +1,10 @@
 // Tenant routes for jobs: submit, read (with long poll), result, list, Server-Sent Events, cancel.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { jobStatus, jobView } from '../../api/job-view.ts';
+import * as jobs from '../../api/jobs.ts';
 import type { AppContext } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
-import { cancelJob } from '../../jobs/cancel.ts';
-import { submitJob } from '../../jobs/intake.ts';
-import { jobStatus, jobView, viewJob } from '../../jobs/view.ts';
-import { waitForJob } from '../../jobs/watch.ts';
-import { getJob, type JobRow, listJobs, TERMINAL } from '../../store/jobs.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
@@ -53,12 +50,6 @@ const submitBody = z
 
 export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPluginAsyncZod {
   return async (app) => {
-    async function existingJob(tenantId: string, id: string): Promise<JobRow> {
-      const job = await getJob(ctx.pool, tenantId, id);
-      if (!job) throw new HttpProblem(404, `No job ${id}.`);
-      return job;
-    }
-
     app.post(
       '/jobs',
       {
@@ -78,12 +69,11 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
             errors: [{ path: 'headers.idempotency-key', message: '1–255 printable ASCII characters' }],
           });
         }
-        const { job, replayed } = await submitJob(ctx, tenantOf(request), request.body, key);
-        const view = viewJob(job);
+        const { job, replayed } = await jobs.submit(ctx, tenantOf(request), request.body, key);
         return reply
           .code(replayed ? 200 : 202)
-          .header('location', view.statusUrl)
-          .send({ id: view.id, status: view.status, statusUrl: view.statusUrl, createdAt: view.createdAt });
+          .header('location', job.statusUrl)
+          .send({ id: job.id, status: job.status, statusUrl: job.statusUrl, createdAt: job.createdAt });
       },
     );
 
@@ -103,13 +93,13 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
       },
       async (request) => {
         const { limit, cursor, status, type } = request.query;
-        const rows = await listJobs(ctx.pool, tenantOf(request), {
+        const views = await jobs.list(ctx, tenantOf(request), {
           status,
           type,
           before: cursor,
           limit: limit + 1,
         });
-        return toPage(rows, limit, viewJob);
+        return toPage(views, limit, (view) => view);
       },
     );
 
@@ -125,23 +115,8 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
           response: { 200: jobView },
         },
       },
-      async (request) => {
-        const tenantId = tenantOf(request);
-        const { waitSeconds } = request.query;
-        const job =
-          waitSeconds === 0
-            ? await getJob(ctx.pool, tenantId, request.params.id)
-            : await waitForJob(
-                ctx,
-                tenantId,
-                request.params.id,
-                (row) => TERMINAL.has(row.status),
-                waitSeconds * 1000,
-                draining,
-              );
-        if (!job) throw new HttpProblem(404, `No job ${request.params.id}.`);
-        return viewJob(job);
-      },
+      async (request) =>
+        jobs.show(ctx, tenantOf(request), request.params.id, request.query.waitSeconds * 1000, draining),
     );
 
     app.get(
@@ -155,13 +130,7 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
           response: { 200: z.unknown() },
         },
       },
-      async (request) => {
-        const job = await existingJob(tenantOf(request), request.params.id);
-        if (job.status !== 'succeeded') {
-          throw new HttpProblem(409, `The job is ${job.status}; a result exists only once it has succeeded.`);
-        }
-        return job.result;
-      },
+      async (request) => jobs.result(ctx, tenantOf(request), request.params.id),
     );
 
     app.get(
@@ -176,19 +145,7 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
         },
       },
       async (request, reply) => {
-        const tenantId = tenantOf(request);
-        const first = await existingJob(tenantId, request.params.id);
-        streamEvents(request, reply, {
-          stop: AbortSignal.any([draining, ctx.events.closing]),
-          subscribe: (onChange) => ctx.events.onJobChange(first.id, onChange),
-          read: () => getJob(ctx.pool, tenantId, first.id),
-          version: (job) => job.version,
-          event: (job, previous) => ({
-            type: previous && previous.status === job.status ? 'progress' : 'status',
-            data: viewJob(job),
-          }),
-          isLast: (job) => TERMINAL.has(job.status),
-        });
+        streamEvents(request, reply, await jobs.follow(ctx, tenantOf(request), request.params.id, draining));
       },
     );
 
@@ -206,8 +163,7 @@ export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPlugin
           params: jobParams,
           response: { 200: jobView },
         },
-        handler: async (request) =>
-          viewJob(await cancelJob(ctx, tenantOf(request), request.params.id, draining)),
+        handler: async (request) => jobs.cancel(ctx, tenantOf(request), request.params.id, draining),
       });
     }
   };

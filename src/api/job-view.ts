@@ -1,4 +1,4 @@
-// The job as the API shows it (schema and mapping from the row), and the event data webhooks carry.
+// The job as the API shows it: its schema (the contract's, in the OpenAPI document) and the mapping from its row.
 import { z } from 'zod';
 import type { JobRow } from '../store/jobs.ts';
 
@@ -55,19 +55,5 @@ export function viewJob(row: JobRow): JobView {
     completedAt: iso(row.completed_at),
     statusUrl: `/v1/jobs/${row.id}`,
     resultUrl: `/v1/jobs/${row.id}/result`,
-  };
-}
-
-/** The `data` of a job.* webhook event (API contract, "Webhooks sent to receivers"). */
-export function jobEventData(row: JobRow) {
-  return {
-    jobId: row.id,
-    jobType: row.type,
-    status: row.status,
-    result: row.result,
-    error: row.error,
-    attempts: row.attempts,
-    metadata: row.metadata,
-    completedAt: iso(row.completed_at),
   };
 }
