@@ -59,3 +59,9 @@ export class EndpointNotFound extends NotFound {
     super(`No endpoint ${id}.`);
   }
 }
+
+export class MessageNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No message ${id}.`);
+  }
+}

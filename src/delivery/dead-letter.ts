@@ -1,5 +1,7 @@
 // Moving a message to the dead letters: it stops being retried, waits for an operator, and is announced to
 // endpoints subscribed to message.dead_lettered (the alert).
+
+import { viewDeadLetter } from '../api/delivery-views.ts';
 import type { AppContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import { insertDeadLetter } from '../store/dead-letters.ts';
@@ -8,7 +10,6 @@ import type { DeadLetterReason, MessageRow } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import { OPERATIONAL_EVENTS } from './event-types.ts';
 import { fanOut } from './fan-out.ts';
-import { viewDeadLetter } from './views.ts';
 
 /** Marks the message dead, records its dead letter and raises the alert, in the caller's transaction. */
 export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, reason: DeadLetterReason) {
@@ -30,6 +31,7 @@ export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, r
         tenantId: message.tenant_id,
         jobId: message.job_id,
         type: 'message.dead_lettered',
+        // The alert carries the dead letter as the API shows it (the contract's message.dead_lettered).
         data: viewDeadLetter(letter),
       },
       { kind: 'subscribers' },

@@ -1,9 +1,9 @@
 // Operator routes: tenants and their API keys, and every tenant's dead letters.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { deadLetterView, viewDeadLetter } from '../../api/delivery-views.ts';
 import type { AppContext } from '../../context.ts';
 import { owners } from '../../crypto/secret-box.ts';
-import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { idOf, idParams, newId } from '../../ids.ts';
 import { listDeadLetters } from '../../store/dead-letters.ts';
 import {

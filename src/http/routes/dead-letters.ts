@@ -1,10 +1,10 @@
 // Tenant routes for dead letters: list and filter, read, replay one or many, discard.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { deadLetterView, viewDeadLetter } from '../../api/delivery-views.ts';
 import type { AppContext } from '../../context.ts';
 import { replayMatching } from '../../delivery/replay.ts';
 import { resendMessages } from '../../delivery/resend.ts';
-import { deadLetterView, viewDeadLetter } from '../../delivery/views.ts';
 import { idOf, idParams } from '../../ids.ts';
 import {
   countReplayable,

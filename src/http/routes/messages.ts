@@ -1,33 +1,18 @@
 // Tenant routes for messages: list, one with its attempts, resend; and a job's deliveries.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { messageView, messageWithAttempts } from '../../api/delivery-views.ts';
+import * as messages from '../../api/messages.ts';
 import type { AppContext } from '../../context.ts';
-import { resendMessages } from '../../delivery/resend.ts';
-import { messageView, messageWithAttempts, viewAttempt, viewMessage } from '../../delivery/views.ts';
 import { idOf, idParams } from '../../ids.ts';
-import { getJob } from '../../store/jobs.ts';
-import { attemptsOf, getMessage, listMessages, type MessageRow } from '../../store/messages.ts';
-import { withTransaction } from '../../store/transaction.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
-import { HttpProblem } from '../problem.ts';
 
 const security = [{ bearer: [] }];
 const params = idParams('msg');
 
 export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
-    async function withAttempts(rows: MessageRow[]) {
-      const attempts = await attemptsOf(
-        ctx.pool,
-        rows.map((row) => row.id),
-      );
-      return rows.map((row) => ({
-        ...viewMessage(row),
-        attempts: attempts.filter((a) => a.message_id === row.id).map(viewAttempt),
-      }));
-    }
-
     app.get(
       '/messages',
       {
@@ -45,12 +30,12 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
-        const rows = await listMessages(ctx.pool, tenantOf(request), {
+        const views = await messages.list(ctx, tenantOf(request), {
           ...filter,
           before: cursor,
           limit: limit + 1,
         });
-        return toPage(rows, limit, viewMessage);
+        return toPage(views, limit, (view) => view);
       },
     );
 
@@ -65,12 +50,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 200: messageWithAttempts },
         },
       },
-      async (request) => {
-        const row = await getMessage(ctx.pool, tenantOf(request), request.params.id);
-        if (!row) throw new HttpProblem(404, `No message ${request.params.id}.`);
-        const [message] = await withAttempts([row]);
-        return message as z.infer<typeof messageWithAttempts>;
-      },
+      async (request) => messages.show(ctx, tenantOf(request), request.params.id),
     );
 
     app.post(
@@ -84,12 +64,8 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 202: z.object({ messageId: z.string() }) },
         },
       },
-      async (request, reply) => {
-        const row = await getMessage(ctx.pool, tenantOf(request), request.params.id);
-        if (!row) throw new HttpProblem(404, `No message ${request.params.id}.`);
-        await withTransaction(ctx.pool, (tx) => resendMessages(tx, [row.id]));
-        return reply.code(202).send({ messageId: row.id });
-      },
+      async (request, reply) =>
+        reply.code(202).send({ messageId: await messages.resend(ctx, tenantOf(request), request.params.id) }),
     );
 
     app.get(
@@ -103,13 +79,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 200: z.object({ data: z.array(messageWithAttempts) }) },
         },
       },
-      async (request) => {
-        const tenantId = tenantOf(request);
-        if (!(await getJob(ctx.pool, tenantId, request.params.id)))
-          throw new HttpProblem(404, `No job ${request.params.id}.`);
-        const rows = await listMessages(ctx.pool, tenantId, { jobId: request.params.id, limit: 100 });
-        return { data: await withAttempts(rows) };
-      },
+      async (request) => ({ data: await messages.ofJob(ctx, tenantOf(request), request.params.id) }),
     );
   };
 }

@@ -1,4 +1,5 @@
-// Messages, attempts and dead letters as the API shows them.
+// Messages, attempts and dead letters as the API shows them: their schemas (the contract's, in the OpenAPI
+// document) and the mappings from their rows.
 import { z } from 'zod';
 import type { DeadLetterRow } from '../store/dead-letters.ts';
 import type { AttemptRow, MessageRow } from '../store/messages.ts';
@@ -29,6 +30,8 @@ export const messageView = z.object({
   deliveredAt: z.string().nullable(),
   payload: z.unknown(),
 });
+
+export type MessageView = z.infer<typeof messageView>;
 
 export const messageWithAttempts = messageView.extend({ attempts: z.array(attemptView) });
 
