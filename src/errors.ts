@@ -65,3 +65,21 @@ export class MessageNotFound extends NotFound {
     super(`No message ${id}.`);
   }
 }
+
+export class DeadLetterNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No dead letter ${id}.`);
+  }
+}
+
+export class TenantNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No tenant ${id}.`);
+  }
+}
+
+export class KeyNotFound extends NotFound {
+  constructor(tenantId: string, keyId: string) {
+    super(`No live key ${keyId} for tenant ${tenantId}.`);
+  }
+}

@@ -51,6 +51,8 @@ export const deadLetterView = z.object({
   replayedBy: z.string().nullable(),
 });
 
+export type DeadLetterView = z.infer<typeof deadLetterView>;
+
 export function viewAttempt(row: AttemptRow): z.infer<typeof attemptView> {
   return {
     id: row.id,

@@ -1,24 +1,13 @@
 // Operator routes: tenants and their API keys, and every tenant's dead letters.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { deadLetterView, viewDeadLetter } from '../../api/delivery-views.ts';
+import * as deadLetters from '../../api/dead-letters.ts';
+import { deadLetterView } from '../../api/delivery-views.ts';
+import * as tenants from '../../api/tenants.ts';
 import type { AppContext } from '../../context.ts';
-import { owners } from '../../crypto/secret-box.ts';
-import { idOf, idParams, newId } from '../../ids.ts';
-import { listDeadLetters } from '../../store/dead-letters.ts';
-import {
-  getTenant,
-  insertKey,
-  insertTenant,
-  listTenants,
-  revokeKey,
-  type TenantRow,
-} from '../../store/tenants.ts';
-import { withTransaction } from '../../store/transaction.ts';
-import { generateApiKey, generateSigningSecret, hashApiKey } from '../../tenants/keys.ts';
+import { idOf, idParams } from '../../ids.ts';
 import { authenticate, requireAdmin } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
-import { HttpProblem } from '../problem.ts';
 import { deadLetterListFilter, timeOrdered } from './dead-letters.ts';
 
 const tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() });
@@ -27,25 +16,10 @@ const createdKey = z.object({ id: z.string(), apiKey: z.string() });
 const tenantParams = idParams('ten');
 const security = [{ bearer: [] }];
 
-const view = (row: TenantRow) => ({ id: row.id, name: row.name, createdAt: row.created_at.toISOString() });
-
 export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.addHook('onRequest', authenticate(ctx));
     app.addHook('onRequest', requireAdmin);
-
-    async function issueKey(db: Parameters<typeof insertKey>[0], tenantId: string) {
-      const apiKey = generateApiKey();
-      const id = newId('key');
-      await insertKey(db, { id, tenantId, role: 'tenant', hash: hashApiKey(apiKey) });
-      return { id, apiKey };
-    }
-
-    async function existingTenant(id: string): Promise<TenantRow> {
-      const row = await getTenant(ctx.pool, id);
-      if (!row) throw new HttpProblem(404, `No tenant ${id}.`);
-      return row;
-    }
 
     app.post(
       '/tenants',
@@ -58,20 +32,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 201: createdTenant },
         },
       },
-      async (request, reply) => {
-        const created = await withTransaction(ctx.pool, async (tx) => {
-          const id = newId('ten');
-          const signingSecret = generateSigningSecret();
-          const row = await insertTenant(tx, {
-            id,
-            name: request.body.name,
-            signingSecret: ctx.secrets.seal(signingSecret, owners.tenant(id)),
-          });
-          const key = await issueKey(tx, row.id);
-          return { ...view(row), apiKey: key.apiKey, signingSecret };
-        });
-        return reply.code(201).send(created);
-      },
+      async (request, reply) => reply.code(201).send(await tenants.create(ctx, request.body.name)),
     );
 
     app.get(
@@ -87,7 +48,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, cursor } = request.query;
-        return toPage(await listTenants(ctx.pool, limit + 1, cursor), limit, view);
+        return toPage(await tenants.list(ctx, { limit: limit + 1, before: cursor }), limit, (view) => view);
       },
     );
 
@@ -102,7 +63,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 200: tenant },
         },
       },
-      async (request) => view(await existingTenant(request.params.id)),
+      async (request) => tenants.show(ctx, request.params.id),
     );
 
     app.post(
@@ -116,10 +77,7 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 201: createdKey },
         },
       },
-      async (request, reply) => {
-        const row = await existingTenant(request.params.id);
-        return reply.code(201).send(await issueKey(ctx.pool, row.id));
-      },
+      async (request, reply) => reply.code(201).send(await tenants.issueKey(ctx, request.params.id)),
     );
 
     app.get(
@@ -139,15 +97,9 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, cursor, tenantId, ...filter } = request.query;
-        const rows = await listDeadLetters(ctx.pool, tenantId ?? null, {
-          ...filter,
-          before: cursor,
-          limit: limit + 1,
-        });
-        return toPage(rows, limit, (row) => ({
-          ...viewDeadLetter(row),
-          tenantId: row.tenant_id,
-        }));
+        const page = { ...filter, before: cursor, limit: limit + 1 };
+        const views = await deadLetters.listForOperator(ctx, tenantId ?? null, page);
+        return toPage(views, limit, (view) => view);
       },
     );
 
@@ -163,12 +115,8 @@ export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        if (!(await revokeKey(ctx.pool, request.params.id, request.params.keyId))) {
-          throw new HttpProblem(404, `No live key ${request.params.keyId} for tenant ${request.params.id}.`);
-        }
-        // Other processes forget on the revocation's NOTIFY; this one before it answers, so that the key is
-        // refused from the 204 on (the notification arrives a moment later).
-        ctx.principals.forget();
+        // Refused from the 204 on: this process forgets the key before answering (src/api/tenants.ts).
+        await tenants.revoke(ctx, request.params.id, request.params.keyId);
         return reply.code(204).send(null);
       },
     );

@@ -1,23 +1,12 @@
 // Tenant routes for dead letters: list and filter, read, replay one or many, discard.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { deadLetterView, viewDeadLetter } from '../../api/delivery-views.ts';
+import * as deadLetters from '../../api/dead-letters.ts';
+import { deadLetterView } from '../../api/delivery-views.ts';
 import type { AppContext } from '../../context.ts';
-import { replayMatching } from '../../delivery/replay.ts';
-import { resendMessages } from '../../delivery/resend.ts';
 import { idOf, idParams } from '../../ids.ts';
-import {
-  countReplayable,
-  discardDeadLetter,
-  getDeadLetter,
-  listDeadLetters,
-  lockDeadLetter,
-  markReplayed,
-} from '../../store/dead-letters.ts';
-import { withTransaction } from '../../store/transaction.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
-import { HttpProblem } from '../problem.ts';
 
 const security = [{ bearer: [] }];
 const params = idParams('dl');
@@ -61,12 +50,12 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { limit, cursor, ...rest } = request.query;
-        const rows = await listDeadLetters(ctx.pool, tenantOf(request), {
+        const views = await deadLetters.list(ctx, tenantOf(request), {
           ...rest,
           before: cursor,
           limit: limit + 1,
         });
-        return toPage(rows, limit, viewDeadLetter);
+        return toPage(views, limit, (view) => view);
       },
     );
 
@@ -81,11 +70,7 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           response: { 200: deadLetterView },
         },
       },
-      async (request) => {
-        const row = await getDeadLetter(ctx.pool, tenantOf(request), request.params.id);
-        if (!row) throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
-        return viewDeadLetter(row);
-      },
+      async (request) => deadLetters.show(ctx, tenantOf(request), request.params.id),
     );
 
     app.post(
@@ -100,14 +85,8 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const tenantId = tenantOf(request);
-        const messageId = await withTransaction(ctx.pool, async (tx) => {
-          const letter = await lockDeadLetter(tx, tenantId, request.params.id);
-          if (!letter) throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
-          await resendMessages(tx, [letter.message_id]);
-          await markReplayed(tx, [letter.id], request.principal.keyId);
-          return letter.message_id;
-        });
+        const { keyId } = request.principal;
+        const messageId = await deadLetters.replay(ctx, tenantOf(request), request.params.id, keyId);
         return reply.code(202).send({ messageId });
       },
     );
@@ -137,8 +116,8 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         const { limit, dryRun, ...filter } = request.body;
         const tenantId = tenantOf(request);
         if (dryRun)
-          return reply.code(200).send({ matching: await countReplayable(ctx.pool, tenantId, filter) });
-        const replayed = await replayMatching(ctx, tenantId, filter, request.principal.keyId, limit);
+          return reply.code(200).send({ matching: await deadLetters.countReplayAll(ctx, tenantId, filter) });
+        const replayed = await deadLetters.replayAll(ctx, tenantId, filter, request.principal.keyId, limit);
         return reply.code(202).send({ replayed });
       },
     );
@@ -155,9 +134,7 @@ export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        if (!(await discardDeadLetter(ctx.pool, tenantOf(request), request.params.id))) {
-          throw new HttpProblem(404, `No dead letter ${request.params.id}.`);
-        }
+        await deadLetters.discard(ctx, tenantOf(request), request.params.id);
         return reply.code(204).send(null);
       },
     );
