@@ -1,7 +1,7 @@
 // How the command reports a failure: a plain sentence for mistakes an operator can fix, a stack for bugs.
 import { ConfigError } from '../config/config.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { MigrationError } from '../store/migrate.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 export function exitWith(error: unknown): never {
   if (error instanceof ConfigError) {

@@ -6,11 +6,11 @@
 // leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
 import { deliveryQueue, nextCursor } from '../store/delivery-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;

@@ -3,12 +3,12 @@
 
 import { viewDeadLetter } from '../api/delivery-views.ts';
 import type { AppContext } from '../context.ts';
+import { OPERATIONAL_EVENTS } from '../event-types.ts';
 import { newId } from '../ids.ts';
 import { insertDeadLetter } from '../store/dead-letters.ts';
 import { updateMessage } from '../store/delivery-queue.ts';
 import type { DeadLetterReason, MessageRow } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
-import { OPERATIONAL_EVENTS } from './event-types.ts';
 import { fanOut } from './fan-out.ts';
 
 /** Marks the message dead, records its dead letter and raises the alert, in the caller's transaction. */

@@ -2,6 +2,7 @@
 // classify, then record the attempt and the message's next step.
 import type { AppContext } from '../context.ts';
 import { disableFailingEndpoint } from '../endpoints/lifecycle.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { OneByOne } from '../one-by-one.ts';
 import {
@@ -21,7 +22,6 @@ import {
 } from '../store/endpoints.ts';
 import { type AttemptRow, lockMessage, type MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';
 import { deadLetter } from './dead-letter.ts';

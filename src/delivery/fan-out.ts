@@ -1,12 +1,12 @@
 // Turns an event into messages, one per destination, written in the caller's transaction (the job's end, an
 // endpoint test, a dead-letter alert); a pending message is its own queue entry, so nothing else is needed.
 import { randomUUID } from 'node:crypto';
+import { JOB_EVENTS } from '../event-types.ts';
 import { newId } from '../ids.ts';
 import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
 import { insertMessages, type MessageRow, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import type { Handoff } from './claimer.ts';
-import { JOB_EVENTS } from './event-types.ts';
 
 export interface WebhookEvent {
   tenantId: string;

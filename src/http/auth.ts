@@ -1,8 +1,8 @@
 // Bearer-key authentication and role checks, as hooks the route plugins install.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
-import type { Principal } from '../store/tenants.ts';
 import { hashApiKey, sameKey } from '../tenants/keys.ts';
+import type { Principal } from '../tenants/principal-cache.ts';
 import { HttpProblem } from './problem.ts';
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@
 // otherwise turn into 500s after the request was accepted: nesting too deep to serialise, and text it cannot
 // store (NUL characters and unpaired UTF-16 surrogates, both legal in JSON).
 import type { FastifyInstance } from 'fastify';
-import { exceedsDepth, jsonTextStorable } from '../store/storable.ts';
+import { exceedsDepth, jsonTextStorable } from '../storable.ts';
 import { HttpProblem } from './problem.ts';
 
 /** Deeper than any real payload; far below what recursion in JSON.stringify or Postgres can take. */

@@ -7,11 +7,11 @@ import {
   Conflict,
   type FieldError,
   InvalidRequest,
+  isDatabaseUnavailable,
   NotFound,
   QuotaExceeded,
   Unprocessable,
 } from '../errors.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

@@ -1,5 +1,7 @@
 import type { AppContext } from '../context.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { LeaseLost } from '../queue/lease-keeper.ts';
+import { isDataRefusal, jsonRefusal } from '../storable.ts';
 import {
   type ClaimedJob,
   jobQueue,
@@ -9,9 +11,7 @@ import {
   startAttempt,
 } from '../store/job-queue.ts';
 import { type JobRow, lockJob } from '../store/jobs.ts';
-import { isDataRefusal, jsonRefusal } from '../store/storable.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { deadline } from '../timeout.ts';
 import { retryDelayMs } from './backoff.ts';
 import { PermanentJobError, RetryLaterError } from './handler.ts';

@@ -6,13 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import type { Dispatcher } from '../delivery/claimer.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { createBatcher } from '../queue/batcher.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases, type LeaseLost } from '../queue/lease-keeper.ts';
 import { type ClaimedJob, cancelRequestedAmong, jobQueue } from '../store/job-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import { type Attempt, Cancelled, type Runner, runAttempt, type Success } from './attempt.ts';
 import { announceEnds } from './lifecycle.ts';
 

@@ -2,7 +2,7 @@
 // them into text that can always be stored: decoded as UTF-8 with replacement, NULs removed, and a compressed
 // body (we never ask for one, but some servers send one anyway) described instead of kept as mojibake.
 import type { Readable } from 'node:stream';
-import { storableText } from '../store/storable.ts';
+import { storableText } from '../storable.ts';
 
 export interface CappedText {
   text: string;

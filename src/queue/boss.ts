@@ -3,8 +3,8 @@
 // (migrations 0004 and 0005, docs/benchmarks.md).
 import { PgBoss } from 'pg-boss';
 import type { Config } from '../config/config.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 
 export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   const runsWorkers = config.role !== 'api';

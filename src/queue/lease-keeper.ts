@@ -3,10 +3,11 @@
 // it is no longer held (the row was claimed again, settled or resent), or when renewals have not got through
 // for so long that the lease may have run out in the database (a partition, a database that does not answer):
 // then the holder must assume the worst, a little before the lease's end by its own clock.
+
+import { isDatabaseUnavailable } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../store/pool.ts';
-import { isDatabaseUnavailable } from '../store/unavailable.ts';
 import type { QueueDriver } from './driver.ts';
 
 /** The reason an attempt is aborted with when its lease is lost. */

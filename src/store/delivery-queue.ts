@@ -9,10 +9,10 @@
 // claims are written so that only one plan is possible (see claimDue).
 
 import type { Lease, QueueDriver } from '../queue/driver.ts';
+import { storableText, storableTextOrNull } from '../storable.ts';
 import { type LeaseQueue, renewLeases } from './leases.ts';
 import type { AttemptRow, MessageRow, MessageStatus } from './messages.ts';
 import type { Queryable } from './pool.ts';
-import { storableText, storableTextOrNull } from './storable.ts';
 
 export type ClaimedMessage = MessageRow & {
   /**

@@ -3,10 +3,10 @@
 // progress under the attempt's lease, and the outcomes a worker records.
 
 import type { Lease, QueueDriver } from '../queue/driver.ts';
+import { storableText, storableTextOrNull } from '../storable.ts';
 import { changeJob, changeJobs, JOB_CHANNEL, JOBS_DUE_CHANNEL, type JobRow } from './jobs.ts';
 import { type LeaseQueue, renewLeases } from './leases.ts';
 import type { Queryable } from './pool.ts';
-import { storableText, storableTextOrNull } from './storable.ts';
 
 export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefined> {
   return changeJob(

@@ -4,8 +4,9 @@
 // Changes that test a job's state find and lock the job by primary key first (the `locked` CTE of changeJobs)
 // and test the state on the locked row, for the reason given in delivery-queue.ts: a status test on the updated table
 // lets the planner scan a whole backlog through a status index whose statistics lag behind it.
+
+import { storableTextOrNull } from '../storable.ts';
 import type { Queryable } from './pool.ts';
-import { storableTextOrNull } from './storable.ts';
 
 export const JOB_CHANNEL = 'hookrelay_jobs';
 

@@ -6,6 +6,9 @@ import type { Notifications } from '../queue/notifications.ts';
 import type { Pool } from '../store/pool.ts';
 import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
 
+/** Who a key stands for: its id, its tenant (none for the operator) and its role. */
+export type { Principal };
+
 const REMEMBER_MS = 5_000;
 const MAX_KEYS = 10_000;
 

@@ -3,7 +3,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
-import { EVENT_TYPES } from '../../delivery/event-types.ts';
 import {
   changeEndpoint,
   createEndpoint,
@@ -13,6 +12,7 @@ import {
   sendTestEvent,
   showEndpoint,
 } from '../../endpoints/lifecycle.ts';
+import { EVENT_TYPES } from '../../event-types.ts';
 import { idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';

@@ -1,8 +1,8 @@
 // Liveness and readiness probes for orchestrators and load balancers.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { notReady } from '../../api/readiness.ts';
 import type { AppContext } from '../../context.ts';
-import { pendingMigrations } from '../../store/migrate.ts';
 import { HttpProblem } from '../problem.ts';
 
 const status = z.object({ status: z.string() });
@@ -25,19 +25,8 @@ export function healthRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         },
       },
       async () => {
-        let pending: string[];
-        try {
-          pending = await pendingMigrations(ctx.pool, ctx.migrations);
-        } catch (error) {
-          throw new HttpProblem(503, `The database is not reachable: ${(error as Error).message}`, {
-            headers: { 'retry-after': '5' },
-          });
-        }
-        if (pending.length > 0) {
-          throw new HttpProblem(503, `Migrations not applied yet: ${pending.join(', ')}.`, {
-            headers: { 'retry-after': '5' },
-          });
-        }
+        const why = await notReady(ctx);
+        if (why) throw new HttpProblem(503, why, { headers: { 'retry-after': '5' } });
         return { status: 'ready' };
       },
     );

@@ -1,8 +1,8 @@
 // What reaches the database from outside is made storable first (src/store/storable.ts, read-capped.ts).
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { readCapped } from '../../src/outbound/read-capped.ts';
-import { isDataRefusal, jsonRefusal, storableText } from '../../src/store/storable.ts';
+import { readCapped } from '../src/outbound/read-capped.ts';
+import { isDataRefusal, jsonRefusal, storableText } from '../src/storable.ts';
 
 t.test('storableText drops NULs and replaces unpaired surrogates', async (t) => {
   t.equal(storableText('a\0b\0'), 'ab');
