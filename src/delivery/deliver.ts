@@ -8,7 +8,6 @@ import type { OneByOne } from '../one-by-one.ts';
 import {
   countAttempt,
   type Delivered,
-  insertAttempt,
   noteLastError,
   postpone,
   updateMessage,
@@ -20,7 +19,7 @@ import {
   recordEndpointSuccess,
   takeRateToken,
 } from '../store/endpoints.ts';
-import { type AttemptRow, lockMessage, type MessageRow } from '../store/messages.ts';
+import { type AttemptRow, insertAttempt, lockMessage, type MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';

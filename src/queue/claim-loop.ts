@@ -2,7 +2,7 @@
 // free capacity, again while a claim came back full, on a NOTIFY that work fell due, and on a short poll for what
 // falls due silently (a retry's backoff, a lease run out). One claim at a time per process; a wake-up that comes
 // while one is in flight makes it claim once more when it returns.
-import { soon } from '../soon.ts';
+import { soon } from './soon.ts';
 
 export interface ClaimLoopOptions {
   /** How many the next claim may take now (free slots, bounded by the batch size); 0 or less: none. */

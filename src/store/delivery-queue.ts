@@ -195,22 +195,6 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
   return new Set(rows.map((row) => row.id));
 }
 
-export async function insertAttempt(db: Queryable, attempt: AttemptRow): Promise<void> {
-  await db.query(
-    `insert into attempts (id, message_id, attempted_at, duration_ms, response_status, response_body, error)
-     values ($1, $2, $3, $4, $5, $6, $7)`,
-    [
-      attempt.id,
-      attempt.message_id,
-      attempt.attempted_at,
-      attempt.duration_ms,
-      attempt.response_status,
-      storableTextOrNull(attempt.response_body),
-      storableTextOrNull(attempt.error),
-    ],
-  );
-}
-
 /** Records the outcome of an attempt on the message (attempts, last status and error, new state). */
 export async function updateMessage(
   db: Queryable,

@@ -1,6 +1,8 @@
 // SQL for messages (one per event and destination) and their attempts: writing them as events fan out, and
 // reading them for the API. Pending messages are also the delivery queue: its statements are in
 // delivery-queue.ts, dead letters in dead-letters.ts.
+
+import { storableTextOrNull } from '../storable.ts';
 import type { Queryable } from './pool.ts';
 
 /**
@@ -166,5 +168,21 @@ export async function restartMessages(db: Queryable, ids: string[]): Promise<voi
        returning 1
      ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from restarted limit 1) any_row`,
     [ids],
+  );
+}
+
+export async function insertAttempt(db: Queryable, attempt: AttemptRow): Promise<void> {
+  await db.query(
+    `insert into attempts (id, message_id, attempted_at, duration_ms, response_status, response_body, error)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [
+      attempt.id,
+      attempt.message_id,
+      attempt.attempted_at,
+      attempt.duration_ms,
+      attempt.response_status,
+      storableTextOrNull(attempt.response_body),
+      storableTextOrNull(attempt.error),
+    ],
   );
 }
