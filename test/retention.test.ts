@@ -303,8 +303,10 @@ t.test(
     const last = await reads();
     t.same(again, { messages: 0, jobs: 0, jobEvents: 0, idempotencyKeys: 0 }, 'nothing twice');
     const reread = (name: string) => (last.index[name] ?? 0) - (after.index[name] ?? 0);
+    // The entries of the last, partial batch (250, deleted but in the index until vacuum), and those at the key
+    // it started from (read again by `>=`, since rows may share a key): not the 2,000 before them.
     t.ok(
-      reread('messages_delivered') <= 250 && reread('jobs_finished') <= 250,
+      reread('messages_delivered') < 250 + 10 && reread('jobs_finished') < 250 + 10,
       `the next sweep starts where this one stopped: ${reread('messages_delivered')}, ${reread('jobs_finished')} entries`,
     );
   },
