@@ -95,3 +95,14 @@ t.test('one error names every bad variable and why', async (t) => {
 t.test('an empty retry schedule is refused', async (t) => {
   t.throws(() => loadConfig({ DELIVERY_RETRY_SCHEDULE: ' , ' }), /DELIVERY_RETRY_SCHEDULE/);
 });
+
+t.test('leases: 30 s by default, at least a second', async (t) => {
+  const defaults = loadConfig({});
+  t.equal(defaults.jobHeartbeatMs, 30_000);
+  t.equal(defaults.deliveryLeaseMs, 30_000);
+  const short = loadConfig({ JOB_HEARTBEAT: '2s', DELIVERY_LEASE: '1s' });
+  t.equal(short.jobHeartbeatMs, 2_000);
+  t.equal(short.deliveryLeaseMs, 1_000);
+  t.throws(() => loadConfig({ JOB_HEARTBEAT: '500ms' }), /JOB_HEARTBEAT: must be at least 1s/);
+  t.throws(() => loadConfig({ DELIVERY_LEASE: '999ms' }), /DELIVERY_LEASE: must be at least 1s/);
+});
