@@ -3,22 +3,20 @@
 import { constants } from 'node:os';
 import type { Logger } from './log.ts';
 
-/** One graceful stop's deadline. */
+/** One graceful stop's deadline, `ms` from its start (the process exits then, whether or not all stopped). */
 export interface Deadline {
-  /** When the process exits whether or not everything stopped (ms since the epoch). */
-  at: number;
   /** The moment a `share` (0–1) of the time, counted from the start of the stop, has passed. */
   by(share: number): number;
 }
 
 export function deadlineIn(ms: number): Deadline {
   const start = Date.now();
-  return { at: start + ms, by: (share) => start + share * ms };
+  return { by: (share) => start + share * ms };
 }
 
 /**
- * How the deadline is shared, in the order things stop (main.ts): by these shares of it each part has stopped,
- * so time a part does not need goes to the next. Job attempts first (a job that ends while they drain still
+ * How the deadline is shared, in the order things stop (main.ts): each part waits for its work until these shares
+ * of it have passed, so time a part does not need goes to the next. Job attempts first (a job that ends while they drain still
  * hands its messages to the dispatcher), then deliveries, then pg-boss (it runs only the retention sweep, which
  * runs again at its next schedule if cut short); the rest closes connections and an embedded Postgres.
  */

@@ -88,13 +88,14 @@ const environment = z.object({
   WORKER_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(25),
-  // Leases are renewed every third of their span; below a second, renewals would be most of the traffic.
+  // Leases are renewed every third of their span and given up half a second before their end (lease-keeper.ts):
+  // shorter than 3 s, a renewal slowed by a busy database would cost the lease.
   JOB_HEARTBEAT: duration
     .default(30_000)
-    .refine((ms) => ms >= 1_000, 'must be at least 1s (a running job renews its lease every third of it)'),
+    .refine((ms) => ms >= 3_000, 'must be at least 3s (a running job renews its lease every third of it)'),
   DELIVERY_LEASE: duration
     .default(30_000)
-    .refine((ms) => ms >= 1_000, 'must be at least 1s (a delivery renews its lease every third of it)'),
+    .refine((ms) => ms >= 3_000, 'must be at least 3s (a delivery renews its lease every third of it)'),
   JOB_RETRY_BASE: duration.default(1_000),
   JOB_RETRY_MAX: duration.default(300_000),
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),

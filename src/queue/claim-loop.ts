@@ -20,8 +20,6 @@ export interface ClaimLoopOptions {
 }
 
 export interface ClaimLoop {
-  /** Claims now, or once more after the claim in flight. */
-  wake(): void;
   /** Many slots free in one turn of the event loop (attempts ending together): one claim serves them all. */
   wakeSoon(): void;
   /** True when the last claim found no room or came back full: a slot that frees should claim. */
@@ -71,7 +69,6 @@ export function startClaimLoop(options: ClaimLoopOptions): ClaimLoop {
   wake();
 
   return {
-    wake,
     wakeSoon: soon(wake),
     get backlogged() {
       return backlogged;

@@ -47,12 +47,13 @@ export function keepLeases(options: {
 }): LeaseKeeper {
   const { pool, queue, leaseMs, log, metrics } = options;
   const held = new Map<string, Held>();
-  // Renew three times a lease; a renewal gives up after half the interval, and one that failed is tried again a
-  // second later, so a stall of several seconds costs no lease. Stop a little before the end: a timer may fire
-  // late, and clocks drift.
+  // Renew three times a lease; a renewal gives up after half the interval, and one that failed is tried again
+  // soon after (a second, or sooner for short leases), so a stall of several seconds costs no long lease. Stop a
+  // little before the end, and at least two checks before it: a timer may fire late, and clocks drift.
   const renewEveryMs = leaseMs / 3;
   const renewTimeoutMs = renewEveryMs / 2;
-  const marginMs = Math.min(2_000, leaseMs / 10);
+  const retryMs = Math.min(RETRY_MS, renewEveryMs / 2);
+  const marginMs = Math.max(2 * CHECK_MS, Math.min(2_000, leaseMs / 10));
   let renewing = false;
 
   function lose(leaseId: string, why: string): void {
@@ -84,7 +85,7 @@ export function keepLeases(options: {
       const msg = `cannot renew ${queue.table} leases; trying again shortly`;
       if (isDatabaseUnavailable(error)) log.warn({ err: error }, msg);
       else log.error({ err: error }, msg);
-      setTimeout(() => void renew(), RETRY_MS).unref();
+      setTimeout(() => void renew(), retryMs).unref();
     } finally {
       renewing = false;
     }

@@ -142,9 +142,9 @@ export async function postpone(
   at: Date | null,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `with locked as materialized (select id, lease_id, status from messages where id = $1 for update)
+    `with locked as materialized (select id, lease_id, status, leased from messages where id = $1 for update)
      update messages m set next_attempt_at = coalesce($3, now()), leased = false
-       from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending'`,
+       from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending' and l.leased`,
     [id, leaseId, at],
   );
   return rowCount === 1;

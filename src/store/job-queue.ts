@@ -198,7 +198,7 @@ export async function recordProgress(
 /**
  * Puts the job back in the queue for another attempt, due in `delayMs` (the lease stays, no longer held: a queued
  * job is held by nobody, and the next claim writes a new one). An attempt cut short by the worker's own shutdown
- * is given back (`refund`): it says nothing about the job.
+ * is released instead (`jobQueue.release`): it says nothing about the job, so it is not counted.
  */
 export function requeueJob(db: Queryable, id: string, error: string, delayMs: number) {
   return changeJob(

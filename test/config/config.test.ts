@@ -96,13 +96,13 @@ t.test('an empty retry schedule is refused', async (t) => {
   t.throws(() => loadConfig({ DELIVERY_RETRY_SCHEDULE: ' , ' }), /DELIVERY_RETRY_SCHEDULE/);
 });
 
-t.test('leases: 30 s by default, at least a second', async (t) => {
+t.test('leases: 30 s by default, at least 3 s', async (t) => {
   const defaults = loadConfig({});
   t.equal(defaults.jobHeartbeatMs, 30_000);
   t.equal(defaults.deliveryLeaseMs, 30_000);
-  const short = loadConfig({ JOB_HEARTBEAT: '2s', DELIVERY_LEASE: '1s' });
-  t.equal(short.jobHeartbeatMs, 2_000);
-  t.equal(short.deliveryLeaseMs, 1_000);
-  t.throws(() => loadConfig({ JOB_HEARTBEAT: '500ms' }), /JOB_HEARTBEAT: must be at least 1s/);
-  t.throws(() => loadConfig({ DELIVERY_LEASE: '999ms' }), /DELIVERY_LEASE: must be at least 1s/);
+  const short = loadConfig({ JOB_HEARTBEAT: '4s', DELIVERY_LEASE: '3s' });
+  t.equal(short.jobHeartbeatMs, 4_000);
+  t.equal(short.deliveryLeaseMs, 3_000);
+  t.throws(() => loadConfig({ JOB_HEARTBEAT: '2s' }), /JOB_HEARTBEAT: must be at least 3s/);
+  t.throws(() => loadConfig({ DELIVERY_LEASE: '2999ms' }), /DELIVERY_LEASE: must be at least 3s/);
 });

@@ -56,13 +56,13 @@ t.test('without room it does not claim, and says a freed slot should', async (t)
   await loop.stop();
 });
 
-t.test('a wake-up during a claim makes it claim once more; a notification wakes it', async (t) => {
+t.test('a notification during a claim makes it claim once more; one after it claims', async (t) => {
   const { state, options } = fakeQueue(0, 100);
   const loop = startClaimLoop(options);
   t.equal(loop.claiming, true, 'the first claim is in flight');
   state.due = 3;
-  loop.wake();
-  loop.wake();
+  state.notify();
+  state.notify();
   await settle();
   t.same(state.claims, [10, 10], 'the claim in flight, then one more for both wake-ups');
   t.equal(state.due, 0, 'the second claim found what fell due during the first');
@@ -90,7 +90,7 @@ t.test('a failed claim is reported, and the next wake-up claims again', async (t
   t.equal(errors.length, 1);
   t.match(errors[0], { message: 'database away' });
   fail = false;
-  loop.wake();
+  state.notify();
   await settle();
   t.equal(state.due, 0, 'claimed once the database answered');
   await loop.stop();
@@ -118,7 +118,7 @@ t.test('stop waits for the claim in flight, and nothing claims after it', async 
   release();
   await stopping;
   t.same(state.claims, [10], 'a full claim does not claim again once stopping');
-  loop.wake();
+  loop.wakeSoon();
   state.notify();
   await settle();
   t.same(state.claims, [10], 'nor does a wake-up or a notification after the stop');

@@ -140,6 +140,7 @@ for (const c of cases) {
     t.ok(c.recorded(await driver.settle(db, [c.success(lease(second))]), id), 'the new holder records it');
     const after = await driver.renew(db, [lease(second)], LEASE_MS, 5_000);
     t.ok(after.settled.has(second.lease_id), 'a renewal after the record says it was settled');
+    t.notOk(await driver.release(db, lease(second)), 'and a settled entry cannot be given back');
   });
 
   t.test(`${c.name}: a release gives the entry back, due at once, its attempt not counted`, async (t) => {
