@@ -5,7 +5,7 @@
 import t from 'tap';
 import { newId } from '../../src/ids.ts';
 import type { Lease, QueueDriver } from '../../src/queue/driver.ts';
-import { deliveryQueue } from '../../src/store/delivery-queue.ts';
+import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
 import { jobQueue } from '../../src/store/job-queue.ts';
 import { insertJob } from '../../src/store/jobs.ts';
 import { insertMessages } from '../../src/store/messages.ts';
@@ -155,3 +155,34 @@ for (const c of cases) {
     if (again) t.ok(c.recorded(await driver.settle(db, [c.success(lease(again))]), id));
   });
 }
+
+t.test(
+  'deliveries: a message whose retry was recorded is no longer held, so it cannot be given back',
+  async (t) => {
+    const id = await cases[1]?.add();
+    if (!id) throw new Error('no message added');
+    const [claimed] = await deliveryQueue.claim(db, {
+      rooms: new Map(),
+      room: 100,
+      cursor: '',
+      limit: 100,
+      leaseMs: LEASE_MS,
+    });
+    if (!claimed) throw new Error('nothing claimed');
+    // The attempt failed and its retry was recorded: pending, due in an hour, the same lease id, not leased.
+    const inAnHour = new Date(Date.now() + 3_600_000);
+    await updateMessage(db, id, {
+      status: 'pending',
+      attemptsDelta: 1,
+      lastError: 'HTTP 503',
+      lastResponseStatus: 503,
+      nextAttemptAt: inAnHour,
+    });
+    t.notOk(await deliveryQueue.release(db, { id, leaseId: claimed.lease_id }), 'not given back');
+    const { rows } = await db.query<{ at: Date }>(
+      'select next_attempt_at as at from messages where id = $1',
+      [id],
+    );
+    t.equal(rows[0]?.at.getTime(), inAnHour.getTime(), 'its retry keeps its backoff');
+  },
+);
