@@ -4,9 +4,7 @@ import type { Config } from './config/config.ts';
 import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { createDrainQueues } from './delivery/drain.ts';
-import { createJobWriter, type JobWriter } from './jobs/job-writer.ts';
-import { createKnownEndpoints, type KnownEndpoints } from './jobs/known-endpoints.ts';
-import { createQueueDepth, type QueueDepth } from './jobs/queue-depth.ts';
+import { createIntakeState, type IntakeState } from './jobs/intake-state.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
@@ -25,7 +23,7 @@ export interface AppContext {
   /** The migrations this build knows; readiness requires every one of them applied. */
   migrations: Migration[];
   /** Job changes and cancel requests from every process, through Postgres LISTEN/NOTIFY. */
-  events: Notifications;
+  notifications: Notifications;
   /** The guarded HTTP client for job handlers (long timeouts: each call sets its own). */
   outbound: Outbound;
   /** The guarded HTTP client for webhook deliveries: DELIVERY_TIMEOUT per attempt, keep-alive per origin. */
@@ -33,15 +31,17 @@ export interface AppContext {
   metrics: Metrics;
   /** Seals signing secrets at rest under HOOKRELAY_ENCRYPTION_KEY, and opens them. */
   secrets: SecretBox;
-  /** Commits a submitted job (its row is its queue entry), sharing statements with concurrent submissions. */
-  writeJob: JobWriter;
   /** API key → principal, remembered briefly. */
   principals: PrincipalCache;
-  /** Tenants' queued-job counts for TENANT_MAX_QUEUED_JOBS, recounted at most once a second. */
-  queueDepth: QueueDepth;
-  /** Which endpoints tenants have, for submitted jobs' endpointId, remembered briefly. */
-  knownEndpoints: KnownEndpoints;
+  /** Job intake's writer and caches. */
+  intake: IntakeState;
 }
+
+/**
+ * The parts of the context a function uses. Each function names its own, so its signature says what it
+ * touches, and a test or a new caller can hand it just those.
+ */
+export type Needs<K extends keyof AppContext> = Pick<AppContext, K>;
 
 /** How to close something that was opened; the caller runs these in reverse order. */
 export type CloseStep = (deadline: Deadline) => Promise<unknown>;
@@ -69,8 +69,8 @@ export async function openContext(
   const secrets = createSecretBox(config.encryptionKeys);
   await resealSecrets(pool, secrets, log);
 
-  const events = await startNotifications(url, log);
-  onClose(() => events.close());
+  const notifications = await startNotifications(url, log);
+  onClose(() => notifications.close());
 
   const boss = createBoss(url, config, log);
   await boss.start();
@@ -101,14 +101,12 @@ export async function openContext(
     pool,
     boss,
     migrations,
-    events,
+    notifications,
     outbound,
     deliveryOutbound,
     metrics: createMetrics(pool),
     secrets,
-    writeJob: createJobWriter(pool),
-    principals: createPrincipalCache(pool, events),
-    queueDepth: createQueueDepth(pool, config.tenantMaxQueuedJobs),
-    knownEndpoints: createKnownEndpoints(pool),
+    principals: createPrincipalCache(pool, notifications),
+    intake: createIntakeState(pool, config),
   };
 }

@@ -1,5 +1,5 @@
 // Keeps the database from growing without bound: a pg-boss schedule runs the cleanup on one worker at a time.
-import type { AppContext } from './context.ts';
+import type { Needs } from './context.ts';
 import { deleteOldWork } from './store/retention.ts';
 
 export const RETENTION_QUEUE = 'hookrelay-retention';
@@ -12,7 +12,7 @@ export const RETENTION_QUEUE = 'hookrelay-retention';
  */
 const MAX_SWEEP_MS = 10 * 60_000;
 
-export async function runRetention(ctx: AppContext, now: Date = new Date()) {
+export async function runRetention(ctx: Needs<'config' | 'log' | 'pool'>, now: Date = new Date()) {
   // The slowest batch says whether batches stay short under this deployment's load (docs/scaling.md).
   let batches = 0;
   let slowestBatchMs = 0;
@@ -31,7 +31,7 @@ export async function runRetention(ctx: AppContext, now: Date = new Date()) {
   return deleted;
 }
 
-export async function scheduleRetention(ctx: AppContext): Promise<void> {
+export async function scheduleRetention(ctx: Needs<'boss' | 'config' | 'log' | 'pool'>): Promise<void> {
   await ctx.boss.createQueue(RETENTION_QUEUE);
   await ctx.boss.schedule(RETENTION_QUEUE, `*/${ctx.config.retentionSweepMinutes} * * * *`);
   await ctx.boss.work(RETENTION_QUEUE, async () => {

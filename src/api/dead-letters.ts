@@ -1,7 +1,7 @@
 // What the API does with dead letters, apart from HTTP: list and filter them (a tenant's, or every tenant's for
 // the operator), show one, replay one or every one matching a filter, count what a replay would send, discard.
 // A replay restarts the original message (same webhook-id, fresh schedule) and marks the dead letter, which stays.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { replayMatching } from '../delivery/replay.ts';
 import { resendMessages } from '../delivery/resend.ts';
 import { DeadLetterNotFound } from '../errors.ts';
@@ -19,7 +19,7 @@ import { type DeadLetterView, viewDeadLetter } from './delivery-views.ts';
 
 /** A tenant's, one page, newest first: `limit` of them (ask for one more to learn whether a next page exists). */
 export async function list(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string,
   filter: DeadLetterFilter & { before?: string; limit: number },
 ): Promise<DeadLetterView[]> {
@@ -28,7 +28,7 @@ export async function list(
 
 /** Every tenant's, or one's, for the operator: each with its tenant's id. */
 export async function listForOperator(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string | null,
   filter: DeadLetterFilter & { before?: string; limit: number },
 ): Promise<Array<DeadLetterView & { tenantId: string }>> {
@@ -36,14 +36,14 @@ export async function listForOperator(
   return rows.map((row) => ({ ...viewDeadLetter(row), tenantId: row.tenant_id }));
 }
 
-export async function show(ctx: AppContext, tenantId: string, id: string): Promise<DeadLetterView> {
+export async function show(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<DeadLetterView> {
   const row = await getDeadLetter(ctx.pool, tenantId, id);
   if (!row) throw new DeadLetterNotFound(id);
   return viewDeadLetter(row);
 }
 
 /** Replays one dead letter for the key `by`; returns the restarted message's id. */
-export async function replay(ctx: AppContext, tenantId: string, id: string, by: string): Promise<string> {
+export async function replay(ctx: Needs<'pool'>, tenantId: string, id: string, by: string): Promise<string> {
   return withTransaction(ctx.pool, async (tx) => {
     const letter = await lockDeadLetter(tx, tenantId, id);
     if (!letter) throw new DeadLetterNotFound(id);
@@ -55,7 +55,7 @@ export async function replay(ctx: AppContext, tenantId: string, id: string, by: 
 
 /** Replays the dead letters not replayed yet that match, oldest first, at most `limit`; returns how many. */
 export function replayAll(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string,
   filter: DeadLetterFilter,
   by: string,
@@ -65,10 +65,14 @@ export function replayAll(
 }
 
 /** How many a replay of the filter would send now. */
-export function countReplayAll(ctx: AppContext, tenantId: string, filter: DeadLetterFilter): Promise<number> {
+export function countReplayAll(
+  ctx: Needs<'pool'>,
+  tenantId: string,
+  filter: DeadLetterFilter,
+): Promise<number> {
   return countReplayable(ctx.pool, tenantId, filter);
 }
 
-export async function discard(ctx: AppContext, tenantId: string, id: string): Promise<void> {
+export async function discard(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<void> {
   if (!(await discardDeadLetter(ctx.pool, tenantId, id))) throw new DeadLetterNotFound(id);
 }

@@ -1,7 +1,7 @@
 // What the API does with a tenant's jobs, apart from HTTP: submit, list, show (waiting for the end if asked),
 // the result, a stream of changes, cancel. Each answers with the job as the API shows it (job-view.ts), and
 // refuses with a domain error (src/errors.ts) that the HTTP layer turns into a status.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { Conflict, JobNotFound } from '../errors.ts';
 import { cancelJob } from '../jobs/cancel.ts';
 import { type JobSubmission, submitJob } from '../jobs/intake.ts';
@@ -10,7 +10,7 @@ import { getJob, type JobRow, type JobStatus, listJobs, TERMINAL } from '../stor
 import { type JobView, viewJob } from './job-view.ts';
 
 export async function submit(
-  ctx: AppContext,
+  ctx: Needs<'config' | 'intake' | 'outbound' | 'pool'>,
   tenantId: string,
   submission: JobSubmission,
   idempotencyKey: string | undefined,
@@ -21,14 +21,14 @@ export async function submit(
 
 /** One page, newest first: `limit` of them (ask for one more to learn whether a next page exists). */
 export async function list(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string,
   filter: { status?: JobStatus; type?: string; before?: string; limit: number },
 ): Promise<JobView[]> {
   return (await listJobs(ctx.pool, tenantId, filter)).map(viewJob);
 }
 
-async function existing(ctx: AppContext, tenantId: string, id: string): Promise<JobRow> {
+async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<JobRow> {
   const job = await getJob(ctx.pool, tenantId, id);
   if (!job) throw new JobNotFound(id);
   return job;
@@ -36,7 +36,7 @@ async function existing(ctx: AppContext, tenantId: string, id: string): Promise<
 
 /** The job now, or, with `waitMs`, once it has ended or the time has passed (a long poll). */
 export async function show(
-  ctx: AppContext,
+  ctx: Needs<'notifications' | 'pool'>,
   tenantId: string,
   id: string,
   waitMs: number,
@@ -50,7 +50,7 @@ export async function show(
   return viewJob(job);
 }
 
-export async function result(ctx: AppContext, tenantId: string, id: string): Promise<unknown> {
+export async function result(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<unknown> {
   const job = await existing(ctx, tenantId, id);
   if (job.status !== 'succeeded')
     throw new Conflict(`The job is ${job.status}; a result exists only once it has succeeded.`);
@@ -61,11 +61,16 @@ export async function result(ctx: AppContext, tenantId: string, id: string): Pro
  * The job's changes as a stream source (src/http/sse.ts): a `status` event when its status changes, `progress`
  * otherwise, ending after its end. Throws JobNotFound before anything is streamed.
  */
-export async function follow(ctx: AppContext, tenantId: string, id: string, draining: AbortSignal) {
+export async function follow(
+  ctx: Needs<'notifications' | 'pool'>,
+  tenantId: string,
+  id: string,
+  draining: AbortSignal,
+) {
   const first = await existing(ctx, tenantId, id);
   return {
-    stop: AbortSignal.any([draining, ctx.events.closing]),
-    subscribe: (onChange: () => void) => ctx.events.onJobChange(first.id, onChange),
+    stop: AbortSignal.any([draining, ctx.notifications.closing]),
+    subscribe: (onChange: () => void) => ctx.notifications.onJobChange(first.id, onChange),
     read: () => getJob(ctx.pool, tenantId, first.id),
     version: (job: JobRow) => job.version,
     event: (job: JobRow, previous: JobRow | undefined) => ({
@@ -77,7 +82,7 @@ export async function follow(ctx: AppContext, tenantId: string, id: string, drai
 }
 
 export async function cancel(
-  ctx: AppContext,
+  ctx: Needs<'metrics' | 'notifications' | 'pool'>,
   tenantId: string,
   id: string,
   draining: AbortSignal,

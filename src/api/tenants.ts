@@ -1,7 +1,7 @@
 // What the API does for the operator with tenants and their keys, apart from HTTP: create a tenant (with its
 // first key and signing secret), list and show them, issue and revoke keys. Keys are shown once, when issued,
 // and stored hashed.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { KeyNotFound, TenantNotFound } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -36,14 +36,14 @@ async function issue(db: Queryable, tenantId: string): Promise<{ id: string; api
   return { id, apiKey };
 }
 
-async function existing(ctx: AppContext, id: string): Promise<TenantRow> {
+async function existing(ctx: Needs<'pool'>, id: string): Promise<TenantRow> {
   const row = await getTenant(ctx.pool, id);
   if (!row) throw new TenantNotFound(id);
   return row;
 }
 
 /** A tenant with its first API key and its signing secret, both shown only now. */
-export function create(ctx: AppContext, name: string) {
+export function create(ctx: Needs<'pool' | 'secrets'>, name: string) {
   return withTransaction(ctx.pool, async (tx) => {
     const id = newId('ten');
     const signingSecret = generateSigningSecret();
@@ -58,20 +58,30 @@ export function create(ctx: AppContext, name: string) {
 }
 
 /** One page, newest first: `limit` of them (ask for one more to learn whether a next page exists). */
-export async function list(ctx: AppContext, page: { limit: number; before?: string }): Promise<TenantView[]> {
+export async function list(
+  ctx: Needs<'pool'>,
+  page: { limit: number; before?: string },
+): Promise<TenantView[]> {
   return (await listTenants(ctx.pool, page.limit, page.before)).map(view);
 }
 
-export async function show(ctx: AppContext, id: string): Promise<TenantView> {
+export async function show(ctx: Needs<'pool'>, id: string): Promise<TenantView> {
   return view(await existing(ctx, id));
 }
 
-export async function issueKey(ctx: AppContext, tenantId: string): Promise<{ id: string; apiKey: string }> {
+export async function issueKey(
+  ctx: Needs<'pool'>,
+  tenantId: string,
+): Promise<{ id: string; apiKey: string }> {
   return issue(ctx.pool, (await existing(ctx, tenantId)).id);
 }
 
 /** Revokes the key; this process forgets it before answering, the others on the revocation's NOTIFY. */
-export async function revoke(ctx: AppContext, tenantId: string, keyId: string): Promise<void> {
+export async function revoke(
+  ctx: Needs<'pool' | 'principals'>,
+  tenantId: string,
+  keyId: string,
+): Promise<void> {
   if (!(await revokeKey(ctx.pool, tenantId, keyId))) throw new KeyNotFound(tenantId, keyId);
   ctx.principals.forget();
 }

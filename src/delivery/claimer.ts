@@ -5,7 +5,7 @@
 // time came (those announce nothing). A receiver's share beyond DELIVERY_ENDPOINT_CONCURRENCY waits here,
 // leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
@@ -57,7 +57,10 @@ interface Receiver {
   waiting: Array<{ message: MessageRow; send: Send }>;
 }
 
-export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
+export function startClaimer(
+  ctx: Needs<'config' | 'log' | 'metrics' | 'notifications' | 'pool'>,
+  prepare: Prepare,
+): Dispatcher {
   const capacity = ctx.config.deliveryConcurrency;
   const perReceiver = ctx.config.deliveryEndpointConcurrency;
   /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
@@ -251,7 +254,7 @@ export function startClaimer(ctx: AppContext, prepare: Prepare): Dispatcher {
     room: () => Math.min(capacity - running - reserved, CLAIM_BATCH),
     claim,
     listen: (wake) =>
-      ctx.events.onDeliveriesDue((names) => {
+      ctx.notifications.onDeliveriesDue((names) => {
         // Due only for receivers full here: the end of one of their deliveries claims for them.
         if (names.length > 0 && names.every(isFull)) return;
         wake();

@@ -2,7 +2,7 @@
 // endpoints subscribed to message.dead_lettered (the alert).
 
 import { viewDeadLetter } from '../api/delivery-views.ts';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { OPERATIONAL_EVENTS } from '../event-types.ts';
 import { newId } from '../ids.ts';
 import { insertDeadLetter } from '../store/dead-letters.ts';
@@ -12,7 +12,12 @@ import type { Tx } from '../store/transaction.ts';
 import { fanOut } from './fan-out.ts';
 
 /** Marks the message dead, records its dead letter and raises the alert, in the caller's transaction. */
-export async function deadLetter(ctx: AppContext, tx: Tx, message: MessageRow, reason: DeadLetterReason) {
+export async function deadLetter(
+  ctx: Needs<'metrics'>,
+  tx: Tx,
+  message: MessageRow,
+  reason: DeadLetterReason,
+) {
   const dead = await updateMessage(tx, message.id, {
     status: 'dead',
     attemptsDelta: 0,

@@ -1,6 +1,6 @@
 // One delivery attempt: admission (a disabled endpoint, an open circuit, a rate limit), sign and send,
 // classify, then record the attempt and the message's next step.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { disableFailingEndpoint } from '../endpoints/lifecycle.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -38,7 +38,7 @@ const GIVE_BACK_MS = 1_000;
  * so the message is given back unleased (no attempt counted) before the error goes on. If even that fails, the
  * database is away: the lease runs out and the next claim counts an attempt.
  */
-export async function untilSent<T>(ctx: AppContext, message: MessageRow, step: Promise<T>): Promise<T> {
+export async function untilSent<T>(ctx: Needs<'pool'>, message: MessageRow, step: Promise<T>): Promise<T> {
   try {
     return await step;
   } catch (error) {
@@ -61,7 +61,7 @@ const DEFER_JITTER_MS = 250;
  * circuit holds every attempt until its cooldown is over, then lets one probe; a rate limit holds attempts
  * while the endpoint's bucket (shared by all workers) is empty.
  */
-async function admission(ctx: AppContext, endpoint: EndpointRow): Promise<Date | undefined> {
+async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): Promise<Date | undefined> {
   const now = Date.now();
   // The database's clock says whether the wait is over, as it did for the claim that took this message: by a
   // process clock behind it, the claim's probe would be given back as due already, and claimed again at once.
@@ -90,7 +90,7 @@ export const LOST_ATTEMPT_ERROR =
 type Leased = MessageRow & { lost?: boolean };
 
 export async function deliver(
-  ctx: AppContext,
+  ctx: Needs<'boss' | 'config' | 'deliveryOutbound' | 'log' | 'metrics' | 'pool'>,
   message: Leased,
   to: Target | undefined,
   record: RecordDelivered,
@@ -197,7 +197,7 @@ export async function deliver(
  * used up by such counts): records the lost attempt, and dead-letters a message with no attempt left. True when
  * nothing more is to be done with it.
  */
-function accountFor(ctx: AppContext, message: Leased, maxAttempts: number): Promise<boolean> {
+function accountFor(ctx: Needs<'metrics' | 'pool'>, message: Leased, maxAttempts: number): Promise<boolean> {
   return withTransaction(ctx.pool, async (tx) => {
     const locked = await lockMessage(tx, message.id);
     if (!holds(locked, message.lease_id)) return true;
@@ -221,7 +221,7 @@ function accountFor(ctx: AppContext, message: Leased, maxAttempts: number): Prom
 }
 
 /** After a retry: when the next attempt runs, or undefined when the schedule is used up. */
-function retryDelay(ctx: AppContext, attempted: number, outcome: Outcome): number | undefined {
+function retryDelay(ctx: Needs<'config'>, attempted: number, outcome: Outcome): number | undefined {
   if (outcome.kind !== 'retry') return undefined;
   const scheduled = nextDelayMs(attempted, ctx.config.deliveryRetryScheduleMs);
   if (scheduled === undefined) return undefined;
@@ -230,7 +230,7 @@ function retryDelay(ctx: AppContext, attempted: number, outcome: Outcome): numbe
 
 /** Records an attempt and the message's next step in one transaction, if the attempt still holds it. */
 async function settle(
-  ctx: AppContext,
+  ctx: Needs<'boss' | 'config' | 'log' | 'metrics' | 'pool'>,
   leaseId: string,
   attempt: AttemptRow,
   result: SendResult,

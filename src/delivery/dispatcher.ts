@@ -1,7 +1,7 @@
 // Delivers leased messages (see claimer.ts): loads each claimed batch's endpoints and tenants once, then runs
 // each message's attempt (deliver.ts). Successes, nearly all of the traffic, are recorded together by group
 // commit (one statement for many); a retry, a dead letter or a failure streak takes its own transaction.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { oneByOne } from '../one-by-one.ts';
 import { createBatcher } from '../queue/batcher.ts';
@@ -12,7 +12,11 @@ import { tenantsByIds } from '../store/tenants.ts';
 import { type Dispatcher, startClaimer } from './claimer.ts';
 import { deliver, type RecordDelivered, type Target, untilSent } from './deliver.ts';
 
-export function startDispatcher(ctx: AppContext): Dispatcher {
+export function startDispatcher(
+  ctx: Needs<
+    'boss' | 'config' | 'deliveryOutbound' | 'log' | 'metrics' | 'notifications' | 'pool' | 'secrets'
+  >,
+): Dispatcher {
   const batcher = createBatcher<Delivered, boolean>(
     async (items) => {
       const recorded = await deliveryQueue.settle(ctx.pool, items);
@@ -46,7 +50,7 @@ export function startDispatcher(ctx: AppContext): Dispatcher {
  * Where and how to send each message of a batch: its endpoint as it is now (URL, secrets, headers), or the
  * job's callbackUrl signed with the tenant's secret. One query each for the batch's endpoints and tenants.
  */
-async function targetsOf(ctx: AppContext, batch: MessageRow[]): Promise<Map<string, Target>> {
+async function targetsOf(ctx: Needs<'pool' | 'secrets'>, batch: MessageRow[]): Promise<Map<string, Target>> {
   const endpointIds = [...new Set(batch.flatMap((m) => (m.endpoint_id ? [m.endpoint_id] : [])))];
   const tenantIds = [...new Set(batch.flatMap((m) => (m.endpoint_id ? [] : [m.tenant_id])))];
   const [endpoints, tenants] = await Promise.all([

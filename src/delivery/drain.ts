@@ -10,7 +10,7 @@
 // closed endpoints whose messages arrived after their drain (a job naming the endpoint, a replay): drained
 // without an alert, since nothing changed about the endpoint.
 import type { PgBoss } from 'pg-boss';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { newId } from '../ids.ts';
 import { countDeadLettersSince, deadLetterPending, stranded } from '../store/dead-letters.ts';
 import { getEndpointById } from '../store/endpoints.ts';
@@ -38,7 +38,7 @@ export interface DrainRequest {
 }
 
 /** Queues the drain of an endpoint in the caller's transaction (the one that closes it). */
-export async function requestDrain(ctx: AppContext, tx: Tx, request: DrainRequest): Promise<void> {
+export async function requestDrain(ctx: Needs<'boss'>, tx: Tx, request: DrainRequest): Promise<void> {
   await ctx.boss.send(DRAIN_QUEUE, request, {
     db: { executeSql: (text, values) => tx.query(text, values) },
     // At most one drain of an endpoint waits while another runs (the queue is `stately`): the sweep cannot
@@ -51,7 +51,7 @@ export async function requestDrain(ctx: AppContext, tx: Tx, request: DrainReques
 }
 
 /** Dead-letters what waits for the endpoint, a batch at a time, then raises the alert; returns how many. */
-export async function drain(ctx: AppContext, request: DrainRequest): Promise<number> {
+export async function drain(ctx: Needs<'log' | 'metrics' | 'pool'>, request: DrainRequest): Promise<number> {
   for (;;) {
     if (request.reason === 'endpoint_disabled') {
       // Enabled again meanwhile: what still waits is delivered after all.
@@ -102,7 +102,7 @@ export async function drain(ctx: AppContext, request: DrainRequest): Promise<num
 }
 
 /** Queues a drain, without an alert, for each closed endpoint that has messages waiting. */
-export async function drainStranded(ctx: AppContext): Promise<number> {
+export async function drainStranded(ctx: Needs<'boss' | 'pool'>): Promise<number> {
   const found = await stranded(ctx.pool);
   for (const endpoint of found) {
     await withTransaction(ctx.pool, (tx) =>
@@ -123,7 +123,7 @@ export async function createDrainQueues(boss: PgBoss): Promise<void> {
 }
 
 /** Runs drains on this (worker) process, and the sweep each minute on one worker at a time. */
-export async function startDrains(ctx: AppContext): Promise<void> {
+export async function startDrains(ctx: Needs<'boss' | 'log' | 'metrics' | 'pool'>): Promise<void> {
   await ctx.boss.work<DrainRequest>(DRAIN_QUEUE, async ([job]) => {
     if (job) await drain(ctx, job.data);
   });

@@ -1,6 +1,6 @@
 // Replaying dead letters: the original message goes out again (same webhook-id, fresh schedule), and the dead
 // letter stays, marked with when and by whom it was replayed.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { type DeadLetterFilter, lockReplayBatch, markReplayed } from '../store/dead-letters.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { resendMessages } from './resend.ts';
@@ -13,7 +13,7 @@ const BATCH = 500;
  * most `limit` (so a client can replay a large set in steps and show its progress). Returns how many.
  */
 export async function replayMatching(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string,
   filter: DeadLetterFilter,
   by: string,

@@ -2,7 +2,7 @@
 // rotated, a test event sent, disabled after failing too long, deleted. Closing one (disabled, deleted) flips
 // its row and queues its drain (delivery/drain.ts) in the same transaction: what waits for it is dead-lettered
 // afterwards, in batches, ending with one endpoint.disabled alert.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
 import { requestDrain } from '../delivery/drain.ts';
 import { fanOut } from '../delivery/fan-out.ts';
@@ -53,16 +53,16 @@ function viewOf(row: EndpointRow, secret: string): EndpointView {
 }
 
 /** The row's secret may be sealed at rest (HOOKRELAY_ENCRYPTION_KEY). */
-const view = (ctx: AppContext, row: EndpointRow) =>
+const view = (ctx: Needs<'secrets'>, row: EndpointRow) =>
   viewOf(row, ctx.secrets.open(row.secret, owners.endpoint(row.id)));
 
-async function checkUrl(ctx: AppContext, url: string): Promise<void> {
+async function checkUrl(ctx: Needs<'outbound'>, url: string): Promise<void> {
   const refused = await ctx.outbound.check(new URL(url));
   if (refused) throw new Unprocessable(`The endpoint URL is not allowed: ${refused}.`);
 }
 
 export async function createEndpoint(
-  ctx: AppContext,
+  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
   tenantId: string,
   input: EndpointInput,
 ): Promise<EndpointView> {
@@ -83,19 +83,23 @@ export async function createEndpoint(
   return viewOf(row, secret);
 }
 
-async function existing(ctx: AppContext, tenantId: string, id: string): Promise<EndpointRow> {
+async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<EndpointRow> {
   const row = await getEndpoint(ctx.pool, tenantId, id);
   if (!row) throw new EndpointNotFound(id);
   return row;
 }
 
-export async function showEndpoint(ctx: AppContext, tenantId: string, id: string): Promise<EndpointView> {
+export async function showEndpoint(
+  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
+  tenantId: string,
+  id: string,
+): Promise<EndpointView> {
   return view(ctx, await existing(ctx, tenantId, id));
 }
 
 /** One page, newest first: `limit` of them, and one more if there is a next page. */
 export async function listEndpointsOf(
-  ctx: AppContext,
+  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
   tenantId: string,
   page: { limit: number; before?: string },
 ): Promise<EndpointView[]> {
@@ -104,7 +108,7 @@ export async function listEndpointsOf(
 
 /** Changes the fields given; disabling it closes it (its drain is queued). */
 export async function changeEndpoint(
-  ctx: AppContext,
+  ctx: Needs<'boss' | 'outbound' | 'pool' | 'secrets'>,
   tenantId: string,
   id: string,
   input: Partial<EndpointInput>,
@@ -143,7 +147,11 @@ export async function changeEndpoint(
 }
 
 /** Disables an endpoint that kept failing, in the transaction of the attempt that found it failing too long. */
-export async function disableFailingEndpoint(ctx: AppContext, tx: Tx, endpoint: EndpointRow): Promise<void> {
+export async function disableFailingEndpoint(
+  ctx: Needs<'boss' | 'log'>,
+  tx: Tx,
+  endpoint: EndpointRow,
+): Promise<void> {
   await requestDrain(ctx, tx, {
     endpointId: endpoint.id,
     tenantId: endpoint.tenant_id,
@@ -159,7 +167,11 @@ export async function disableFailingEndpoint(ctx: AppContext, tx: Tx, endpoint: 
 }
 
 /** Deletes it at once; what waits for it is dead-lettered afterwards, in batches (claims leave it alone). */
-export async function removeEndpoint(ctx: AppContext, tenantId: string, id: string): Promise<void> {
+export async function removeEndpoint(
+  ctx: Needs<'boss' | 'pool'>,
+  tenantId: string,
+  id: string,
+): Promise<void> {
   await withTransaction(ctx.pool, async (tx) => {
     const deleted = await deleteEndpoint(tx, tenantId, id);
     if (!deleted) throw new EndpointNotFound(id);
@@ -179,7 +191,11 @@ export async function removeEndpoint(ctx: AppContext, tenantId: string, id: stri
 }
 
 /** A new signing secret; the previous one keeps signing beside it for a day. Returns the new one. */
-export async function rotateEndpointSecret(ctx: AppContext, tenantId: string, id: string): Promise<string> {
+export async function rotateEndpointSecret(
+  ctx: Needs<'pool' | 'secrets'>,
+  tenantId: string,
+  id: string,
+): Promise<string> {
   const secret = generateSigningSecret();
   const sealed = ctx.secrets.seal(secret, owners.endpoint(id));
   const row = await rotateSecret(ctx.pool, tenantId, id, sealed, ROTATION_GRACE_SECONDS);
@@ -188,7 +204,7 @@ export async function rotateEndpointSecret(ctx: AppContext, tenantId: string, id
 }
 
 /** Sends an endpoint.test event to the endpoint now; returns its message id. */
-export async function sendTestEvent(ctx: AppContext, tenantId: string, id: string): Promise<string> {
+export async function sendTestEvent(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<string> {
   const endpoint = await existing(ctx, tenantId, id);
   const [messageId] = await withTransaction(ctx.pool, (tx) =>
     fanOut(

@@ -1,6 +1,6 @@
 // An endpoint's delivery attempts over a recent window, for its page in the console: totals, success rate and
 // buckets for a chart.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { EndpointNotFound } from '../errors.ts';
 import { idFloor } from '../ids.ts';
 import { endpointAttemptBuckets } from '../store/delivery-stats.ts';
@@ -9,7 +9,12 @@ import { getEndpoint } from '../store/endpoints.ts';
 /** Every window is cut into this many buckets: fine enough for a chart, few enough to draw. */
 const BUCKETS = 24;
 
-export async function endpointStats(ctx: AppContext, tenantId: string, id: string, windowMs: number) {
+export async function endpointStats(
+  ctx: Needs<'config' | 'pool'>,
+  tenantId: string,
+  id: string,
+  windowMs: number,
+) {
   const endpoint = await getEndpoint(ctx.pool, tenantId, id);
   if (!endpoint) throw new EndpointNotFound(id);
   const bucketMs = windowMs / BUCKETS;

@@ -1,6 +1,6 @@
 // Bearer-key authentication and role checks, as hooks the route plugins install.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { hashApiKey, sameKey } from '../tenants/keys.ts';
 import type { Principal } from '../tenants/principal-cache.ts';
 import { HttpProblem } from './problem.ts';
@@ -18,7 +18,7 @@ function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, detail, { headers: { 'www-authenticate': 'Bearer' } });
 }
 
-export function authenticate(ctx: AppContext) {
+export function authenticate(ctx: Needs<'config' | 'principals'>) {
   return async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (!header) throw unauthorized('Send an API key as "Authorization: Bearer <key>".');

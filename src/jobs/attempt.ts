@@ -1,4 +1,4 @@
-import type { AppContext } from '../context.ts';
+import type { AppContext, Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { LeaseLost } from '../queue/lease-keeper.ts';
 import { isDataRefusal, jsonRefusal } from '../storable.ts';
@@ -60,7 +60,12 @@ export interface Runner {
   succeeded(success: Success): Promise<boolean>;
 }
 
-export async function runAttempt(ctx: AppContext, runner: Runner, claimed: ClaimedJob, attempt: Attempt) {
+export async function runAttempt(
+  ctx: Needs<'config' | 'log' | 'metrics' | 'outbound' | 'pool'>,
+  runner: Runner,
+  claimed: ClaimedJob,
+  attempt: Attempt,
+) {
   const { controller } = attempt;
   // Started by the claim, unless it was a lost attempt or is to be cancelled: those need a decision first.
   const job =
@@ -154,7 +159,7 @@ export async function runAttempt(ctx: AppContext, runner: Runner, claimed: Claim
  * Decides on a claimed job that the claim did not simply start: returns it to run, or undefined when it
  * ended here (cancelled, or no attempt left) or is no longer ours.
  */
-function recover(ctx: AppContext, claimed: ClaimedJob): Promise<JobRow | undefined> {
+function recover(ctx: Needs<'metrics' | 'pool'>, claimed: ClaimedJob): Promise<JobRow | undefined> {
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, claimed.id);
     if (!row || row.lease_id !== claimed.lease_id || row.status !== 'running') return undefined;
@@ -192,7 +197,11 @@ function classify(
   return { kind: 'retry', error: message || 'the handler failed without a message' };
 }
 
-async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<void> {
+async function settle(
+  ctx: Needs<'config' | 'metrics' | 'pool'>,
+  job: JobRow,
+  outcome: Outcome,
+): Promise<void> {
   await withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, job.id);
     if (!row || row.lease_id !== job.lease_id || row.status !== 'running') return;
@@ -230,7 +239,7 @@ async function settle(ctx: AppContext, job: JobRow, outcome: Outcome): Promise<v
 
 /** Logs and counts a handler that keeps running long after its attempt was aborted. */
 function watchOverrun(
-  ctx: AppContext,
+  ctx: Needs<'metrics'>,
   returned: Promise<unknown>,
   signal: AbortSignal,
   log: AppContext['log'],

@@ -1,5 +1,5 @@
 // Cancelling a job: a queued one ends at once; a running one is told to abort, wherever it runs.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { JobFinished, JobNotFound } from '../errors.ts';
 import { type JobRow, lockJob, requestCancel, TERMINAL } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
@@ -10,7 +10,7 @@ import { waitForJob } from './watch.ts';
 const RUNNING_CANCEL_WAIT_MS = 5_000;
 
 export async function cancelJob(
-  ctx: AppContext,
+  ctx: Needs<'metrics' | 'notifications' | 'pool'>,
   tenantId: string,
   id: string,
   draining: AbortSignal,

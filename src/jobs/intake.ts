@@ -2,7 +2,7 @@
 // its idempotency key in one transaction.
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { IdempotencyKeyReused, InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
@@ -41,7 +41,7 @@ export interface Submitted {
 class IdempotencyRace extends Error {}
 
 export async function submitJob(
-  ctx: AppContext,
+  ctx: Needs<'config' | 'intake' | 'outbound' | 'pool'>,
   tenantId: string,
   body: JobSubmission,
   idempotencyKey: string | undefined,
@@ -62,7 +62,7 @@ export async function submitJob(
     const refused = await ctx.outbound.check(new URL(url));
     if (refused) throw new Unprocessable(`The job's URL is not allowed: ${refused}.`);
   }
-  if (body.endpointId !== undefined && !(await ctx.knownEndpoints.has(tenantId, body.endpointId))) {
+  if (body.endpointId !== undefined && !(await ctx.intake.knownEndpoints.has(tenantId, body.endpointId))) {
     throw new Unprocessable(`No endpoint ${body.endpointId}.`);
   }
   if (body.callbackUrl !== undefined) {
@@ -83,7 +83,7 @@ export async function submitJob(
     if (earlier) return earlier;
   }
 
-  if (!(await ctx.queueDepth.admit(tenantId))) {
+  if (!(await ctx.intake.queueDepth.admit(tenantId))) {
     throw new QuotaExceeded(
       `This tenant already has ${ctx.config.tenantMaxQueuedJobs} queued jobs, the most allowed; retry later.`,
       5,
@@ -106,7 +106,8 @@ export async function submitJob(
     runAt,
     metadata: body.metadata ?? {},
   };
-  if (idempotencyKey === undefined || !requestHash) return { job: await ctx.writeJob(job), replayed: false };
+  if (idempotencyKey === undefined || !requestHash)
+    return { job: await ctx.intake.write(job), replayed: false };
   try {
     const row = await withTransaction(ctx.pool, async (tx) => {
       const inserted = await insertJob(tx, job);
@@ -130,7 +131,7 @@ export async function submitJob(
 }
 
 async function replayOf(
-  ctx: AppContext,
+  ctx: Needs<'pool'>,
   tenantId: string,
   key: string,
   requestHash: Buffer,

@@ -1,6 +1,6 @@
 // Ending a job: its final state, its event, and the messages that deliver it, written in one transaction,
 // so a finished job can never miss its webhooks.
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import type { Handoff } from '../delivery/claimer.ts';
 import { type Destinations, fanOutMany } from '../delivery/fan-out.ts';
 import { type EndpointRow, endpointsByIds } from '../store/endpoints.ts';
@@ -26,7 +26,12 @@ function destinations(job: JobRow, endpoints: Map<string, EndpointRow>): Destina
 }
 
 /** Records the end of a job, its event and its messages; the caller holds the job's row lock in `tx`. */
-export async function endJob(ctx: AppContext, tx: Tx, job: JobRow, outcome: FinalOutcome): Promise<JobRow> {
+export async function endJob(
+  ctx: Needs<'metrics'>,
+  tx: Tx,
+  job: JobRow,
+  outcome: FinalOutcome,
+): Promise<JobRow> {
   const finished = await finishJob(tx, job.id, {
     status: outcome.status,
     result: outcome.status === 'succeeded' ? outcome.result : undefined,
@@ -41,7 +46,7 @@ export async function endJob(ctx: AppContext, tx: Tx, job: JobRow, outcome: Fina
  * the messages written leased to `handoff`'s dispatcher, for the caller to hand over after the commit.
  */
 export async function announceEnds(
-  ctx: AppContext,
+  ctx: Needs<'metrics'>,
   tx: Tx,
   finished: JobRow[],
   handoff?: Handoff,

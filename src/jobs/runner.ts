@@ -4,7 +4,7 @@
 // the group commit of successes here); every other case (cancel requests, retries, failures, an attempt whose
 // worker died) takes its own transaction.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import type { Dispatcher } from '../delivery/claimer.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { createBatcher } from '../queue/batcher.ts';
@@ -34,8 +34,11 @@ export interface JobRunner {
 }
 
 /** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
-export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'handoff'>): JobRunner {
-  const { events } = ctx;
+export function startJobRunner(
+  ctx: Needs<'config' | 'log' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
+  dispatcher?: Pick<Dispatcher, 'handoff'>,
+): JobRunner {
+  const { notifications } = ctx;
   const capacity = ctx.config.workerConcurrency;
   const leaseMs = ctx.config.jobHeartbeatMs;
   /** The attempts held here, by job id, from their claim until their outcome is recorded. */
@@ -59,7 +62,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'h
   const warn = (error: unknown, msg: string) =>
     isDatabaseUnavailable(error) ? ctx.log.warn({ err: error }, msg) : ctx.log.error({ err: error }, msg);
 
-  const unsubscribeCancel = events.onCancelRequest((jobId) => {
+  const unsubscribeCancel = notifications.onCancelRequest((jobId) => {
     if (jobId !== undefined) {
       const attempt = attempts.get(jobId);
       if (attempt) attempt.controller.abort(new Cancelled());
@@ -153,7 +156,7 @@ export function startJobRunner(ctx: AppContext, dispatcher?: Pick<Dispatcher, 'h
   const loop = startClaimLoop({
     room: () => Math.min(capacity - occupied, CLAIM_BATCH),
     claim,
-    listen: (wake) => events.onJobsDue(wake),
+    listen: (wake) => notifications.onJobsDue(wake),
     pollMs: POLL_MS,
     onError: (error) => warn(error, 'cannot claim jobs; trying again shortly'),
   });

@@ -1,6 +1,6 @@
 // Waits for a job to reach a state, woken by change notifications rather than polling the database.
 
-import type { AppContext } from '../context.ts';
+import type { Needs } from '../context.ts';
 import { getJob, type JobRow } from '../store/jobs.ts';
 import { deadline } from '../timeout.ts';
 
@@ -9,7 +9,7 @@ import { deadline } from '../timeout.ts';
  * HTTP server starts draining (shutdown). Subscribes before the first read, so no change can fall in between.
  */
 export async function waitForJob(
-  ctx: AppContext,
+  ctx: Needs<'notifications' | 'pool'>,
   tenantId: string,
   id: string,
   done: (job: JobRow) => boolean,
@@ -20,9 +20,9 @@ export async function waitForJob(
   let changed = new Promise<void>((resolve) => {
     wake = resolve;
   });
-  const unsubscribe = ctx.events.onJobChange(id, () => wake());
+  const unsubscribe = ctx.notifications.onJobChange(id, () => wake());
   const limit = deadline(timeoutMs);
-  const stop = AbortSignal.any([limit.signal, draining, ctx.events.closing]);
+  const stop = AbortSignal.any([limit.signal, draining, ctx.notifications.closing]);
   const stopped = new Promise<void>((resolve) =>
     stop.addEventListener('abort', () => resolve(), { once: true }),
   );

@@ -18,7 +18,7 @@ export interface PrincipalCache {
   forget(): void;
 }
 
-export function createPrincipalCache(pool: Pool, events: Notifications): PrincipalCache {
+export function createPrincipalCache(pool: Pool, notifications: Notifications): PrincipalCache {
   // Unknown keys are remembered too (as `principal: undefined`), so guessing costs no queries either.
   const cache = new LRUCache<string, { principal: Principal | undefined }>({
     max: MAX_KEYS,
@@ -33,7 +33,7 @@ export function createPrincipalCache(pool: Pool, events: Notifications): Princip
   const forget = () => {
     generation += 1;
   };
-  events.onKeysChange(forget);
+  notifications.onKeysChange(forget);
   return {
     forget,
     async find(keyHash) {

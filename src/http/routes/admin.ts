@@ -4,7 +4,7 @@ import { z } from 'zod';
 import * as deadLetters from '../../api/dead-letters.ts';
 import { deadLetterView } from '../../api/delivery-views.ts';
 import * as tenants from '../../api/tenants.ts';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { authenticate, requireAdmin } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
@@ -16,7 +16,7 @@ const createdKey = z.object({ id: z.string(), apiKey: z.string() });
 const tenantParams = idParams('ten');
 const security = [{ bearer: [] }];
 
-export function adminRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function adminRoutes(ctx: Needs<'config' | 'pool' | 'principals' | 'secrets'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.addHook('onRequest', authenticate(ctx));
     app.addHook('onRequest', requireAdmin);

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as deadLetters from '../../api/dead-letters.ts';
 import { deadLetterView } from '../../api/delivery-views.ts';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
@@ -35,7 +35,7 @@ export function timeOrdered<T extends z.ZodType<{ since?: Date; until?: Date }>>
   });
 }
 
-export function deadLetterRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function deadLetterRoutes(ctx: Needs<'pool'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/dead-letters',

@@ -1,7 +1,7 @@
 // An endpoint's recent delivery record, for the console's success rates and charts.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { endpointStats } from '../../endpoints/stats.ts';
 import { idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
@@ -18,7 +18,7 @@ const statsView = z.object({
   buckets: z.array(z.object({ start: z.string(), succeeded: z.number(), failed: z.number() })),
 });
 
-export function endpointStatsRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function endpointStatsRoutes(ctx: Needs<'config' | 'pool'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/endpoints/:id/stats',

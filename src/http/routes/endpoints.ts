@@ -2,7 +2,7 @@
 // does is src/endpoints/lifecycle.ts; here are the request schemas and the responses.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import {
   changeEndpoint,
   createEndpoint,
@@ -60,7 +60,7 @@ const endpointView = z.object({
 const security = [{ bearer: [] }];
 const params = idParams('ep');
 
-export function endpointRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function endpointRoutes(ctx: Needs<'boss' | 'outbound' | 'pool' | 'secrets'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/endpoints',

@@ -2,12 +2,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notReady } from '../../api/readiness.ts';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { HttpProblem } from '../problem.ts';
 
 const status = z.object({ status: z.string() });
 
-export function healthRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function healthRoutes(ctx: Needs<'metrics' | 'migrations' | 'pool'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/healthz',

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobStatus, jobView } from '../../api/job-view.ts';
 import * as jobs from '../../api/jobs.ts';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
@@ -48,7 +48,10 @@ const submitBody = z
     path: ['endpointId'],
   });
 
-export function jobRoutes(ctx: AppContext, draining: AbortSignal): FastifyPluginAsyncZod {
+export function jobRoutes(
+  ctx: Needs<'config' | 'intake' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
+  draining: AbortSignal,
+): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/jobs',

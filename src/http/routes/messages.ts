@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageView, messageWithAttempts } from '../../api/delivery-views.ts';
 import * as messages from '../../api/messages.ts';
-import type { AppContext } from '../../context.ts';
+import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
@@ -11,7 +11,7 @@ import { pageOf, pageQuery, toPage } from '../pagination.ts';
 const security = [{ bearer: [] }];
 const params = idParams('msg');
 
-export function messageRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function messageRoutes(ctx: Needs<'pool'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/messages',
