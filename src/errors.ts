@@ -32,6 +32,15 @@ export class IdempotencyKeyReused extends Conflict {
   }
 }
 
+export class DeadLetterReplayed extends Conflict {
+  constructor(replayedAt: Date, messageId: string) {
+    super(
+      `The dead letter was already replayed at ${replayedAt.toISOString()}; to send its message once more, ` +
+        `resend it (POST /v1/messages/${messageId}/resend).`,
+    );
+  }
+}
+
 /** The request is well formed but names something that cannot be used: a type, an endpoint, a URL (422). */
 export class Unprocessable extends Error {}
 

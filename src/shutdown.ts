@@ -1,5 +1,5 @@
-// Turns SIGTERM/SIGINT into one graceful stop with a deadline; a second signal exits at once. The deadline is
-// passed down to the parts that stop in turn, each of which must have stopped by its share of it.
+// Turns SIGTERM/SIGINT into one graceful stop with a deadline; a second, deliberate signal exits at once. The
+// deadline is passed down to the parts that stop in turn, each of which must have stopped by its share of it.
 import { constants } from 'node:os';
 import type { Logger } from './log.ts';
 
@@ -22,19 +22,29 @@ export function deadlineIn(ms: number): Deadline {
  */
 export const STOPPED_BY = { jobs: 0.6, deliveries: 0.9, schedules: 0.95 } as const;
 
+/**
+ * Copies of a signal that arrive this soon after the first are the same request: a terminal's Ctrl-C reaches
+ * node both from the terminal and forwarded by npm, and systemd's stop signals the whole process group.
+ */
+const SAME_REQUEST_MS = 1_000;
+
 export function stopOnSignals(
   log: Logger,
   deadlineMs: number,
   stop: (deadline: Deadline) => Promise<void>,
 ): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < SAME_REQUEST_MS) return;
       log.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(128 + constants.signals[signal]);
     }
-    stopping = true;
-    log.info({ signal, deadlineMs }, 'shutting down: draining in-flight work');
+    stoppingSince = Date.now();
+    log.info(
+      { signal, deadlineMs },
+      'shutting down: draining in-flight work (signal again to exit without waiting)',
+    );
     const deadline = setTimeout(() => {
       log.error({ deadlineMs }, 'shutdown deadline passed: exiting with work unfinished');
       process.exit(1);

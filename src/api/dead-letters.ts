@@ -4,7 +4,7 @@
 import type { Needs } from '../context.ts';
 import { replayMatching } from '../delivery/replay.ts';
 import { resendMessages } from '../delivery/resend.ts';
-import { DeadLetterNotFound } from '../errors.ts';
+import { DeadLetterNotFound, DeadLetterReplayed } from '../errors.ts';
 import {
   countReplayable,
   type DeadLetterFilter,
@@ -47,6 +47,8 @@ export async function replay(ctx: Needs<'pool'>, tenantId: string, id: string, b
   return withTransaction(ctx.pool, async (tx) => {
     const letter = await lockDeadLetter(tx, tenantId, id);
     if (!letter) throw new DeadLetterNotFound(id);
+    // A repeated click or script must not send the message twice (nor dead-letter it twice).
+    if (letter.replayed_at) throw new DeadLetterReplayed(letter.replayed_at, letter.message_id);
     await resendMessages(tx, [letter.message_id]);
     await markReplayed(tx, [letter.id], by);
     return letter.message_id;

@@ -72,7 +72,7 @@ export function viewMessage(row: MessageRow): z.infer<typeof messageView> {
     url: row.url,
     eventType: row.event_type,
     status: row.status,
-    attemptCount: row.attempts,
+    attemptCount: row.earlier_attempts + row.attempts,
     lastError: row.last_error,
     lastResponseStatus: row.last_response_status,
     nextAttemptAt: iso(row.next_attempt_at),

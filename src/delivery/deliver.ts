@@ -135,6 +135,9 @@ export async function deliver(
       'webhook-id': message.id,
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signatureHeader(to.secrets, message.id, timestamp, body),
+      // Not signed and not Standard Webhooks: the message's own attempt number (1 on the first), for receivers'
+      // logs and `hookrelay listen`; it goes on counting across resends and replays, as attemptCount does.
+      'webhook-attempt': String(message.earlier_attempts + message.attempts + 1),
       ...(message.job_id && { 'x-job-id': message.job_id }),
     },
   });

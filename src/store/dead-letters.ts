@@ -39,7 +39,7 @@ export async function insertDeadLetter(
       m.url,
       m.event_type,
       letter.reason,
-      m.attempts,
+      m.earlier_attempts + m.attempts,
       m.last_error,
       m.last_response_status,
     ],
@@ -72,8 +72,8 @@ export async function deadLetterPending(
      ), letters as (
        insert into dead_letters (id, tenant_id, message_id, job_id, endpoint_id, url, event_type, reason, attempts,
                                  last_error, last_response_status)
-       select ($3::text[])[row_number() over ()], tenant_id, id, job_id, endpoint_id, url, event_type, $2, attempts,
-              last_error, last_response_status
+       select ($3::text[])[row_number() over ()], tenant_id, id, job_id, endpoint_id, url, event_type, $2,
+              earlier_attempts + attempts, last_error, last_response_status
          from dead
        returning 1
      ) select count(*)::int as n from letters`,

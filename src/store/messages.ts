@@ -25,7 +25,10 @@ export interface MessageRow {
   event_type: string;
   payload: unknown;
   status: MessageStatus;
+  /** Attempts in the current retry schedule (what the schedule counts). */
   attempts: number;
+  /** Attempts of schedules before the last resend or replay: the message's count is the sum of both. */
+  earlier_attempts: number;
   last_error: string | null;
   last_response_status: number | null;
   /** Who receives it (endpoint id or callback origin), for per-receiver concurrency. */
@@ -156,13 +159,14 @@ export async function attemptsOf(db: Queryable, messageIds: string[]): Promise<A
 }
 
 /**
- * Sends messages again from a fresh schedule, due now: attempts restart, ids (webhook-id) stay, and a new lease
+ * Sends messages again from a fresh schedule, due now: the schedule's attempts restart (the message's count goes
+ * on, in earlier_attempts), ids (webhook-id) stay, and a new lease
  * id voids the outcome of any attempt still in flight. Wakes the dispatchers when it commits.
  */
 export async function restartMessages(db: Queryable, ids: string[]): Promise<void> {
   await db.query(
     `with restarted as (
-       update messages set status = 'pending', attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now(),
+       update messages set status = 'pending', earlier_attempts = earlier_attempts + attempts, attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now(),
                            leased = false
         where id = any($1::text[])
        returning 1

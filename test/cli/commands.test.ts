@@ -147,6 +147,15 @@ t.test('endpoints, jobs and messages through `listen`', async (t) => {
   await hookrelay(['endpoints', 'test', endpoint.id]);
   await renewed.until((r) => r.length === 1);
   t.equal(renewed.received[0]?.verified, true, 'the new secret verifies');
+  // A listener that never saw the message prints the delivery's own attempt number (webhook-attempt).
+  await hookrelay(['messages', 'resend', message.id]);
+  await renewed.until((r) => r.some((w) => w.webhookId === message.id));
+  t.match(renewed.received.find((w) => w.webhookId === message.id), { attempt: 3, verified: true });
+  const thrice = json<{ attemptCount: number; attempts: unknown[] }>(
+    (await hookrelay(['messages', 'show', message.id, '--json'])).stdout,
+  );
+  t.equal(thrice.attemptCount, 3, 'attemptCount counts every attempt, across resends');
+  t.equal(thrice.attempts.length, 3);
 
   // A receiver with the wrong secret says so.
   const wrong = await listener(t, ['--secret', tenant.signingSecret]);

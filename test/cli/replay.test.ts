@@ -132,6 +132,10 @@ t.test('replaying a few thousand dead letters for one endpoint', async (t) => {
   );
   t.ok(sentTwice(second?.messageId) && sentTwice(third?.messageId), 'both went out again, under their ids');
   t.equal(await count(other.id), 7, 'seven left: one discarded, two replayed');
+  const repeated = await hookrelay(['dead-letters', 'replay', second?.id as string, third?.id as string]);
+  t.equal(repeated.code, 0, 'repeating a replay by id is safe');
+  t.match(repeated.stderr, /skipped dl_\w+: The dead letter was already replayed at \d{4}-/);
+  t.match(repeated.stderr, /replayed 0 in/);
   const mixed = await hookrelay(['dead-letters', 'replay', second?.id as string, '--endpoint', other.id]);
   t.equal(mixed.code, 1, 'ids and filters together are refused');
   const operator = await cli(

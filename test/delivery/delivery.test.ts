@@ -189,11 +189,37 @@ t.test('exhausted attempts: dead letter; replay keeps the webhook-id and records
   });
   t.equal((await tenant.api('GET', `/v1/dead-letters/${letter.id}`)).status, 200);
 
-  up = true;
+  // Replayed while the receiver is still down: three more attempts, and a second dead letter.
   const replay = await tenant.api('POST', `/v1/dead-letters/${letter.id}/replay`);
   t.equal(replay.status, 202);
   t.equal(replay.body.messageId, message?.id);
-  await settled(tenant.api, message?.id ?? '', 'delivered');
+  const deadAgain = await waitFor('the second dead letter', async () => {
+    const all = (await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?jobId=${jobId}`)).body.data;
+    return all.find((l) => l.id !== letter.id);
+  });
+  t.equal(deadAgain.attempts, 6, "a dead letter's attempts count the message's attempts before the replay");
+  const shown = await settled(tenant.api, message?.id ?? '', 'dead');
+  t.equal(shown.attemptCount, 6, 'attemptCount goes on counting across a replay');
+  t.equal(shown.attempts?.length, 6, '… and agrees with the attempts listed');
+  const listed = (await tenant.api<{ data: Message[] }>('GET', `/v1/messages?jobId=${jobId}`)).body.data;
+  t.equal(listed[0]?.attemptCount, 6, 'the list says the same');
+
+  const again = await tenant.api('POST', `/v1/dead-letters/${letter.id}/replay`);
+  t.equal(again.status, 409, 'a dead letter is replayed once');
+  t.match(again.body.detail, /already replayed at \d{4}-\d\d-\d\dT/, 'the detail says when');
+  const sent = receiver.requests.length;
+
+  up = true;
+  const second = await tenant.api('POST', `/v1/dead-letters/${deadAgain.id}/replay`);
+  t.equal(second.status, 202);
+  const delivered = await settled(tenant.api, message?.id ?? '', 'delivered');
+  t.equal(delivered.attemptCount, 7);
+  t.equal(receiver.requests.length, sent + 1, 'the refused replay sent nothing');
+  t.same(
+    receiver.requests.map((r) => r.headers['webhook-attempt']),
+    ['1', '2', '3', '4', '5', '6', '7'],
+    "webhook-attempt carries the message's own attempt number",
+  );
   t.equal(
     new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size,
     1,
@@ -202,6 +228,11 @@ t.test('exhausted attempts: dead letter; replay keeps the webhook-id and records
   const after = (await tenant.api<DeadLetter>('GET', `/v1/dead-letters/${letter.id}`)).body;
   t.type(after.replayedAt, 'string', 'the dead letter stays, marked replayed');
   t.match(after.replayedBy, /^key_/);
+  t.equal(
+    (await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?jobId=${jobId}`)).body.data.length,
+    2,
+    'two dead letters, one per exhausted schedule',
+  );
 });
 
 t.test('410 Gone dead-letters at once', async (t) => {

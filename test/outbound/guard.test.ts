@@ -37,6 +37,9 @@ t.test('every private, local and special class is refused', async (t) => {
     '64:ff9b::a00:1': /rfc6052/,
     '2002:a00:1::': /6to4/,
     '2001:0:4136:e378:8000:63bf:3fff:fdd2': /teredo/,
+    '::127.0.0.1': /IPv4-compatible/,
+    '::a9fe:a9fe': /IPv4-compatible/,
+    '::8.8.8.8': /IPv4-compatible/,
   };
   for (const [address, why] of Object.entries(refused)) {
     t.match(addressRefusal(address, none), why, address);
@@ -70,7 +73,23 @@ t.test('URLs: scheme, credentials and IP literals in every spelling', async (t) 
     'http://0/',
     'http://169.254.169.254/latest/meta-data/',
     'http://[fd00:ec2::254]/',
+    'http://[::127.0.0.1]:3320/',
   ]) {
     t.type(refusal(url), 'string', url);
   }
+});
+
+t.test('metadata services are refused by name, without DNS', async (t) => {
+  const refusal = (url: string) => urlRefusal(new URL(url), createPolicy(['0.0.0.0/0']));
+  for (const url of [
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://METADATA.GOOGLE.INTERNAL./',
+    'http://metadata/',
+    'http://metadata.goog/',
+    'http://instance-data/latest/meta-data/',
+    'http://instance-data.ec2.internal/',
+  ]) {
+    t.match(refusal(url), /cloud metadata service/, url);
+  }
+  t.equal(refusal('http://metadata.example.com/'), undefined, 'only the names themselves');
 });

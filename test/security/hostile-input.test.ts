@@ -97,6 +97,19 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
   const J = `/v1/jobs/${job.id}`;
   const E = `/v1/endpoints/${endpoint.id}`;
 
+  const lateGaps = [
+    // IPv4-compatible IPv6 (::/96), an embedded-IPv4 form like ::ffff:0:0/96.
+    'http://[::127.0.0.1]/',
+    'http://[::a9fe:a9fe]/',
+    'http://[::10.0.0.1]:3320/',
+    // Metadata services by name, refused whether or not the name resolves here.
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://metadata/',
+    'http://instance-data/latest/meta-data/',
+    'http://instance-data.ec2.internal/',
+    'http://metadata.goog/',
+    'http://METADATA.GOOGLE.INTERNAL./',
+  ];
   const catalogue: Case[] = [
     // Malformed JSON and wrong JSON shapes.
     {
@@ -522,6 +535,7 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       'http://192.168.1.1:8080/',
       'http://[fe80::1]/',
       'http://100.64.0.1/',
+      ...lateGaps,
     ].map((url) => ({
       name: `callback ${url}`,
       method: 'POST',
@@ -529,6 +543,16 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       body: echo({ callbackUrl: url }),
       status: 422,
     })),
+    ...lateGaps.flatMap((url): Case[] => [
+      { name: `endpoint ${url}`, method: 'POST', path: '/v1/endpoints', body: { url }, status: 422 },
+      {
+        name: `http job to ${url}`,
+        method: 'POST',
+        path: '/v1/jobs',
+        body: { type: 'http', input: { url } },
+        status: 422,
+      },
+    ]),
     {
       name: 'endpoint on a private address',
       method: 'POST',
@@ -571,6 +595,40 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       method: 'POST',
       path: '/v1/endpoints',
       body: { url: `${receiver.url}/x`, headers: { 'x-a': 'b\r\nHost: evil' } },
+      status: 400,
+    },
+    ...[
+      ['a vertical tab', 'a\vb'],
+      ['a form feed', 'a\fb'],
+      ['DEL', 'a\u007fb'],
+      ['U+2028', 'a\u2028b'],
+      ['NUL', 'a\u0000b'],
+    ].map(([what, value]) => ({
+      name: `${what} in an endpoint header value`,
+      method: 'POST',
+      path: '/v1/endpoints',
+      body: { url: `${receiver.url}/x`, headers: { 'x-a': value } },
+      status: 400,
+    })),
+    {
+      name: 'Expect as an endpoint header',
+      method: 'PATCH',
+      path: E,
+      body: { headers: { Expect: '100-continue' } },
+      status: 400,
+    },
+    {
+      name: 'Expect as an http job header',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'http', input: { url: `${receiver.url}/x`, headers: { expect: '100-continue' } } },
+      status: 400,
+    },
+    {
+      name: 'a form feed in an http job header',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'http', input: { url: `${receiver.url}/x`, headers: { 'x-a': 'a\fb' } } },
       status: 400,
     },
     {

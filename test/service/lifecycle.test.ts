@@ -73,7 +73,7 @@ async function halfSentRequest(service: ServiceProcess, base: string) {
   };
 }
 
-const draining = (l: LogLine) => l.msg === 'shutting down: draining in-flight work';
+const draining = (l: LogLine) => l.msg?.startsWith('shutting down: draining in-flight work') === true;
 
 t.test('a request in flight at SIGTERM completes before the process exits', async (t) => {
   const service = runHookrelay(t, { DATABASE_URL: await freshDatabase(t) });
@@ -88,13 +88,29 @@ t.test('a request in flight at SIGTERM completes before the process exits', asyn
   t.equal((await service.exited).code, 0);
 });
 
-t.test('a second signal exits at once without waiting for the drain', async (t) => {
+t.test('copies of the signal within a second are one request: the drain goes on', async (t) => {
+  const service = runHookrelay(t, { DATABASE_URL: await freshDatabase(t) });
+  const base = await service.ready();
+  const request = await halfSentRequest(service, base);
+  // As a terminal's Ctrl-C under npm arrives: from the terminal, and again forwarded by npm.
+  service.child.kill('SIGINT');
+  await service.waitForLog(draining);
+  service.child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(service.child.exitCode, null, 'still draining after the copy');
+  t.match(await request.finish(), /^HTTP\/1\.1 404 /, 'the in-flight request got its answer');
+  t.equal((await service.exited).code, 0);
+  t.notOk(service.logs.some((l) => l.msg === 'second signal: exiting without waiting'));
+});
+
+t.test('a second signal more than a second later exits at once without waiting for the drain', async (t) => {
   const service = runHookrelay(t, { DATABASE_URL: await freshDatabase(t) });
   const base = await service.ready();
   const request = await halfSentRequest(service, base);
   t.teardown(() => request.socket.destroy());
   service.child.kill('SIGTERM');
   await service.waitForLog(draining);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
   service.child.kill('SIGTERM');
   const { code } = await service.exited;
   t.equal(code, 143, '128 + SIGTERM');

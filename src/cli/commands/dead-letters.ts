@@ -1,7 +1,7 @@
 // `hookrelay dead-letters`: what ran out of attempts, and replaying it (one, a list, or a filtered set).
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { ApiClient } from '../client/api.ts';
+import { type ApiClient, ApiError } from '../client/api.ts';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
 import { type Column, excerpt, printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { progressBar } from '../client/progress.ts';
@@ -79,15 +79,25 @@ async function replayFiltered(api: ApiClient, filter: ReturnType<typeof filterOf
   }
 }
 
+/**
+ * Replays each id; one already replayed (409) is skipped and named, so running the same command again is safe.
+ * Returns how many were replayed now.
+ */
 async function replayIds(api: ApiClient, ids: string[]) {
   const bar = progressBar('replaying', ids.length);
+  const skipped: string[] = [];
   let next = 0;
   try {
     await Promise.all(
       Array.from({ length: Math.min(REPLAY_CONCURRENCY, ids.length) }, async () => {
         while (next < ids.length) {
           const id = ids[next++] as string;
-          await api.call('POST', `/v1/dead-letters/${encodeURIComponent(id)}/replay`);
+          try {
+            await api.call('POST', `/v1/dead-letters/${encodeURIComponent(id)}/replay`);
+          } catch (error) {
+            if (!(error instanceof ApiError && error.problem.status === 409)) throw error;
+            skipped.push(`${id}: ${error.problem.detail ?? 'already replayed'}`);
+          }
           bar.advance(1);
         }
       }),
@@ -95,7 +105,8 @@ async function replayIds(api: ApiClient, ids: string[]) {
   } finally {
     bar.stop();
   }
-  return ids.length;
+  for (const line of skipped) say(`skipped ${line}`);
+  return ids.length - skipped.length;
 }
 
 export function deadLetterCommands(program: Command): void {

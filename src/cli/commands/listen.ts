@@ -67,8 +67,10 @@ export function listenCommand(program: Command): void {
         request.on('end', () => {
           const body = Buffer.concat(chunks).toString();
           const id = String(request.headers['webhook-id'] ?? '');
-          // The attempt as this listener counts it: the same webhook-id again is a retry or a replay.
-          const attempt = (seen.get(id) ?? 0) + 1;
+          // The message's own attempt number, which hookrelay sends; a sender without it is counted here (the same
+          // webhook-id again is a retry or a replay), which a restarted listener would start again from 1.
+          const sent = Number(request.headers['webhook-attempt']);
+          const attempt = Number.isInteger(sent) && sent > 0 ? sent : (seen.get(id) ?? 0) + 1;
           seen.set(id, attempt);
           let event: Event = {};
           try {

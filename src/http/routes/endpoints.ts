@@ -14,25 +14,22 @@ import {
 } from '../../endpoints/lifecycle.ts';
 import { EVENT_TYPES } from '../../event-types.ts';
 import { idParams } from '../../ids.ts';
+import { CLIENT_SET_HEADERS, headerName, headerValue } from '../../outbound/header-fields.ts';
 import { tenantOf } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 
-/** Set by hookrelay on every delivery, or hop-by-hop: an endpoint may not override them. */
-const RESERVED =
-  /^(host|content-length|content-type|user-agent|x-job-id|webhook-.*|connection|keep-alive|proxy-.*|te|trailer|transfer-encoding|upgrade)$/i;
+/** Set by hookrelay on every delivery, by the HTTP client, or hop-by-hop: an endpoint may not override them. */
+const RESERVED = new RegExp(
+  `^(${[...CLIENT_SET_HEADERS, 'content-type', 'user-agent', 'x-job-id', 'webhook-.*', 'keep-alive', 'proxy-.*'].join('|')})$`,
+  'i',
+);
 
 const headers = z
-  .record(
-    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'not a valid header name'),
-    z
-      .string()
-      .max(4096)
-      .regex(/^[^\r\n\0]*$/, 'header values may not contain CR, LF or NUL'),
-  )
+  .record(headerName(100), headerValue(4096))
   .refine((value) => Object.keys(value).length <= 20, 'at most 20 headers')
   .refine((value) => Object.keys(value).every((name) => !RESERVED.test(name)), {
     message:
-      'reserved header: host, content-length, content-type, user-agent, x-job-id, webhook-* and hop-by-hop headers are set by hookrelay',
+      'reserved header: host, content-length, content-type, user-agent, x-job-id, expect, webhook-* and hop-by-hop headers are set by hookrelay',
   });
 
 const fields = z.object({

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { OutboundRefused } from '../../outbound/client.ts';
 import { urlRefusal } from '../../outbound/guard.ts';
+import { CLIENT_SET_HEADERS, headerName, headerValue } from '../../outbound/header-fields.ts';
 import { readCapped } from '../../outbound/read-capped.ts';
 import { parseRetryAfter } from '../../outbound/retry-after.ts';
 import { deadline } from '../../timeout.ts';
@@ -11,28 +12,13 @@ import { VERSION } from '../../version.ts';
 import { defineHandler, PermanentJobError, RetryLaterError } from '../handler.ts';
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-/** Set by the client from the request itself; letting callers set them invites request smuggling. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'upgrade',
-  'te',
-  'trailer',
-]);
+const RESERVED_HEADERS = new Set(CLIENT_SET_HEADERS);
 
 const input = z.object({
   url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2048),
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
   headers: z
-    .record(
-      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'not a valid header name'),
-      z
-        .string()
-        .max(8192)
-        .regex(/^[^\r\n\0]*$/, 'header values may not contain CR, LF or NUL'),
-    )
+    .record(headerName(256), headerValue(8192))
     .refine((headers) => Object.keys(headers).length <= 50, 'at most 50 headers')
     .refine(
       (headers) => Object.keys(headers).every((name) => !RESERVED_HEADERS.has(name.toLowerCase())),
