@@ -86,7 +86,8 @@ export function urlRefusal(url: URL, policy: OutboundPolicy): string | undefined
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'only http and https URLs may be called';
   if (url.username || url.password) return 'URLs may not carry credentials';
   if (!url.hostname) return 'the URL has no host';
-  if (METADATA_NAMES.has(url.hostname.replace(/\.$/, ''))) return `${url.hostname} is a cloud metadata service`;
+  if (METADATA_NAMES.has(url.hostname.replace(/\.$/, '')))
+    return `${url.hostname} is a cloud metadata service`;
   // WHATWG URL parsing already turned every IPv4 spelling (octal, hex, integer) into dotted decimal.
   if (isIpLiteral(url.hostname)) return addressRefusal(url.hostname, policy);
   return undefined;

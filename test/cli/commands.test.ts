@@ -150,7 +150,10 @@ t.test('endpoints, jobs and messages through `listen`', async (t) => {
   // A listener that never saw the message prints the delivery's own attempt number (webhook-attempt).
   await hookrelay(['messages', 'resend', message.id]);
   await renewed.until((r) => r.some((w) => w.webhookId === message.id));
-  t.match(renewed.received.find((w) => w.webhookId === message.id), { attempt: 3, verified: true });
+  t.match(
+    renewed.received.find((w) => w.webhookId === message.id),
+    { attempt: 3, verified: true },
+  );
   const thrice = json<{ attemptCount: number; attempts: unknown[] }>(
     (await hookrelay(['messages', 'show', message.id, '--json'])).stdout,
   );

@@ -194,7 +194,8 @@ t.test('exhausted attempts: dead letter; replay keeps the webhook-id and records
   t.equal(replay.status, 202);
   t.equal(replay.body.messageId, message?.id);
   const deadAgain = await waitFor('the second dead letter', async () => {
-    const all = (await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?jobId=${jobId}`)).body.data;
+    const all = (await tenant.api<{ data: DeadLetter[] }>('GET', `/v1/dead-letters?jobId=${jobId}`)).body
+      .data;
     return all.find((l) => l.id !== letter.id);
   });
   t.equal(deadAgain.attempts, 6, "a dead letter's attempts count the message's attempts before the replay");
