@@ -4,6 +4,7 @@
 // modules are loaded only by the commands that run it: a client command starts in a quarter of the time (0.3 s instead of 1.1 here).
 import { Command } from 'commander';
 import { VERSION } from '../version.ts';
+import { withConnection } from './client/session.ts';
 import { deadLetterCommands } from './commands/dead-letters.ts';
 import { endpointCommands } from './commands/endpoints.ts';
 import { jobCommands } from './commands/jobs.ts';
@@ -28,6 +29,10 @@ export function hookrelayProgram(): Command {
     .description(
       'run the HTTP API and/or workers, as HOOKRELAY_ROLE says (configuration comes from the environment)',
     )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hookrelay serve                                   # everything, on an embedded Postgres\n  $ DATABASE_URL=postgres://… HOOKRELAY_ROLE=worker hookrelay serve',
+    )
     .action(async () => {
       const [{ serve }, { exitWith }] = await Promise.all([import('./serve.ts'), import('./report.ts')]);
       await serve().catch(exitWith);
@@ -36,6 +41,10 @@ export function hookrelayProgram(): Command {
   program
     .command('migrate')
     .description('apply database migrations (ours and pg-boss) and exit')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ hookrelay migrate   # with DATABASE_URL set, before rolling out a new version',
+    )
     .action(async () => {
       const [{ migrateCommand }, { exitWith }] = await Promise.all([
         import('./migrate.ts'),
@@ -44,6 +53,7 @@ export function hookrelayProgram(): Command {
       await migrateCommand().then(() => process.exit(0), exitWith);
     });
 
+  withConnection(program);
   tenantCommands(program);
   endpointCommands(program);
   jobCommands(program);

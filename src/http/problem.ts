@@ -60,6 +60,14 @@ export function sendProblem(reply: FastifyReply, status: number, detail: string,
 
 const RETRY_AFTER_UNAVAILABLE = '5';
 
+/** Fastify's names for the parts of a request, as a sentence says them. */
+const PART_NAMES: Record<string, string> = {
+  body: 'The request body',
+  querystring: 'The query string',
+  params: 'The path',
+  headers: 'A request header',
+};
+
 /** The status of each kind of domain error (src/errors.ts). */
 function fromDomain(error: Error): { body: Problem; headers: Record<string, string> } | undefined {
   if (error instanceof NotFound) return { body: problem(404, error.message), headers: {} };
@@ -87,7 +95,7 @@ function toProblem(
       path: [where, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
       message: issue.message ?? 'is invalid',
     }));
-    return { body: problem(400, `The ${where} is not valid.`, errors), headers: {} };
+    return { body: problem(400, `${PART_NAMES[where] ?? 'The request'} is not valid.`, errors), headers: {} };
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -4,10 +4,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { waitFor } from '../../harness/wait.ts';
 import { cli, listener } from '../helpers/cli.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY } from '../helpers/jobs-app.ts';
 import { runHookrelay } from '../helpers/process.ts';
+import { upstream } from '../helpers/upstream.ts';
 
 const service = runHookrelay(t, {
   DATABASE_URL: await freshDatabase(t),
@@ -51,7 +53,11 @@ t.test('errors print the problem and exit 1', async (t) => {
   t.match(unknown.stderr, /Not Found \(404\): No job job_01M8RBE6PM01WB99E8FY944BY0/);
   const malformed = await hookrelay(['jobs', 'show', 'nope']);
   t.equal(malformed.code, 1);
-  t.match(malformed.stderr, /\(400\)/);
+  t.match(
+    malformed.stderr,
+    /Bad Request \(400\): The path is not valid\./,
+    'the part of the request, in words',
+  );
   t.match(malformed.stderr, /id: must be a job_… id/, 'field errors are listed');
   const badJson = await hookrelay(['jobs', 'submit', 'echo', '--input', '{nope']);
   t.equal(badJson.code, 1);
@@ -235,4 +241,53 @@ t.test('jobs: list, show, cancel', async (t) => {
   const watched = await hookrelay(['jobs', 'watch', id]);
   t.equal(watched.code, 1, 'watching a job that did not succeed exits 1');
   t.match(watched.stderr, `${id} cancelled`);
+});
+
+t.test('--url, --key and --json work before the command as after it', async (t) => {
+  const elsewhere = cli('http://127.0.0.1:9');
+  const before = await elsewhere(['--url', base, '--key', tenant.apiKey, '--json', 'jobs', 'list']);
+  t.equal(before.code, 0, before.stderr);
+  t.ok(Array.isArray(json<{ data: unknown[] }>(before.stdout).data), 'JSON, as --json asked');
+  const after = await elsewhere(['jobs', 'list', '--url', base, '--key', tenant.apiKey, '--json']);
+  t.equal(after.code, 0, after.stderr);
+  t.same(json(after.stdout), json(before.stdout));
+});
+
+t.test('endpoints test prints the message id on stdout, the hint on stderr', async (t) => {
+  const receiver = await upstream(t, () => ({ status: 204 }));
+  const endpoint = json<{ id: string }>(
+    (await hookrelay(['endpoints', 'create', `${receiver.url}/hook`, '--json'])).stdout,
+  );
+  const tested = await hookrelay(['endpoints', 'test', endpoint.id]);
+  t.equal(tested.code, 0, tested.stderr);
+  t.match(tested.stdout, /^msg_\w+\n$/, 'only the id, for $(…)');
+  t.match(tested.stderr, /hookrelay messages show msg_/);
+});
+
+t.test("what others wrote reaches the operator's terminal escaped, never as control sequences", async (t) => {
+  const hostile = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202etxt.exe';
+  const receiver = await upstream(t, () => ({ status: 500, body: `down ${hostile}` }));
+  const endpoint = json<{ id: string }>(
+    (await hookrelay(['endpoints', 'create', `${receiver.url}/hook`, '--description', hostile, '--json']))
+      .stdout,
+  );
+  const job = (
+    await hookrelay(['jobs', 'submit', 'echo', '--input', '{}', '--endpoint', endpoint.id])
+  ).stdout.trim();
+  const messages = await waitFor('the failed attempt', async () => {
+    const listed = json<{ data: Array<{ id: string; lastResponseStatus: number | null }> }>(
+      (await hookrelay(['messages', 'list', '--job', job, '--json'])).stdout,
+    );
+    return listed.data[0]?.lastResponseStatus === 500 ? listed.data : undefined;
+  });
+  const printed = [
+    await hookrelay(['messages', 'show', messages[0]?.id as string]),
+    await hookrelay(['endpoints', 'show', endpoint.id]),
+    await hookrelay(['endpoints', 'list']),
+  ];
+  for (const { stdout, stderr } of printed) {
+    t.notMatch(stdout + stderr, /(?![\t\n])[\p{Cc}\u202e]/u, 'no control character printed');
+  }
+  t.match(printed[0]?.stdout, '\\u001b]0;pwned\\u0007', "the receiver's response, escaped");
+  t.match(printed[1]?.stdout, '\\u202etxt.exe', 'the description, escaped');
 });

@@ -7,10 +7,23 @@ export type Column<T> = [header: string, cell: (row: T) => unknown];
 
 const tty = process.stdout.isTTY === true;
 
+/**
+ * Control characters (C0 but tab and newline, DEL, C1), line and paragraph separators and bidirectional overrides.
+ * What the command prints for people comes partly from others (a tenant's callback URL, a receiver's response,
+ * a webhook's body): raw, `ESC ]` or `ESC [2J` would be commands to the operator's terminal.
+ */
+const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
+
+/** The text with every such character written as a visible `\u001b`-style escape. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) =>
+    c === '\t' || c === '\n' ? c : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 function text(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  return printable(typeof value === 'object' ? JSON.stringify(value) : String(value));
 }
 
 /** Shortens a cell for a table (full values are in --json and `show`). */
@@ -30,7 +43,7 @@ export function printJson(value: unknown): void {
 
 export function printTable<T>(rows: T[], columns: Array<Column<T>>, empty = 'nothing to show'): void {
   if (rows.length === 0) {
-    process.stdout.write(`${empty}\n`);
+    process.stdout.write(`${printable(empty)}\n`);
     return;
   }
   const out = table(columns.map(([header]) => header));
@@ -54,7 +67,7 @@ export function printRecord(record: object): void {
 }
 
 export function say(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${printable(line)}\n`);
 }
 
 /** Prints what went wrong and exits 1: the problem's title and detail, and each field error. */

@@ -1,6 +1,6 @@
 // What every client command starts from: the API client built from --url/--key (or the environment) and
 // whether to print JSON.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseDuration } from '../../config/duration.ts';
 import { type ApiClient, apiClient } from './api.ts';
 import { fail, UsageError } from './output.ts';
@@ -16,24 +16,30 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-/** Adds the options every client command takes. */
-export function withConnection(command: Command): Command {
-  return command
-    .option(
-      '--url <url>',
-      'the hookrelay service (env HOOKRELAY_URL)',
-      process.env.HOOKRELAY_URL ?? 'http://127.0.0.1:3000',
+/**
+ * The options every client command takes, on the program itself: they work before the command or after it
+ * (`hookrelay --url … jobs list`, `hookrelay jobs list --url …`), and the environment is read when parsing.
+ */
+export function withConnection(program: Command): Command {
+  return program
+    .addOption(
+      new Option('--url <url>', 'client commands: the hookrelay service to call')
+        .env('HOOKRELAY_URL')
+        .default('http://127.0.0.1:3000'),
     )
-    .option(
-      '--key <key>',
-      'API key: a tenant key, or the operator key for admin commands (env HOOKRELAY_API_KEY)',
+    .addOption(
+      new Option(
+        '--key <key>',
+        'client commands: a tenant API key, or the operator key for admin commands',
+      ).env('HOOKRELAY_API_KEY'),
     )
-    .option('--json', 'print JSON instead of tables');
+    .option('--json', 'print JSON instead of tables')
+    .configureHelp({ showGlobalOptions: true });
 }
 
 export function session(command: Command): Session {
   const options = command.optsWithGlobals<GlobalOptions>();
-  const key = options.key ?? process.env.HOOKRELAY_API_KEY;
+  const key = options.key;
   if (!key) fail(new UsageError('no API key: pass --key or set HOOKRELAY_API_KEY'));
   return { api: apiClient({ url: options.url, key }), json: options.json === true };
 }

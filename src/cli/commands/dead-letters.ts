@@ -5,7 +5,7 @@ import { type ApiClient, ApiError } from '../client/api.ts';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
 import { type Column, excerpt, printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { progressBar } from '../client/progress.ts';
-import { action, session, timeOption, withConnection } from '../client/session.ts';
+import { action, session, timeOption } from '../client/session.ts';
 
 interface DeadLetter {
   id: string;
@@ -110,9 +110,9 @@ async function replayIds(api: ApiClient, ids: string[]) {
 }
 
 export function deadLetterCommands(program: Command): void {
-  const letters = withConnection(
-    program.command('dead-letters').description('messages that ran out of attempts: list, inspect, replay'),
-  );
+  const letters = program
+    .command('dead-letters')
+    .description('messages that ran out of attempts: list, inspect, replay');
 
   withFilters(withPaging(letters.command('list').description('list dead letters, newest first')))
     .option('--job <id>', "only this job's dead letters")

@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import { printList, withPaging } from '../client/lists.ts';
 import { printJson, printRecord, say, UsageError } from '../client/output.ts';
-import { action, countOption, session, withConnection } from '../client/session.ts';
+import { action, countOption, session } from '../client/session.ts';
 
 interface Endpoint {
   id: string;
@@ -65,7 +65,7 @@ const rate = (stats: Stats) =>
     : `${(stats.successRate * 100).toFixed(1)} % of ${stats.succeeded + stats.failed} attempts in 24 h`;
 
 export function endpointCommands(program: Command): void {
-  const endpoints = withConnection(program.command('endpoints').description('the receivers webhooks go to'));
+  const endpoints = program.command('endpoints').description('the receivers webhooks go to');
 
   withFields(
     endpoints.command('create <url>').description('register an endpoint; its signing secret is shown'),
@@ -181,7 +181,9 @@ export function endpointCommands(program: Command): void {
         const s = session(command);
         const sent = await s.api.call<{ messageId: string }>('POST', path(id, '/test'));
         if (s.json) return printJson(sent);
-        say(`sent: ${sent.messageId} (hookrelay messages show ${sent.messageId})`);
+        // The id is the data (stdout, for `$(…)`); the hint is for people.
+        process.stdout.write(`${sent.messageId}\n`);
+        say(`sent endpoint.test; follow it with: hookrelay messages show ${sent.messageId}`);
       }),
     );
 }

@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { createParser } from 'eventsource-parser';
 import type { ApiClient } from '../client/api.ts';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
-import { excerpt, printJson, printRecord, say, UsageError } from '../client/output.ts';
-import { action, countOption, jsonOption, session, timeOption, withConnection } from '../client/session.ts';
+import { excerpt, printable, printJson, printRecord, say, UsageError } from '../client/output.ts';
+import { action, countOption, jsonOption, session, timeOption } from '../client/session.ts';
 
 interface Job {
   id: string;
@@ -79,7 +79,7 @@ async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job>
   let last: Job | undefined;
   const show = (job: Job) => {
     if (json) return process.stdout.write(`${JSON.stringify(job)}\n`);
-    const fields = { status: job.status, message: job.progress.message ?? '' };
+    const fields = { status: job.status, message: printable(job.progress.message ?? '') };
     if (!bar)
       return say(`${job.status} ${job.progress.percent}%${fields.message ? ` ${fields.message}` : ''}`);
     if (last === undefined) bar.start(100, job.progress.percent, fields);
@@ -108,7 +108,7 @@ function summary(job: Job): void {
 }
 
 export function jobCommands(program: Command): void {
-  const jobs = withConnection(program.command('jobs').description('submit and follow jobs'));
+  const jobs = program.command('jobs').description('submit and follow jobs');
 
   jobs
     .command('submit <type>')

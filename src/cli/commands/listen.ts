@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Webhook } from 'standardwebhooks';
-import { excerpt, say } from '../client/output.ts';
+import { excerpt, printable, say } from '../client/output.ts';
 
 interface ListenOptions {
   port: number;
@@ -52,12 +52,13 @@ export function listenCommand(program: Command): void {
       204,
     )
     .option('--body', 'print each webhook body too')
-    .option('--json', 'print one JSON object per webhook')
     .addHelpText(
       'after',
       '\nExamples:\n  $ hookrelay listen --secret whsec_…            # then register http://127.0.0.1:4000/hook\n  $ hookrelay listen --secret whsec_… --status 503   # every delivery fails and is retried',
     )
-    .action((options: ListenOptions) => {
+    .action((_options: ListenOptions, command: Command) => {
+      // --json is the program's (every command takes it): one JSON object per webhook.
+      const options = command.optsWithGlobals<ListenOptions>();
       const secret = options.secret ?? process.env.WEBHOOK_SECRET;
       const webhook = secret ? new Webhook(secret) : undefined;
       const seen = new Map<string, number>();
@@ -98,7 +99,7 @@ export function listenCommand(program: Command): void {
             verified ? 'verified' : `NOT VERIFIED: ${problem}`,
             `→ ${options.status}`,
           ];
-          process.stdout.write(`${parts.filter(Boolean).join('  ')}\n`);
+          process.stdout.write(`${printable(parts.filter(Boolean).join('  '))}\n`);
           if (options.body) process.stdout.write(`  ${excerpt(body, 2000)}\n`);
         });
       });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
 import { excerpt, printJson, printRecord, printTable, say } from '../client/output.ts';
-import { action, session, withConnection } from '../client/session.ts';
+import { action, session } from '../client/session.ts';
 
 interface Attempt {
   id: string;
@@ -33,9 +33,7 @@ interface Message {
 const path = (id: string, rest = '') => `/v1/messages/${encodeURIComponent(id)}${rest}`;
 
 export function messageCommands(program: Command): void {
-  const messages = withConnection(
-    program.command('messages').description('webhooks sent, and their attempts'),
-  );
+  const messages = program.command('messages').description('webhooks sent, and their attempts');
 
   withPaging(messages.command('list').description('list messages, newest first'))
     .option('--job <id>', "only this job's messages")

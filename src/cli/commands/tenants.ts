@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { printList, withPaging } from '../client/lists.ts';
 import { printJson, printRecord, say } from '../client/output.ts';
-import { action, session, withConnection } from '../client/session.ts';
+import { action, session } from '../client/session.ts';
 
 interface Tenant {
   id: string;
@@ -11,9 +11,7 @@ interface Tenant {
 }
 
 export function tenantCommands(program: Command): void {
-  const tenants = withConnection(
-    program.command('tenants').description('create and list tenants (operator key)'),
-  );
+  const tenants = program.command('tenants').description('create and list tenants (operator key)');
   tenants
     .command('create <name>')
     .description('create a tenant; its API key and signing secret are shown this once')
@@ -43,9 +41,7 @@ export function tenantCommands(program: Command): void {
       }),
     );
 
-  const keys = withConnection(
-    program.command('keys').description("issue and revoke a tenant's API keys (operator key)"),
-  );
+  const keys = program.command('keys').description("issue and revoke a tenant's API keys (operator key)");
   keys
     .command('create <tenantId>')
     .description('issue another API key for a tenant (shown this once; older keys stay valid)')
