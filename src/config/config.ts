@@ -85,6 +85,8 @@ const environment = z.object({
   ENDPOINT_DISABLE_AFTER: duration.default(5 * 86_400_000),
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT: duration.default(25_000),
+  HTTP_HEADERS_TIMEOUT: duration.default(10_000).refine((ms) => ms >= 1_000, 'must be at least 1s'),
+  HTTP_REQUEST_TIMEOUT: duration.default(30_000).refine((ms) => ms >= 1_000, 'must be at least 1s'),
   WORKER_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_CONCURRENCY: integer(1, 1000).default(100),
   DELIVERY_ENDPOINT_CONCURRENCY: integer(1, 1000).default(25),
@@ -129,6 +131,9 @@ const configSchema = environment.transform((e) => ({
   endpointDisableAfterMs: e.ENDPOINT_DISABLE_AFTER,
   bodyLimitBytes: e.BODY_LIMIT,
   shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  /** A request's headers must have arrived within this, and its whole body within httpRequestTimeoutMs. */
+  httpHeadersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT, e.HTTP_REQUEST_TIMEOUT),
+  httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT,
   workerConcurrency: e.WORKER_CONCURRENCY,
   deliveryConcurrency: e.DELIVERY_CONCURRENCY,
   deliveryEndpointConcurrency: e.DELIVERY_ENDPOINT_CONCURRENCY,

@@ -29,6 +29,11 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     frameworkErrors: (error, _request, reply) => sendProblem(reply, 400, error.message),
     // Keep-alive sockets with no request in flight are closed at shutdown instead of holding it open.
     forceCloseConnections: 'idle',
+    // A client trickling its request (a byte every few seconds) would hold a socket for ever: Fastify turns
+    // Node's request timeout off. Headers and the whole request each get a limit (answered 408, then closed),
+    // checked every second rather than Node's default 30. Responses (event streams, long polls) are not limited.
+    requestTimeout: ctx.config.httpRequestTimeoutMs,
+    http: { headersTimeout: ctx.config.httpHeadersTimeoutMs, connectionsCheckingInterval: 1_000 },
   });
 
   app.setValidatorCompiler(validatorCompiler);

@@ -134,7 +134,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   }
   const status =
     error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify(problem(status, 'The HTTP request could not be parsed.'));
+  const detail =
+    status === 408
+      ? 'The request was not received in time (HTTP_HEADERS_TIMEOUT, HTTP_REQUEST_TIMEOUT).'
+      : 'The HTTP request could not be parsed.';
+  const body = JSON.stringify(problem(status, detail));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
