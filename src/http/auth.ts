@@ -48,3 +48,18 @@ export async function requireTenant(request: FastifyRequest, _reply: FastifyRepl
 export function tenantOf(request: FastifyRequest): string {
   return request.principal.tenantId as string;
 }
+
+/**
+ * A signal for a response that outlives the request's authentication (an event stream, a long poll): aborted
+ * when `draining` is, or when the key that opened it is revoked.
+ */
+export function untilRevoked(
+  ctx: Needs<'principals'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  draining: AbortSignal,
+): AbortSignal {
+  const watch = ctx.principals.watch(request.principal.keyId);
+  reply.raw.once('close', watch.release);
+  return AbortSignal.any([draining, watch.signal]);
+}

@@ -27,8 +27,8 @@ export interface Notifications {
   onJobChange(jobId: string, listener: () => void): () => void;
   /** Calls `listener` with a job id whose cancellation was requested, or with no id after a reconnect. */
   onCancelRequest(listener: (jobId?: string) => void): () => void;
-  /** Calls `listener` when an API key was revoked somewhere, and after a reconnect. */
-  onKeysChange(listener: () => void): () => void;
+  /** Calls `listener` with the id of an API key revoked somewhere, or with no id after a reconnect. */
+  onKeysChange(listener: (keyId?: string) => void): () => void;
   /**
    * Calls `listener` when messages fell due (new, resent, replayed) with their receivers when known, and
    * after a reconnect (with none: any may have work).
@@ -60,7 +60,7 @@ export async function startNotifications(url: string, log: Logger): Promise<Noti
           // A batched change names its jobs comma-separated.
           if (channel === JOB_CHANNEL) for (const id of (payload ?? '').split(',')) emitter.emit(`job:${id}`);
           else if (channel === CANCEL_CHANNEL) emitter.emit('cancel', payload);
-          else if (channel === KEYS_CHANNEL) emitter.emit('keys');
+          else if (channel === KEYS_CHANNEL) emitter.emit('keys', payload);
           else if (channel === DELIVERY_CHANNEL)
             emitter.emit('deliveries', payload ? payload.split(',') : []);
           else if (channel === JOBS_DUE_CHANNEL) emitter.emit('jobs-due');
@@ -131,7 +131,7 @@ export async function startNotifications(url: string, log: Logger): Promise<Noti
   return {
     onJobChange: (jobId, listener) => subscribe(`job:${jobId}`, listener, listener),
     onCancelRequest: (listener) => subscribe('cancel', listener, () => listener()),
-    onKeysChange: (listener) => subscribe('keys', listener, listener),
+    onKeysChange: (listener) => subscribe('keys', listener, () => listener()),
     onDeliveriesDue: (listener) => subscribe('deliveries', listener, () => listener([])),
     onJobsDue: (listener) => subscribe('jobs-due', listener, listener),
     closing: closing.signal,

@@ -75,6 +75,16 @@ export async function revokeKey(db: Queryable, tenantId: string, keyId: string):
 
 export const KEYS_CHANNEL = 'hookrelay_keys';
 
+/** Which of these keys are revoked (or gone). */
+export async function revokedKeyIds(db: Queryable, ids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from unnest($1::text[]) as given(id)
+      where not exists (select 1 from api_keys k where k.id = given.id and k.revoked_at is null)`,
+    [ids],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** One unique-index lookup per request, whatever the number of keys. */
 export async function findPrincipalByKeyHash(db: Queryable, hash: Buffer): Promise<Principal | undefined> {
   const { rows } = await db.query<{ id: string; tenant_id: string | null; role: Principal['role'] }>(

@@ -1,10 +1,11 @@
 // Who an API key is, remembered for a few seconds: a database lookup per request was a fifth of intake's cost.
 // A revocation anywhere notifies every process, which forgets all it remembers; the short lifetime bounds how
-// long a key could outlive its revocation if that notification were lost.
+// long a key could outlive its revocation if that notification were lost. The same notification ends the
+// event streams and long polls that a revoked key opened.
 import { LRUCache } from 'lru-cache';
 import type { Notifications } from '../queue/notifications.ts';
 import type { Pool } from '../store/pool.ts';
-import { findPrincipalByKeyHash, type Principal } from '../store/tenants.ts';
+import { findPrincipalByKeyHash, type Principal, revokedKeyIds } from '../store/tenants.ts';
 
 /** Who a key stands for: its id, its tenant (none for the operator) and its role. */
 export type { Principal };
@@ -16,6 +17,11 @@ export interface PrincipalCache {
   find(keyHash: Buffer): Promise<Principal | undefined>;
   /** Forgets every key now: the process that revoked one must not wait for its own notification. */
   forget(): void;
+  /**
+   * A signal aborted when the key is revoked, for a response that outlives its authentication (an event
+   * stream, a long poll). `release` when the response ends.
+   */
+  watch(keyId: string): { signal: AbortSignal; release(): void };
 }
 
 export function createPrincipalCache(pool: Pool, notifications: Notifications): PrincipalCache {
@@ -33,9 +39,36 @@ export function createPrincipalCache(pool: Pool, notifications: Notifications): 
   const forget = () => {
     generation += 1;
   };
-  notifications.onKeysChange(forget);
+  const watched = new Map<string, Set<AbortController>>();
+  const end = (keyId: string) => {
+    for (const controller of watched.get(keyId) ?? []) controller.abort(new Error(`key ${keyId} revoked`));
+    watched.delete(keyId);
+  };
+  notifications.onKeysChange((keyId) => {
+    forget();
+    if (keyId !== undefined) return end(keyId);
+    // After a reconnect, revocations may have been missed: ask about the keys that hold responses open.
+    if (watched.size > 0)
+      revokedKeyIds(pool, [...watched.keys()]).then(
+        (ids) => ids.forEach(end),
+        () => undefined,
+      );
+  });
   return {
     forget,
+    watch(keyId) {
+      const controller = new AbortController();
+      const holders = watched.get(keyId) ?? new Set();
+      holders.add(controller);
+      watched.set(keyId, holders);
+      return {
+        signal: controller.signal,
+        release() {
+          holders.delete(controller);
+          if (holders.size === 0 && watched.get(keyId) === holders) watched.delete(keyId);
+        },
+      };
+    },
     async find(keyHash) {
       return (await cache.fetch(`${generation}:${keyHash.toString('hex')}`))?.principal;
     },

@@ -5,7 +5,7 @@ import { jobStatus, jobView } from '../../api/job-view.ts';
 import * as jobs from '../../api/jobs.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
-import { tenantOf } from '../auth.ts';
+import { tenantOf, untilRevoked } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 import { streamEvents } from '../sse.ts';
@@ -49,7 +49,7 @@ const submitBody = z
   });
 
 export function jobRoutes(
-  ctx: Needs<'config' | 'intake' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'intake' | 'metrics' | 'notifications' | 'outbound' | 'pool' | 'principals'>,
   draining: AbortSignal,
 ): FastifyPluginAsyncZod {
   return async (app) => {
@@ -118,8 +118,14 @@ export function jobRoutes(
           response: { 200: jobView },
         },
       },
-      async (request) =>
-        jobs.show(ctx, tenantOf(request), request.params.id, request.query.waitSeconds * 1000, draining),
+      async (request, reply) =>
+        jobs.show(
+          ctx,
+          tenantOf(request),
+          request.params.id,
+          request.query.waitSeconds * 1000,
+          request.query.waitSeconds > 0 ? untilRevoked(ctx, request, reply, draining) : draining,
+        ),
     );
 
     app.get(
@@ -148,7 +154,8 @@ export function jobRoutes(
         },
       },
       async (request, reply) => {
-        streamEvents(request, reply, await jobs.follow(ctx, tenantOf(request), request.params.id, draining));
+        const stop = untilRevoked(ctx, request, reply, draining);
+        streamEvents(request, reply, await jobs.follow(ctx, tenantOf(request), request.params.id, stop));
       },
     );
 
