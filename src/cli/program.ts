@@ -53,6 +53,21 @@ export function hookrelayProgram(): Command {
       await migrateCommand().then(() => process.exit(0), exitWith);
     });
 
+  program
+    .command('openapi')
+    .description("print the HTTP API's OpenAPI document (as GET /openapi.json serves it), without a database")
+    .addHelpText('after', '\nExample:\n  $ hookrelay openapi > openapi.json')
+    .action(async () => {
+      const [{ openApiDocument }, { exitWith }] = await Promise.all([
+        import('../http/openapi-document.ts'),
+        import('./report.ts'),
+      ]);
+      await openApiDocument().then(
+        (document) => process.stdout.write(`${JSON.stringify(document, null, 2)}\n`),
+        exitWith,
+      );
+    });
+
   withConnection(program);
   tenantCommands(program);
   endpointCommands(program);
