@@ -206,6 +206,19 @@ t.test('jobs: input from a file, idempotency keys, disabling an endpoint', async
     (await hookrelay(['endpoints', 'show', made.id, '--json'])).stdout,
   );
   t.match(updated, { disabled: false, rateLimitPerSecond: 5 });
+  const secret = json<{ secret: string }>(
+    (await hookrelay(['endpoints', 'show', made.id, '--reveal', '--json'])).stdout,
+  ).secret;
+  t.match(secret, /^whsec_[A-Za-z0-9+/=]{20,}$/, '--reveal shows the secret');
+  for (const args of [
+    ['show', made.id],
+    ['show', made.id, '--json'],
+    ['update', made.id, '--rate-limit', '6'],
+  ]) {
+    const printed = await hookrelay(['endpoints', ...args]);
+    t.notMatch(printed.stdout, secret, `endpoints ${args.join(' ')} masks the secret`);
+    t.match(printed.stdout, /whsec_•+/);
+  }
   const nothing = await hookrelay(['endpoints', 'update', made.id]);
   t.equal(nothing.code, 1);
   t.match(nothing.stderr, /nothing to change/);

@@ -74,8 +74,8 @@ t.teardown(() => browser.close());
 /** Script errors and console errors per page: a script or style the page policy refused shows up here. */
 const pageErrors = new WeakMap<Page, string[]>();
 
-async function logIn(key: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function logIn(key: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors: string[] = [];
   pageErrors.set(page, errors);
@@ -109,7 +109,54 @@ t.test('a wrong key is refused at the login form', async (t) => {
   await page.waitForSelector('#notice.error');
   t.match(await page.textContent('#notice'), /Unauthorized|API key/);
   t.ok(await page.isVisible('input[name=key]'), 'still on the login form');
+  t.notOk(await page.isVisible('nav'), 'the login page shows no navigation');
   await context.close();
+});
+
+t.test('logging out leaves the login form, without the navigation', async (t) => {
+  const page = await logIn(tenantA.apiKey);
+  t.ok(await page.isVisible('nav'), 'logged in: the navigation shows');
+  await page.click('button:text("Log out")');
+  await page.waitForSelector('input[name=key]');
+  t.notOk(await page.isVisible('nav'), 'logged out: it does not');
+  t.notOk(await page.isVisible('button:text("Log out")'));
+});
+
+t.test('long lists page: the count shown, and more on request', async (t) => {
+  const many = (await admin('POST', '/v1/admin/tenants', { name: 'many' })).body as { apiKey: string };
+  const manyApi = client(base, many.apiKey);
+  for (let i = 0; i < 60; i++) await manyApi('POST', '/v1/jobs', { type: 'echo', input: { i } });
+  const page = await logIn(many.apiKey);
+  await page.waitForSelector('.paging');
+  t.equal(await page.locator('tbody tr').count(), 50, 'one page of 50');
+  t.match(await page.textContent('.paging'), /Showing 50 jobs; there are more\./);
+  await page.click('button:text("Show 50 more")');
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 60);
+  t.match(await page.textContent('.paging'), /Showing 60 jobs, all there are\./);
+  // The live refresh keeps what was opened.
+  await page.waitForTimeout(2_500);
+  t.equal(await page.locator('tbody tr').count(), 60, 'a refresh keeps the rows shown');
+  noErrors(t, page);
+});
+
+t.test('on a 390 px phone screen nothing overflows the page and the header is whole', async (t) => {
+  const page = await logIn(tenantA.apiKey, { width: 390, height: 800 });
+  for (const hash of ['#/jobs', '#/messages', '#/dead-letters', `#/endpoints/${endpoint.id}`]) {
+    await page.goto(`${base}/console/${hash}`);
+    await page.waitForSelector('h1');
+    await page.waitForLoadState('networkidle');
+    const { scrollWidth, headerRight } = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      headerRight: Math.max(
+        ...[...document.querySelectorAll('header a, header button')].map(
+          (e) => e.getBoundingClientRect().right,
+        ),
+      ),
+    }));
+    t.ok(scrollWidth <= 390, `${hash}: the page is ${scrollWidth} px wide`);
+    t.ok(headerRight <= 390, `${hash}: the header's links end at ${headerRight} px`);
+  }
+  noErrors(t, page);
 });
 
 t.test('find a dead letter, replay it, see it delivered', async (t) => {
@@ -209,6 +256,14 @@ t.test('discard one, replay selected, replay all matching, rotate the secret, re
     heights.some(([kind, height]) => kind === 'bad' && (height as number) > 0),
     'and failures',
   );
+  const axis = await page.$$eval('svg.chart text', (texts) => texts.map((text) => text.textContent));
+  t.match(axis[0], /\d.*\d\d:\d\d/, `the axis starts with a date and a time: ${axis[0]}`);
+  t.notMatch(axis.join(' '), /AM|PM/, 'on a 24-hour clock');
+  t.not(await page.textContent('#secret'), endpoint.secret, 'the secret is masked');
+  t.match(await page.textContent('#secret'), /^whsec_•+$/);
+  await page.click('button:text("Reveal")');
+  t.equal(await page.textContent('#secret'), endpoint.secret, 'Reveal shows it');
+  await page.click('button:text("Hide")');
   await page.click('button:text("Rotate secret")');
   await page.waitForSelector('#notice:text("Secret rotated")');
   const shown = await page.textContent('#secret');

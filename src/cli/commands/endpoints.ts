@@ -12,6 +12,7 @@ interface Endpoint {
   rateLimitPerSecond: number | null;
   disabled: boolean;
   createdAt: string;
+  secret: string;
 }
 
 interface Stats {
@@ -64,6 +65,9 @@ const rate = (stats: Stats) =>
     ? 'no attempts in 24 h'
     : `${(stats.successRate * 100).toFixed(1)} % of ${stats.succeeded + stats.failed} attempts in 24 h`;
 
+/** `whsec_` and a run of dots: enough to tell it is there, nothing to use. */
+const masked = (secret: string) => `${secret.slice(0, 6)}${'•'.repeat(16)} (--reveal shows it)`;
+
 export function endpointCommands(program: Command): void {
   const endpoints = program.command('endpoints').description('the receivers webhooks go to');
 
@@ -101,15 +105,21 @@ export function endpointCommands(program: Command): void {
 
   endpoints
     .command('show <id>')
-    .description('one endpoint, with its success rate over the last 24 hours')
-    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints show ep_01J…')
+    .description('one endpoint, with its success rate over the last 24 hours (the secret masked)')
+    .option('--reveal', 'show the signing secret itself')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hookrelay endpoints show ep_01J…\n  $ hookrelay endpoints show ep_01J… --reveal --json | jq -r .secret',
+    )
     .action(
-      action(async (id: string, _options: object, command: Command) => {
+      action(async (id: string, options: { reveal?: boolean }, command: Command) => {
         const s = session(command);
-        const [endpoint, stats] = await Promise.all([
+        const [fetched, stats] = await Promise.all([
           s.api.call<Endpoint>('GET', path(id)),
           s.api.call<Stats>('GET', path(id, '/stats')),
         ]);
+        // A terminal is often shared (a screen, a recording, a colleague): the secret only when asked for.
+        const endpoint = options.reveal ? fetched : { ...fetched, secret: masked(fetched.secret) };
         if (s.json) return printJson({ ...endpoint, stats });
         printRecord({ ...endpoint, 'success rate': rate(stats) });
       }),
@@ -136,7 +146,8 @@ export function endpointCommands(program: Command): void {
           };
           if (Object.keys(body).length === 0)
             throw new UsageError('nothing to change: give at least one option');
-          const updated = await s.api.call<Endpoint>('PATCH', path(id), { body });
+          const changed = await s.api.call<Endpoint>('PATCH', path(id), { body });
+          const updated = { ...changed, secret: masked(changed.secret) };
           if (s.json) return printJson(updated);
           printRecord(updated);
         },

@@ -39,7 +39,15 @@ export function attemptsChart(stats) {
       ),
     ];
   });
-  const time = (at) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  // The window may span days: the axis says the date as well as the time, on a 24-hour clock.
+  const time = (at) =>
+    new Date(at).toLocaleString([], {
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
   return svg(
     'svg',
     { class: 'chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': 'attempts over time' },

@@ -18,29 +18,36 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-/** A table of `rows`; each column is `[heading, row => cell]`, a cell being text or an element. */
+/**
+ * A table of `rows`; each column is `[heading, row => cell]`, a cell being text or an element. It scrolls
+ * sideways in its own box when the screen is narrower than it.
+ */
 export function table(columns, rows, empty = 'Nothing here yet.') {
   if (rows.length === 0) return h('p', { class: 'muted' }, empty);
   return h(
-    'table',
-    {},
+    'div',
+    { class: 'scroll' },
     h(
-      'thead',
+      'table',
       {},
       h(
-        'tr',
+        'thead',
         {},
-        columns.map(([heading]) => h('th', {}, heading)),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      rows.map((row) =>
         h(
           'tr',
           {},
-          columns.map(([, cell, className]) => h('td', { class: className }, cell(row) ?? '')),
+          columns.map(([heading]) => h('th', {}, heading)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map((row) =>
+          h(
+            'tr',
+            {},
+            columns.map(([, cell, className]) => h('td', { class: className }, cell(row) ?? '')),
+          ),
         ),
       ),
     ),
@@ -79,6 +86,38 @@ export function excerpt(value, max = 80) {
   if (value === null || value === undefined) return '';
   const text = (typeof value === 'string' ? value : JSON.stringify(value)).replace(/\s+/g, ' ');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * A signing secret, masked until the operator asks to see it (a screen share or a shoulder should not show
+ * it). `reveal()` shows it, as after a rotation, when the new one is what the operator came for.
+ */
+export function secretField(secret) {
+  let shown = false;
+  const text = h('span', { class: 'mono', id: 'secret' });
+  const toggle = h('button', { type: 'button', class: 'secondary small', onclick: () => set(!shown) });
+  const copy = h(
+    'button',
+    {
+      type: 'button',
+      class: 'secondary small',
+      onclick: () => navigator.clipboard?.writeText(secret),
+    },
+    'Copy',
+  );
+  function set(visible) {
+    shown = visible;
+    text.textContent = shown ? secret : `${secret.slice(0, 6)}${'•'.repeat(16)}`;
+    toggle.textContent = shown ? 'Hide' : 'Reveal';
+  }
+  set(false);
+  return {
+    element: h('span', { class: 'row-actions' }, text, toggle, copy),
+    reveal(next) {
+      secret = next;
+      set(true);
+    },
+  };
 }
 
 /** Replaces what `container` shows. */

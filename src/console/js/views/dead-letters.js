@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { badge, excerpt, h, link, show, table, when } from '../dom.js';
 import { tell } from '../notice.js';
+import { pagedList } from '../paging.js';
 
 const REASONS = ['', 'exhausted', 'gone', 'endpoint_disabled', 'endpoint_deleted'];
 
@@ -10,6 +11,7 @@ const instant = (input) => (input.value ? new Date(input.value).toISOString() : 
 
 export function deadLettersView(params) {
   const selected = new Set();
+  const pages = pagedList('/v1/dead-letters', 100);
   return {
     async render(main) {
       const endpoint = h('input', {
@@ -52,9 +54,22 @@ export function deadLettersView(params) {
       }
       async function replayChosen() {
         const ids = [...selected];
-        for (const id of ids) await api('POST', `/v1/dead-letters/${encodeURIComponent(id)}/replay`);
+        let skipped = 0;
+        for (const id of ids) {
+          try {
+            await api('POST', `/v1/dead-letters/${encodeURIComponent(id)}/replay`);
+          } catch (error) {
+            // Replayed meanwhile (another operator, another tab): a dead letter is replayed once.
+            if (error.problem?.status !== 409) throw error;
+            skipped += 1;
+          }
+        }
         selected.clear();
-        tell(`Replayed ${ids.length} dead letter${ids.length === 1 ? '' : 's'}.`);
+        const replayed = ids.length - skipped;
+        tell(
+          `Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'}.` +
+            (skipped ? ` ${skipped} had been replayed already.` : ''),
+        );
         await refresh();
       }
       async function replayMatching() {
@@ -68,10 +83,8 @@ export function deadLettersView(params) {
         await refresh();
       }
       const refresh = async () => {
-        const page = await api('GET', '/v1/dead-letters', {
-          query: { ...filter(), ...(pending.checked && { replayed: false }), limit: 100 },
-        });
-        for (const id of selected) if (!page.data.some((d) => d.id === id)) selected.delete(id);
+        const page = await pages.load({ ...filter(), ...(pending.checked && { replayed: false }) });
+        for (const id of selected) if (!page.rows.some((d) => d.id === id)) selected.delete(id);
         replaySelected.disabled = selected.size === 0;
         const pick = (letter) =>
           h('input', {
@@ -130,9 +143,10 @@ export function deadLettersView(params) {
                   ),
               ],
             ],
-            page.data,
+            page.rows,
             'No dead letters match.',
           ),
+          pages.footer(page, 'dead letters', refresh),
         );
       };
       const form = h(
@@ -141,6 +155,7 @@ export function deadLettersView(params) {
           class: 'filters',
           onsubmit: (event) => {
             event.preventDefault();
+            pages.reset();
             guarded(refresh);
           },
         },

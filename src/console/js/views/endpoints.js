@@ -2,7 +2,7 @@
 // secret rotation, a test event, and enabling or disabling it.
 import { api } from '../api.js';
 import { attemptsChart } from '../chart.js';
-import { badge, fields, h, link, show, table, when } from '../dom.js';
+import { badge, fields, h, link, secretField, show, table, when } from '../dom.js';
 import { tell } from '../notice.js';
 
 const rate = (stats) =>
@@ -58,7 +58,7 @@ export function endpointView(id) {
           },
           ['1h', '24h', '7d'].map((w) => h('option', { value: w, selected: w === span }, w)),
         );
-        const secret = h('span', { class: 'mono', id: 'secret' }, endpoint.secret);
+        const secret = secretField(endpoint.secret);
         const act = (label, work, className = 'secondary') =>
           h(
             'button',
@@ -84,7 +84,7 @@ export function endpointView(id) {
             ['Events', endpoint.eventTypes?.join(', ') ?? 'every job event'],
             ['Rate limit', endpoint.rateLimitPerSecond ? `${endpoint.rateLimitPerSecond}/s` : 'none'],
             ['Description', endpoint.description],
-            ['Signing secret', secret],
+            ['Signing secret', secret.element],
             ['Created', when(endpoint.createdAt)],
           ]),
           h(
@@ -92,7 +92,7 @@ export function endpointView(id) {
             { class: 'actions more' },
             act('Rotate secret', async () => {
               const { secret: next } = await api('POST', path(id, '/secret/rotate'));
-              secret.textContent = next;
+              secret.reveal(next);
               tell('Secret rotated. The previous one keeps signing beside it for 24 hours.');
             }),
             act('Send test event', async () => {

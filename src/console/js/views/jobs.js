@@ -1,6 +1,7 @@
 // Jobs: the list with live status and progress, and one job with its deliveries.
 import { api } from '../api.js';
 import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
+import { pagedList } from '../paging.js';
 
 const STATUSES = ['', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -9,6 +10,7 @@ const progress = (job) =>
 
 export function jobsView() {
   let status = '';
+  const pages = pagedList('/v1/jobs', 50);
   return {
     async render(main) {
       const body = h('div');
@@ -18,6 +20,7 @@ export function jobsView() {
           name: 'status',
           onchange: () => {
             status = filter.value;
+            pages.reset();
             refresh();
           },
         },
@@ -30,7 +33,7 @@ export function jobsView() {
         body,
       );
       const refresh = async () => {
-        const page = await api('GET', '/v1/jobs', { query: { status, limit: 50 } });
+        const page = await pages.load({ status });
         show(
           body,
           table(
@@ -42,9 +45,10 @@ export function jobsView() {
               ['Attempts', (j) => `${j.attempts}/${j.maxAttempts}`],
               ['Created', (j) => when(j.createdAt)],
             ],
-            page.data,
+            page.rows,
             'No jobs yet.',
           ),
+          pages.footer(page, 'jobs', refresh),
         );
       };
       await refresh();

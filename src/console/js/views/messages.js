@@ -2,9 +2,11 @@
 import { api } from '../api.js';
 import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
 import { tell } from '../notice.js';
+import { pagedList } from '../paging.js';
 
 export function messagesView(params) {
   const filter = { endpointId: params.get('endpointId') ?? '', status: params.get('status') ?? '' };
+  const pages = pagedList('/v1/messages', 50);
   return {
     async render(main) {
       const body = h('div');
@@ -24,6 +26,7 @@ export function messagesView(params) {
             event.preventDefault();
             filter.endpointId = endpoint.value.trim();
             filter.status = status.value;
+            pages.reset();
             refresh().catch((error) => tell(error.message, true));
           },
         },
@@ -33,7 +36,7 @@ export function messagesView(params) {
       );
       show(main, h('h1', {}, 'Messages'), form, body);
       const refresh = async () => {
-        const page = await api('GET', '/v1/messages', { query: { ...filter, limit: 50 } });
+        const page = await pages.load(filter);
         show(
           body,
           table(
@@ -51,9 +54,10 @@ export function messagesView(params) {
               ],
               ['Created', (m) => when(m.createdAt)],
             ],
-            page.data,
+            page.rows,
             'No messages match.',
           ),
+          pages.footer(page, 'messages', refresh),
         );
       };
       await refresh();
