@@ -1,12 +1,16 @@
 # syntax=docker/dockerfile:1
 # Production image: Node 24 runs the TypeScript sources directly (type stripping), so there is no build step;
-# the first stage only installs production dependencies.
-FROM node:24-slim AS deps
+# the first stage only installs production dependencies. `npm run image` builds it (docker or buildah).
+# BASE: an image with Node 24, npm and a `node` user; container/base.sh makes one where node:24-slim cannot be
+# pulled.
+ARG BASE=node:24-slim
+
+FROM ${BASE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:24-slim
+FROM ${BASE}
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
