@@ -36,3 +36,18 @@ for (const name of [
   );
 for (const [name, command] of commands)
   t.match(helpOf(command), /Examples?:\n\s+\$ hookrelay /, `${name} --help shows an example`);
+
+t.test('the help names the URL a command will call', async (t) => {
+  const jobsList = (program: Command) =>
+    program.commands.find((c) => c.name() === 'jobs')?.commands.find((c) => c.name() === 'list') as Command;
+  t.match(helpOf(jobsList(hookrelayProgram())), /default: http:\/\/127\.0\.0\.1:3000\)/);
+  const before = process.env.HOOKRELAY_URL;
+  process.env.HOOKRELAY_URL = 'https://hooks.example.com';
+  t.teardown(() => {
+    if (before === undefined) delete process.env.HOOKRELAY_URL;
+    else process.env.HOOKRELAY_URL = before;
+  });
+  const help = helpOf(jobsList(hookrelayProgram())).replace(/\s+/g, ' ');
+  t.match(help, 'default: https://hooks.example.com, from HOOKRELAY_URL');
+  t.notMatch(help, '127.0.0.1:3000', 'not the default it does not use');
+});

@@ -16,16 +16,20 @@ interface GlobalOptions {
   json?: boolean;
 }
 
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+
 /**
  * The options every client command takes, on the program itself: they work before the command or after it
- * (`hookrelay --url … jobs list`, `hookrelay jobs list --url …`), and the environment is read when parsing.
+ * (`hookrelay --url … jobs list`, `hookrelay jobs list --url …`).
  */
 export function withConnection(program: Command): Command {
   return program
     .addOption(
-      new Option('--url <url>', 'client commands: the hookrelay service to call')
-        .env('HOOKRELAY_URL')
-        .default('http://127.0.0.1:3000'),
+      // The help says which URL a command will call: HOOKRELAY_URL's value when it is set.
+      new Option('--url <url>', 'client commands: the hookrelay service to call (env HOOKRELAY_URL)').default(
+        process.env.HOOKRELAY_URL ?? DEFAULT_URL,
+        process.env.HOOKRELAY_URL ? `${process.env.HOOKRELAY_URL}, from HOOKRELAY_URL` : DEFAULT_URL,
+      ),
     )
     .addOption(
       new Option(
