@@ -11,7 +11,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM ${BASE}
-ENV NODE_ENV=production \
+# A base may trust extra CAs for its builds (container/base.sh: the build machine's TLS proxy); the service
+# trusts only Node's own list.
+ENV NODE_EXTRA_CA_CERTS= \
+    NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     HOOKRELAY_DATA_DIR=/data

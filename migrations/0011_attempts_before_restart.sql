@@ -2,10 +2,8 @@
 -- so a message's page could say "1 attempt" above four. The attempts of earlier schedules are kept here: a
 -- message's attempt count (the API's attemptCount, a dead letter's attempts, the webhook-attempt header) is
 -- earlier_attempts + attempts everywhere.
+--
+-- A constant default makes this a change to the catalogue only, over in moments however large the table. No
+-- backfill: counting every message's attempts would hold this lock on `messages` for as long as that took,
+-- stopping deliveries. Messages resent or replayed before this version go on counting from their last restart.
 alter table messages add column earlier_attempts integer not null default 0;
-
--- Messages restarted before this column existed: their earlier attempts are the recorded ones beyond the count.
-update messages m
-   set earlier_attempts = greatest(0, a.n - m.attempts)
-  from (select message_id, count(*)::int as n from attempts group by message_id) a
- where a.message_id = m.id and a.n > m.attempts;

@@ -54,18 +54,17 @@ export function hookrelayProgram(): Command {
     });
 
   program
-    .command('openapi')
-    .description("print the HTTP API's OpenAPI document (as GET /openapi.json serves it), without a database")
-    .addHelpText('after', '\nExample:\n  $ hookrelay openapi > openapi.json')
-    .action(async () => {
-      const [{ openApiDocument }, { exitWith }] = await Promise.all([
+    .command('openapi [file]')
+    .description(
+      "write the HTTP API's OpenAPI document (as GET /openapi.json serves it) to the file or stdout, without a database",
+    )
+    .addHelpText('after', '\nExample:\n  $ hookrelay openapi docs/openapi.json')
+    .action(async (file?: string) => {
+      const [{ writeOpenApi }, { exitWith }] = await Promise.all([
         import('../http/openapi-document.ts'),
         import('./report.ts'),
       ]);
-      await openApiDocument().then(
-        (document) => process.stdout.write(`${JSON.stringify(document, null, 2)}\n`),
-        exitWith,
-      );
+      await writeOpenApi(file).catch(exitWith);
     });
 
   withConnection(program);

@@ -90,7 +90,7 @@ async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promi
 }
 
 export async function showEndpoint(
-  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
+  ctx: Needs<'pool' | 'secrets'>,
   tenantId: string,
   id: string,
 ): Promise<EndpointView> {
@@ -99,7 +99,7 @@ export async function showEndpoint(
 
 /** One page, newest first: `limit` of them, and one more if there is a next page. */
 export async function listEndpointsOf(
-  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
+  ctx: Needs<'pool' | 'secrets'>,
   tenantId: string,
   page: { limit: number; before?: string },
 ): Promise<EndpointView[]> {

@@ -18,6 +18,9 @@ function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, detail, { headers: { 'www-authenticate': 'Bearer' } });
 }
 
+/** A long poll whose key was revoked while it waited: it answers as the key would now. */
+export const keyRevoked = () => unauthorized('The API key was revoked.');
+
 export function authenticate(ctx: Needs<'config' | 'principals'>) {
   return async (request: FastifyRequest) => {
     const header = request.headers.authorization;
@@ -49,17 +52,23 @@ export function tenantOf(request: FastifyRequest): string {
   return request.principal.tenantId as string;
 }
 
-/**
- * A signal for a response that outlives the request's authentication (an event stream, a long poll): aborted
- * when `draining` is, or when the key that opened it is revoked.
- */
+/** A response that outlives its request's authentication (an event stream, a long poll), and when to end it. */
+export interface HeldOpen {
+  /** Aborted when `draining` is, or when the key that opened it is revoked. */
+  stop: AbortSignal;
+  /** Whether it was the key's revocation that ended it: what was read after it must not be answered. */
+  revoked(): boolean;
+}
+
 export function untilRevoked(
   ctx: Needs<'principals'>,
   request: FastifyRequest,
   reply: FastifyReply,
   draining: AbortSignal,
-): AbortSignal {
+): HeldOpen {
   const watch = ctx.principals.watch(request.principal.keyId);
-  reply.raw.once('close', watch.release);
-  return AbortSignal.any([draining, watch.signal]);
+  // A client that hung up during authentication closed the response already: its 'close' has fired.
+  if (reply.raw.closed) watch.release();
+  else reply.raw.once('close', watch.release);
+  return { stop: AbortSignal.any([draining, watch.signal]), revoked: () => watch.signal.aborted };
 }

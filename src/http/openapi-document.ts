@@ -1,7 +1,8 @@
 // The OpenAPI document without a running service: the app is built on a context that holds only the config and
 // a silent log, made ready (which compiles the routes' schemas into the document) and never listens. Whatever
 // else a route would reach fails loudly, so a route that touched the database while being registered would be
-// caught here, not served wrong. `hookrelay openapi` prints it; docs/openapi.json is its output.
+// caught here, not served wrong. `hookrelay openapi` writes it; docs/openapi.json is its output.
+import fs from 'node:fs/promises';
 
 import { loadConfig } from '../config/config.ts';
 import type { AppContext } from '../context.ts';
@@ -22,4 +23,15 @@ export async function openApiDocument(): Promise<unknown> {
   const document = app.swagger();
   await app.close();
   return document;
+}
+
+/** Writes the document to `file` (whole or not at all: through a temporary file) or, with none, to stdout. */
+export async function writeOpenApi(file?: string): Promise<void> {
+  const text = `${JSON.stringify(await openApiDocument(), null, 2)}\n`;
+  if (!file) {
+    process.stdout.write(text);
+    return;
+  }
+  await fs.writeFile(`${file}.tmp`, text);
+  await fs.rename(`${file}.tmp`, file);
 }

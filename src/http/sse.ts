@@ -77,6 +77,8 @@ export function streamEvents<T>(request: FastifyRequest, reply: FastifyReply, so
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   res.on('close', end);
   source.stop.addEventListener('abort', end, { once: true });
-  if (source.stop.aborted) end();
+  // A client that hung up while the request was being authenticated closed the response already: its
+  // 'close' has fired, and would never end this stream.
+  if (source.stop.aborted || res.closed) end();
   else void refresh();
 }

@@ -12,6 +12,8 @@ export type { Principal };
 
 const REMEMBER_MS = 5_000;
 const MAX_KEYS = 10_000;
+/** Longer than a request takes from its authentication to its wait (the cache's own lifetime bounds the rest). */
+const REMEMBER_REVOKED_MS = 60_000;
 
 export interface PrincipalCache {
   find(keyHash: Buffer): Promise<Principal | undefined>;
@@ -40,7 +42,15 @@ export function createPrincipalCache(pool: Pool, notifications: Notifications): 
     generation += 1;
   };
   const watched = new Map<string, Set<AbortController>>();
+  /**
+   * Keys revoked lately, by when: a request authenticated just before a revocation reached this process may
+   * start waiting just after it, and must not wait on.
+   */
+  const revokedLately = new Map<string, number>();
   const end = (keyId: string) => {
+    const now = Date.now();
+    for (const [id, at] of revokedLately) if (now - at > REMEMBER_REVOKED_MS) revokedLately.delete(id);
+    revokedLately.set(keyId, now);
     for (const controller of watched.get(keyId) ?? []) controller.abort(new Error(`key ${keyId} revoked`));
     watched.delete(keyId);
   };
@@ -58,6 +68,10 @@ export function createPrincipalCache(pool: Pool, notifications: Notifications): 
     forget,
     watch(keyId) {
       const controller = new AbortController();
+      if (revokedLately.has(keyId)) {
+        controller.abort(new Error(`key ${keyId} revoked`));
+        return { signal: controller.signal, release: () => undefined };
+      }
       const holders = watched.get(keyId) ?? new Set();
       holders.add(controller);
       watched.set(keyId, holders);

@@ -210,15 +210,16 @@ t.test('jobs: input from a file, idempotency keys, disabling an endpoint', async
     (await hookrelay(['endpoints', 'show', made.id, '--reveal', '--json'])).stdout,
   ).secret;
   t.match(secret, /^whsec_[A-Za-z0-9+/=]{20,}$/, '--reveal shows the secret');
-  for (const args of [
-    ['show', made.id],
-    ['show', made.id, '--json'],
-    ['update', made.id, '--rate-limit', '6'],
-  ]) {
+  for (const args of [['show', made.id], ['update', made.id, '--rate-limit', '6'], ['list']]) {
     const printed = await hookrelay(['endpoints', ...args]);
     t.notMatch(printed.stdout, secret, `endpoints ${args.join(' ')} masks the secret`);
-    t.match(printed.stdout, /whsec_•+/);
+    if (args[0] !== 'list') t.match(printed.stdout, /whsec_•+ \(--reveal shows it\)/);
+    const json = await hookrelay(['endpoints', ...args, '--json']);
+    t.notMatch(json.stdout, secret, `endpoints ${args.join(' ')} --json leaves the secret out`);
+    t.notMatch(json.stdout, '"secret"');
   }
+  const listed = await hookrelay(['endpoints', 'list', '--json', '--reveal']);
+  t.match(listed.stdout, secret, 'list --reveal --json has it');
   const nothing = await hookrelay(['endpoints', 'update', made.id]);
   t.equal(nothing.code, 1);
   t.match(nothing.stderr, /nothing to change/);
@@ -302,5 +303,12 @@ t.test("what others wrote reaches the operator's terminal escaped, never as cont
     t.notMatch(stdout + stderr, /(?![\t\n])[\p{Cc}\u202e]/u, 'no control character printed');
   }
   t.match(printed[0]?.stdout, '\\u001b]0;pwned\\u0007', "the receiver's response, escaped");
+  const asJson = await hookrelay(['messages', 'show', messages[0]?.id as string, '--json']);
+  t.notMatch(asJson.stdout, /(?![\t\n])[\p{Cc}\u202e]/u, 'JSON output escapes them too');
+  t.equal(
+    json<{ attempts: Array<{ responseBody: string }> }>(asJson.stdout).attempts[0]?.responseBody,
+    `down ${hostile}`,
+    '… and parses back to the same text',
+  );
   t.match(printed[1]?.stdout, '\\u202etxt.exe', 'the description, escaped');
 });

@@ -30,6 +30,7 @@ interface ImageConfig {
       User: string;
       WorkingDir: string;
       Cmd: string[];
+      Env: string[];
       Healthcheck?: { Test: string[] };
     };
   };
@@ -66,6 +67,10 @@ t.test('the image keeps what the Dockerfile says', async (t) => {
     'serve',
   ]);
   t.match(config.Healthcheck?.Test, ['CMD', 'node', '-e', /healthz/], 'the HEALTHCHECK survived the build');
+  t.ok(
+    config.Env.includes('NODE_EXTRA_CA_CERTS='),
+    "the service trusts no CA the base's builds did (only Node's own list)",
+  );
 });
 
 t.test('run against a Postgres: ready, healthy, a job delivered, stopped by SIGTERM', async (t) => {

@@ -37,8 +37,17 @@ function table(head?: string[]) {
   return new Table({ ...(head && { head }), style: tty ? {} : { head: [], border: [] } });
 }
 
+/**
+ * JSON as the command prints it. JSON.stringify escapes C0 controls in strings but leaves DEL, C1, the line
+ * separators and bidirectional controls raw; `printable` writes those as `\u` escapes too, which is still the
+ * same JSON to a parser and nothing a terminal acts on.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return printable(JSON.stringify(value, null, indent));
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value, 2)}\n`);
 }
 
 export function printTable<T>(rows: T[], columns: Array<Column<T>>, empty = 'nothing to show'): void {

@@ -1,6 +1,6 @@
 // `hookrelay endpoints`: register receivers, change them, rotate their secret, send a test event.
 import { type Command, Option } from 'commander';
-import { printList, withPaging } from '../client/lists.ts';
+import { type ListOptions, printList, withPaging } from '../client/lists.ts';
 import { printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { action, countOption, session } from '../client/session.ts';
 
@@ -65,8 +65,18 @@ const rate = (stats: Stats) =>
     ? 'no attempts in 24 h'
     : `${(stats.successRate * 100).toFixed(1)} % of ${stats.succeeded + stats.failed} attempts in 24 h`;
 
-/** `whsec_` and a run of dots: enough to tell it is there, nothing to use. */
-const masked = (secret: string) => `${secret.slice(0, 6)}${'•'.repeat(16)} (--reveal shows it)`;
+/**
+ * An endpoint as a command prints it: its secret only with --reveal (a terminal is often shared: a screen, a
+ * recording, a colleague). For people it is masked; in JSON it is left out, so a script that wants it and did
+ * not ask fails plainly instead of using a mask as a secret.
+ */
+function printable(endpoint: Endpoint, options: { reveal?: boolean }, json: boolean) {
+  if (options.reveal) return endpoint;
+  const { secret, ...rest } = endpoint;
+  return json ? rest : { ...rest, secret: `${secret.slice(0, 6)}${'•'.repeat(16)} (--reveal shows it)` };
+}
+
+const REVEAL = ['--reveal', 'show the signing secret itself'] as const;
 
 export function endpointCommands(program: Command): void {
   const endpoints = program.command('endpoints').description('the receivers webhooks go to');
@@ -90,23 +100,32 @@ export function endpointCommands(program: Command): void {
     );
 
   withPaging(endpoints.command('list').description('list endpoints, newest first'))
+    .option(...REVEAL)
     .addHelpText('after', '\nExample:\n  $ hookrelay endpoints list --all')
     .action(
-      action(async (options, command: Command) => {
-        await printList<Endpoint>(session(command), '/v1/endpoints', {}, options, [
-          ['id', (e) => e.id],
-          ['url', (e) => e.url],
-          ['events', (e) => e.eventTypes?.join(',') ?? 'all'],
-          ['state', (e) => (e.disabled ? 'disabled' : 'enabled')],
-          ['description', (e) => e.description],
-        ]);
+      action(async (options: ListOptions & { reveal?: boolean }, command: Command) => {
+        const s = session(command);
+        await printList<Endpoint>(
+          s,
+          '/v1/endpoints',
+          {},
+          options,
+          [
+            ['id', (e) => e.id],
+            ['url', (e) => e.url],
+            ['events', (e) => e.eventTypes?.join(',') ?? 'all'],
+            ['state', (e) => (e.disabled ? 'disabled' : 'enabled')],
+            ['description', (e) => e.description],
+          ],
+          (e) => printable(e, options, true),
+        );
       }),
     );
 
   endpoints
     .command('show <id>')
     .description('one endpoint, with its success rate over the last 24 hours (the secret masked)')
-    .option('--reveal', 'show the signing secret itself')
+    .option(...REVEAL)
     .addHelpText(
       'after',
       '\nExamples:\n  $ hookrelay endpoints show ep_01J…\n  $ hookrelay endpoints show ep_01J… --reveal --json | jq -r .secret',
@@ -114,14 +133,12 @@ export function endpointCommands(program: Command): void {
     .action(
       action(async (id: string, options: { reveal?: boolean }, command: Command) => {
         const s = session(command);
-        const [fetched, stats] = await Promise.all([
+        const [endpoint, stats] = await Promise.all([
           s.api.call<Endpoint>('GET', path(id)),
           s.api.call<Stats>('GET', path(id, '/stats')),
         ]);
-        // A terminal is often shared (a screen, a recording, a colleague): the secret only when asked for.
-        const endpoint = options.reveal ? fetched : { ...fetched, secret: masked(fetched.secret) };
-        if (s.json) return printJson({ ...endpoint, stats });
-        printRecord({ ...endpoint, 'success rate': rate(stats) });
+        if (s.json) return printJson({ ...printable(endpoint, options, true), stats });
+        printRecord({ ...printable(endpoint, options, false), 'success rate': rate(stats) });
       }),
     );
 
@@ -130,12 +147,13 @@ export function endpointCommands(program: Command): void {
   )
     .option('--set-url <url>', 'a new URL for the endpoint (--url names the service)')
     .addOption(new Option('--enabled', 'send to it again').conflicts('disabled'))
+    .option(...REVEAL)
     .addHelpText('after', '\nExample:\n  $ hookrelay endpoints update ep_01J… --enabled --rate-limit 50')
     .action(
       action(
         async (
           id: string,
-          options: FieldOptions & { setUrl?: string; enabled?: boolean },
+          options: FieldOptions & { setUrl?: string; enabled?: boolean; reveal?: boolean },
           command: Command,
         ) => {
           const s = session(command);
@@ -146,10 +164,9 @@ export function endpointCommands(program: Command): void {
           };
           if (Object.keys(body).length === 0)
             throw new UsageError('nothing to change: give at least one option');
-          const changed = await s.api.call<Endpoint>('PATCH', path(id), { body });
-          const updated = { ...changed, secret: masked(changed.secret) };
-          if (s.json) return printJson(updated);
-          printRecord(updated);
+          const updated = await s.api.call<Endpoint>('PATCH', path(id), { body });
+          if (s.json) return printJson(printable(updated, options, true));
+          printRecord(printable(updated, options, false));
         },
       ),
     );

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createParser } from 'eventsource-parser';
 import type { ApiClient } from '../client/api.ts';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
-import { excerpt, printable, printJson, printRecord, say, UsageError } from '../client/output.ts';
+import { excerpt, jsonText, printable, printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { action, countOption, jsonOption, session, timeOption } from '../client/session.ts';
 
 interface Job {
@@ -78,7 +78,7 @@ async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job>
       : undefined;
   let last: Job | undefined;
   const show = (job: Job) => {
-    if (json) return process.stdout.write(`${JSON.stringify(job)}\n`);
+    if (json) return process.stdout.write(`${jsonText(job)}\n`);
     const fields = { status: job.status, message: printable(job.progress.message ?? '') };
     if (!bar)
       return say(`${job.status} ${job.progress.percent}%${fields.message ? ` ${fields.message}` : ''}`);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Webhook } from 'standardwebhooks';
-import { excerpt, printable, say } from '../client/output.ts';
+import { excerpt, jsonText, printable, say } from '../client/output.ts';
 
 interface ListenOptions {
   port: number;
@@ -85,7 +85,7 @@ export function listenCommand(program: Command): void {
           response.writeHead(options.status).end();
           if (options.json) {
             process.stdout.write(
-              `${JSON.stringify({ webhookId: id, type: event.type, jobId: event.data?.jobId, attempt, latencyMs, verified, problem, status: options.status, ...(options.body && { body: event }) })}\n`,
+              `${jsonText({ webhookId: id, type: event.type, jobId: event.data?.jobId, attempt, latencyMs, verified, problem, status: options.status, ...(options.body && { body: event }) })}\n`,
             );
             return;
           }

@@ -73,7 +73,17 @@ async function render() {
     // A view renders once, and may return a refresh to run every few seconds while it is shown.
     const refresh = await view.render(main);
     if (refresh) {
-      const timer = setInterval(() => refresh().catch((error) => tell(error.message, true)), 2000);
+      // A refresh slower than the interval (several pages opened, a slow link) is not started twice at once.
+      let running = false;
+      const timer = setInterval(async () => {
+        if (running) return;
+        running = true;
+        await refresh()
+          .catch((error) => tell(error.message, true))
+          .finally(() => {
+            running = false;
+          });
+      }, 2000);
       stopRefresh = () => clearInterval(timer);
     }
   } catch (error) {

@@ -3,6 +3,7 @@
 // current without losing what was opened.
 import { api } from './api.js';
 import { h } from './dom.js';
+import { tell } from './notice.js';
 
 /** The API's largest page. */
 const MOST_PER_REQUEST = 100;
@@ -42,7 +43,7 @@ export function pagedList(path, step) {
               class: 'secondary small',
               onclick: async () => {
                 wanted += step;
-                await reload();
+                await reload().catch((error) => tell(error.message, true));
               },
             },
             `Show ${step} more`,

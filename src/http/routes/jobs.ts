@@ -5,7 +5,7 @@ import { jobStatus, jobView } from '../../api/job-view.ts';
 import * as jobs from '../../api/jobs.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
-import { tenantOf, untilRevoked } from '../auth.ts';
+import { keyRevoked, tenantOf, untilRevoked } from '../auth.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 import { streamEvents } from '../sse.ts';
@@ -118,14 +118,14 @@ export function jobRoutes(
           response: { 200: jobView },
         },
       },
-      async (request, reply) =>
-        jobs.show(
-          ctx,
-          tenantOf(request),
-          request.params.id,
-          request.query.waitSeconds * 1000,
-          request.query.waitSeconds > 0 ? untilRevoked(ctx, request, reply, draining) : draining,
-        ),
+      async (request, reply) => {
+        const { waitSeconds } = request.query;
+        if (waitSeconds === 0) return jobs.show(ctx, tenantOf(request), request.params.id, 0, draining);
+        const held = untilRevoked(ctx, request, reply, draining);
+        const job = await jobs.show(ctx, tenantOf(request), request.params.id, waitSeconds * 1000, held.stop);
+        if (held.revoked()) throw keyRevoked();
+        return job;
+      },
     );
 
     app.get(
@@ -154,8 +154,8 @@ export function jobRoutes(
         },
       },
       async (request, reply) => {
-        const stop = untilRevoked(ctx, request, reply, draining);
-        streamEvents(request, reply, await jobs.follow(ctx, tenantOf(request), request.params.id, stop));
+        const held = untilRevoked(ctx, request, reply, draining);
+        streamEvents(request, reply, await jobs.follow(ctx, tenantOf(request), request.params.id, held.stop));
       },
     );
 
