@@ -21,6 +21,7 @@ ENV NODE_EXTRA_CA_CERTS= \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY bin ./bin
 COPY migrations ./migrations
 COPY src ./src
 # /data holds the embedded Postgres when DATABASE_URL is unset (evaluation only; use a real Postgres in production).
@@ -30,4 +31,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=1024", "src/cli/hookrelay.ts", "serve"]
+# Node's flags are on the command's first line (bin/hookrelay.js), as for every way of starting it.
+CMD ["bin/hookrelay.js", "serve"]

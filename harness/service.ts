@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { freePort } from '../src/store/embedded-postgres.ts';
 import { waitFor } from './wait.ts';
 
-const CLI = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'hookrelay.ts');
+/** The command as every way of starting it runs it, Node's flags included (its first line). */
+const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'hookrelay.js');
 
 /** The operator key of the services `startService` starts. */
 export const ADMIN_KEY = `harness-operator-${randomBytes(12).toString('hex')}`;
@@ -41,15 +42,15 @@ export interface ServiceProcess {
  * no DATABASE_URL unless the caller passes one. PORT defaults to 0: the ready line says where it listens.
  */
 export function spawnHookrelay(env: Record<string, string>, args: string[] = ['serve']): ServiceProcess {
-  // The service as `npm start` runs it (see README, Memory).
-  const child = spawn(
-    process.execPath,
-    ['--max-semi-space-size=4', '--max-old-space-size=1024', CLI, ...args],
-    {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  // The service as `npm start` runs it. The `node` its first line names is the one this process runs on.
+  const child = spawn(BIN, args, {
+    env: {
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
+      PORT: '0',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const errors: string[] = [];
   const waiters = new Set<() => void>();

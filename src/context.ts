@@ -5,6 +5,7 @@ import { resealSecrets } from './crypto/reseal.ts';
 import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { createDrainQueues } from './delivery/drain.ts';
 import { createIntakeState, type IntakeState } from './jobs/intake-state.ts';
+import type { JobTypes } from './jobs/job-types.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
@@ -35,6 +36,8 @@ export interface AppContext {
   principals: PrincipalCache;
   /** Job intake's writer and caches. */
   intake: IntakeState;
+  /** The job types this process runs: built-in, and from the task modules loaded at start. */
+  jobTypes: JobTypes;
 }
 
 /**
@@ -54,6 +57,7 @@ export async function openContext(
   config: Config,
   log: Logger,
   url: string,
+  jobTypes: JobTypes,
   onClose: (step: CloseStep) => void,
 ): Promise<AppContext> {
   const pool = createPool(url, config.databasePoolSize, log, `hookrelay-${config.role}`);
@@ -108,5 +112,6 @@ export async function openContext(
     secrets,
     principals: createPrincipalCache(pool, notifications),
     intake: createIntakeState(pool, config),
+    jobTypes,
   };
 }

@@ -5,7 +5,9 @@ import { type CloseStep, openContext } from './context.ts';
 import { startDispatcher } from './delivery/dispatcher.ts';
 import { startDrains } from './delivery/drain.ts';
 import { buildApp } from './http/app.ts';
+import { jobTypesOf } from './jobs/job-types.ts';
 import { startJobRunner } from './jobs/runner.ts';
+import { loadTasks } from './jobs/tasks.ts';
 import type { Logger } from './log.ts';
 import { scheduleRetention } from './retention.ts';
 import { type Deadline, deadlineIn, STOPPED_BY } from './shutdown.ts';
@@ -20,13 +22,15 @@ export interface Service {
 }
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
+  // Before anything is opened: a task module that cannot be loaded stops the start with nothing to undo.
+  const jobTypes = jobTypesOf(config.tasksDir ? await loadTasks(config.tasksDir, log) : []);
   const database = await openDatabase(config, log);
   const stack: CloseStep[] = [() => database.stop()];
   const stop = async (deadline: Deadline) => {
     for (const step of stack.reverse()) await step(deadline);
   };
   try {
-    const ctx = await openContext(config, log, database.url, (step) => stack.push(step));
+    const ctx = await openContext(config, log, database.url, jobTypes, (step) => stack.push(step));
     await ensureOperatorKey(config, ctx.pool, log);
     if (config.role !== 'api') {
       const dispatcher = startDispatcher(ctx);

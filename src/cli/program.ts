@@ -31,10 +31,16 @@ export function hookrelayProgram(): Command {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ hookrelay serve                                   # everything, on an embedded Postgres\n  $ DATABASE_URL=postgres://… HOOKRELAY_ROLE=worker hookrelay serve',
+      '\nExamples:\n  $ hookrelay serve                                   # everything, on an embedded Postgres\n  $ hookrelay serve --tasks ./tasks                   # with your own job types\n  $ DATABASE_URL=postgres://… HOOKRELAY_ROLE=worker hookrelay serve',
     )
-    .action(async () => {
+    .option(
+      '--tasks <dir>',
+      'load the task modules in this folder: your own job types (env HOOKRELAY_TASKS_DIR)',
+    )
+    .action(async (options: { tasks?: string }) => {
       const [{ serve }, { exitWith }] = await Promise.all([import('./serve.ts'), import('./report.ts')]);
+      // The option is the variable's other spelling: config is parsed in one place, from the environment.
+      if (options.tasks !== undefined) process.env.HOOKRELAY_TASKS_DIR = options.tasks;
       await serve().catch(exitWith);
     });
 

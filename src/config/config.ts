@@ -74,6 +74,7 @@ const environment = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: integer(2, 500).default(10),
   HOOKRELAY_DATA_DIR: z.string().min(1).default('./.hookrelay'),
+  HOOKRELAY_TASKS_DIR: z.string().min(1).optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(0, 65535).default(3000),
   ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters, so it cannot be guessed').optional(),
@@ -120,6 +121,8 @@ const configSchema = environment.transform((e) => ({
   databaseUrl: e.DATABASE_URL,
   databasePoolSize: e.DATABASE_POOL_SIZE,
   dataDir: path.resolve(e.HOOKRELAY_DATA_DIR),
+  /** A folder of task modules (src/jobs/tasks.ts), loaded at start. */
+  tasksDir: e.HOOKRELAY_TASKS_DIR && path.resolve(e.HOOKRELAY_TASKS_DIR),
   host: e.HOST,
   port: e.PORT,
   adminApiKey: e.ADMIN_API_KEY,

@@ -7,6 +7,7 @@ import { HttpProblem } from './problem.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { endpointStatsRoutes } from './routes/endpoint-stats.ts';
 import { endpointRoutes } from './routes/endpoints.ts';
+import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { messageRoutes } from './routes/messages.ts';
 
@@ -31,6 +32,7 @@ export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPlugin
         ),
     });
     await app.register(jobRoutes(ctx, draining));
+    await app.register(jobTypeRoutes(ctx));
     await app.register(endpointRoutes(ctx));
     await app.register(endpointStatsRoutes(ctx));
     await app.register(messageRoutes(ctx));

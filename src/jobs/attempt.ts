@@ -1,3 +1,4 @@
+import { fetch } from 'undici';
 import type { AppContext, Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { LeaseLost } from '../queue/lease-keeper.ts';
@@ -14,9 +15,8 @@ import { type JobRow, lockJob } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { deadline } from '../timeout.ts';
 import { retryDelayMs } from './backoff.ts';
-import { PermanentJobError, RetryLaterError } from './handler.ts';
+import { isPermanent, isRetryLater, PermanentJobError } from './handler.ts';
 import { endJob } from './lifecycle.ts';
-import { findHandler } from './registry.ts';
 
 const MAX_ERROR_LENGTH = 1_000;
 
@@ -61,7 +61,7 @@ export interface Runner {
 }
 
 export async function runAttempt(
-  ctx: Needs<'config' | 'log' | 'metrics' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'jobTypes' | 'log' | 'metrics' | 'outbound' | 'pool'>,
   runner: Runner,
   claimed: ClaimedJob,
   attempt: Attempt,
@@ -79,7 +79,7 @@ export async function runAttempt(
   const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
   let outcome: Outcome;
   try {
-    const handler = findHandler(job.type);
+    const handler = ctx.jobTypes.find(job.type);
     if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
     const input = handler.input.parse(job.input);
     const progress = async (percent: number, message?: string) => {
@@ -104,6 +104,12 @@ export async function runAttempt(
       log,
       attempt: job.attempts,
       outbound: ctx.outbound,
+      fetch: (resource, init) =>
+        fetch(resource, {
+          ...init,
+          dispatcher: ctx.outbound.agent,
+          signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
+        }),
     });
     const returned = running.then(
       () => undefined,
@@ -190,8 +196,8 @@ function classify(
   if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
   if (signals.shutdown.aborted) return { kind: 'interrupted' };
   const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
-  if (error instanceof PermanentJobError) return { kind: 'failed', error: message };
-  if (error instanceof RetryLaterError) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
+  if (isPermanent(error)) return { kind: 'failed', error: message };
+  if (isRetryLater(error)) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
   if (error instanceof Error && error.name === 'ZodError')
     return { kind: 'failed', error: `invalid input: ${message}` };
   return { kind: 'retry', error: message || 'the handler failed without a message' };

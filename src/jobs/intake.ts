@@ -14,7 +14,6 @@ import {
   type NewJob,
 } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { findHandler, jobTypes } from './registry.ts';
 
 const MAX_RUN_AT_AHEAD_MS = 365 * 86_400_000;
 
@@ -41,14 +40,16 @@ export interface Submitted {
 class IdempotencyRace extends Error {}
 
 export async function submitJob(
-  ctx: Needs<'config' | 'intake' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool'>,
   tenantId: string,
   body: JobSubmission,
   idempotencyKey: string | undefined,
 ): Promise<Submitted> {
-  const handler = findHandler(body.type);
+  const handler = ctx.jobTypes.find(body.type);
   if (!handler) {
-    throw new Unprocessable(`Unknown job type "${body.type}"; known types: ${jobTypes().join(', ')}.`);
+    throw new Unprocessable(
+      `Unknown job type "${body.type}"; known types: ${ctx.jobTypes.names().join(', ')}.`,
+    );
   }
   const input = handler.input.safeParse(body.input);
   if (!input.success) {

@@ -35,7 +35,7 @@ export interface JobRunner {
 
 /** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
 export function startJobRunner(
-  ctx: Needs<'config' | 'log' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'jobTypes' | 'log' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
   dispatcher?: Pick<Dispatcher, 'handoff'>,
 ): JobRunner {
   const { notifications } = ctx;

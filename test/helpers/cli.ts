@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 
-const CLI = path.resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'hookrelay.ts');
+const CLI = path.resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 export interface CliResult {
   code: number | null;

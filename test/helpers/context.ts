@@ -3,12 +3,21 @@ import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
 import { loadConfig } from '../../src/config/config.ts';
 import { type AppContext, type CloseStep, openContext } from '../../src/context.ts';
+import type { JobHandler } from '../../src/jobs/handler.ts';
+import { jobTypesOf } from '../../src/jobs/job-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { deadlineIn } from '../../src/shutdown.ts';
 import { freshDatabase } from './database.ts';
 
-/** The context the service itself opens (same code), closed in reverse order at teardown. */
-export async function testContext(t: Test, env: Record<string, string> = {}): Promise<AppContext> {
+/**
+ * The context the service itself opens (same code), closed in reverse order at teardown. `handlers`: job types
+ * beside the built-in ones, as task modules would add them.
+ */
+export async function testContext(
+  t: Test,
+  env: Record<string, string> = {},
+  handlers: JobHandler[] = [],
+): Promise<AppContext> {
   const url = await freshDatabase(t);
   const config = loadConfig({
     DATABASE_URL: url,
@@ -22,7 +31,9 @@ export async function testContext(t: Test, env: Record<string, string> = {}): Pr
     const deadline = deadlineIn(2_000);
     for (const step of steps.reverse()) await step(deadline);
   });
-  return openContext(config, createLogger(config.logLevel), url, (step) => steps.push(step));
+  return openContext(config, createLogger(config.logLevel), url, jobTypesOf(handlers), (step) =>
+    steps.push(step),
+  );
 }
 
 /** Listens on a free loopback port and returns the base URL; closed at teardown. */

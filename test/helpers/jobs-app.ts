@@ -3,6 +3,7 @@ import type { Test } from 'tap';
 import { startDispatcher } from '../../src/delivery/dispatcher.ts';
 import { startDrains } from '../../src/delivery/drain.ts';
 import { buildApp } from '../../src/http/app.ts';
+import type { JobHandler } from '../../src/jobs/handler.ts';
 import { startJobRunner } from '../../src/jobs/runner.ts';
 import { type Api, client } from './client.ts';
 import { listen, testContext } from './context.ts';
@@ -22,15 +23,19 @@ export interface Job {
 export async function jobsApp(
   t: Test,
   env: Record<string, string> = {},
-  options: { workers?: boolean } = {},
+  options: { workers?: boolean; handlers?: JobHandler[] } = {},
 ) {
-  const ctx = await testContext(t, {
-    ADMIN_API_KEY: ADMIN_KEY,
-    OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
-    JOB_RETRY_BASE: '100ms',
-    JOB_RETRY_MAX: '1s',
-    ...env,
-  });
+  const ctx = await testContext(
+    t,
+    {
+      ADMIN_API_KEY: ADMIN_KEY,
+      OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8',
+      JOB_RETRY_BASE: '100ms',
+      JOB_RETRY_MAX: '1s',
+      ...env,
+    },
+    options.handlers,
+  );
   if (options.workers !== false) {
     const dispatcher = startDispatcher(ctx);
     t.teardown(() => dispatcher.stop(Date.now() + 1_000));

@@ -6,27 +6,24 @@ import t from 'tap';
 import { z } from 'zod';
 import { waitFor } from '../../harness/wait.ts';
 import { defineHandler } from '../../src/jobs/handler.ts';
-import { registerHandler } from '../../src/jobs/registry.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { upstream } from '../helpers/upstream.ts';
 
 /** A handler that ignores its signal: it returns only when the test lets it (by run number, from 1). */
 const stubborn = { runs: 0, release: new Map<number, () => void>() };
-registerHandler(
-  defineHandler({
-    type: 'test.stubborn',
-    input: z.unknown(),
-    defaultTimeoutSeconds: 1,
-    run: async () => {
-      const run = ++stubborn.runs;
-      await new Promise<void>((resolve) => stubborn.release.set(run, resolve));
-      return { run };
-    },
-  }),
-);
+const stubbornType = defineHandler({
+  type: 'test.stubborn',
+  input: z.unknown(),
+  defaultTimeoutSeconds: 1,
+  run: async () => {
+    const run = ++stubborn.runs;
+    await new Promise<void>((resolve) => stubborn.release.set(run, resolve));
+    return { run };
+  },
+});
 
 // Renewals every 5 s / 3; one worker slot, so a slot held too long shows as a job that cannot start.
-const app = await jobsApp(t, { JOB_HEARTBEAT: '5s', WORKER_CONCURRENCY: '1' });
+const app = await jobsApp(t, { JOB_HEARTBEAT: '5s', WORKER_CONCURRENCY: '1' }, { handlers: [stubbornType] });
 const { api } = await app.tenant('leases');
 const db = app.ctx.pool;
 

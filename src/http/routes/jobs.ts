@@ -49,7 +49,9 @@ const submitBody = z
   });
 
 export function jobRoutes(
-  ctx: Needs<'config' | 'intake' | 'metrics' | 'notifications' | 'outbound' | 'pool' | 'principals'>,
+  ctx: Needs<
+    'config' | 'intake' | 'jobTypes' | 'metrics' | 'notifications' | 'outbound' | 'pool' | 'principals'
+  >,
   draining: AbortSignal,
 ): FastifyPluginAsyncZod {
   return async (app) => {

@@ -1,0 +1,48 @@
+// The job types a process can run: the built-in ones, and those of the task modules it loaded at start
+// (src/jobs/tasks.ts). Built once per process and kept in its context.
+import { z } from 'zod';
+import type { JobHandler } from './handler.ts';
+import { demoReport } from './handlers/demo-report.ts';
+import { echo } from './handlers/echo.ts';
+import { http } from './handlers/http.ts';
+
+export const BUILT_IN: readonly JobHandler[] = [echo, demoReport, http];
+
+/** A job type as GET /v1/job-types shows it. */
+export interface JobTypeView {
+  name: string;
+  execution: 'builtin' | 'task';
+  /** The input's JSON Schema (draft 2020-12), from the type's zod schema. */
+  inputSchema: Record<string, unknown>;
+  timeoutSeconds: number;
+}
+
+export interface JobTypes {
+  find(name: string): JobHandler | undefined;
+  names(): string[];
+  list(): JobTypeView[];
+}
+
+/** The built-in types and `tasks` (whose names the caller has checked are new). */
+export function jobTypesOf(tasks: readonly JobHandler[] = []): JobTypes {
+  const handlers = new Map<string, JobHandler>([...BUILT_IN, ...tasks].map((h) => [h.type, h]));
+  const builtIn = new Set(BUILT_IN.map((h) => h.type));
+  // Converted once: a schema does not change while the process runs.
+  const views = [...handlers.values()].map(
+    (handler): JobTypeView => ({
+      name: handler.type,
+      execution: builtIn.has(handler.type) ? 'builtin' : 'task',
+      // The input a client sends (before defaults and transforms); a part JSON Schema cannot say is left open.
+      inputSchema: z.toJSONSchema(handler.input, { io: 'input', unrepresentable: 'any' }) as Record<
+        string,
+        unknown
+      >,
+      timeoutSeconds: handler.defaultTimeoutSeconds,
+    }),
+  );
+  return {
+    find: (name) => handlers.get(name),
+    names: () => [...handlers.keys()],
+    list: () => views,
+  };
+}
