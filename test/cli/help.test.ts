@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import t from 'tap';
 import { hookrelayProgram } from '../../src/cli/program.ts';
+import { BUILT_IN } from '../../src/jobs/job-types.ts';
 
 /** The commands an operator runs (no subcommands of their own), by their full names. */
 function leaves(command: Command, names: string[] = []): Array<[string, Command]> {
@@ -50,4 +51,11 @@ t.test('the help names the URL a command will call', async (t) => {
   const help = helpOf(jobsList(hookrelayProgram())).replace(/\s+/g, ' ');
   t.match(help, 'default: https://hooks.example.com, from HOOKRELAY_URL');
   t.notMatch(help, '127.0.0.1:3000', 'not the default it does not use');
+});
+
+t.test('jobs submit --help names every built-in type and how to list the service’s own', async (t) => {
+  const jobs = hookrelayProgram().commands.find((c) => c.name() === 'jobs') as Command;
+  const help = helpOf(jobs.commands.find((c) => c.name() === 'submit') as Command);
+  for (const handler of BUILT_IN) t.match(help, handler.type, handler.type);
+  t.match(help, 'hookrelay jobs types');
 });

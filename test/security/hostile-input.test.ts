@@ -1,7 +1,9 @@
 // The hostile-input catalogue: every route gets malformed, oversized, mistyped, injected and abusive input.
 // Each must be answered with the documented 4xx as problem+json, never a 5xx, and the service process (the
 // real `hookrelay serve`, on a real database) must still be up and serving at the end.
+
 import http from 'node:http';
+import path from 'node:path';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { client } from '../helpers/client.ts';
@@ -53,6 +55,8 @@ interface Case {
   /** JSON-encoded unless a string (sent as written). */
   body?: unknown;
   headers?: Record<string, string>;
+  /** The field errors the problem must list (paths). */
+  errors?: string[];
 }
 
 const receiver = await upstream(t, (request) =>
@@ -64,6 +68,8 @@ const service = runHookrelay(t, {
   // Only the receiver's own address: every other private form must still be refused.
   OUTBOUND_ALLOW_CIDRS: '127.0.0.1/32',
   DELIVERY_RETRY_SCHEDULE: '100ms',
+  // Task types' inputs are judged by their own schemas: test/fixtures/tasks.
+  HOOKRELAY_TASKS_DIR: path.resolve(import.meta.dirname, '..', 'fixtures', 'tasks'),
 });
 const base = await service.ready();
 t.test('every hostile input gets its 4xx problem+json', async (t) => {
@@ -111,6 +117,46 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
     'http://METADATA.GOOGLE.INTERNAL./',
   ];
   const catalogue: Case[] = [
+    // A task type's input, against the task's own schema.
+    {
+      name: 'task input of the wrong types',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'fixture.steps', input: { steps: 'many', stepMs: -1 } },
+      status: 400,
+      errors: ['body.input.steps', 'body.input.stepMs'],
+    },
+    {
+      name: 'task input out of range',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'fixture.steps', input: { steps: 1e9, stepMs: 1.5 } },
+      status: 400,
+      errors: ['body.input.steps', 'body.input.stepMs'],
+    },
+    {
+      name: 'task input that is not an object',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'fixture.outcomes', input: [1, 2, 3] },
+      status: 400,
+      errors: ['body.input'],
+    },
+    {
+      name: 'task input null',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'fixture.steps', input: null },
+      status: 400,
+      errors: ['body.input'],
+    },
+    {
+      name: 'task input with a prototype-polluting key',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: '{"type":"fixture.outcomes","input":{"__proto__":{"permanent":"yes"},"permanent":"no"}}',
+      status: 400,
+    },
     // Malformed JSON and wrong JSON shapes.
     {
       name: 'truncated JSON',
@@ -785,6 +831,14 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       problem && problem.status === response.status && problem.title && problem.detail,
       `${c.name}: problem+json`,
     );
+    if (c.errors) {
+      const listed = (problem as { errors?: Array<{ path: string }> } | undefined)?.errors ?? [];
+      t.same(
+        listed.map((error) => error.path),
+        c.errors,
+        `${c.name}: errors name each field`,
+      );
+    }
   }
 
   t.test('the process is still up and serving', async (t) => {
