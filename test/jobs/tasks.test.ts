@@ -153,3 +153,22 @@ t.test('a worker killed mid-task: another worker finishes the job', async (t) =>
   const job = await ended(id);
   t.match(job, { status: 'succeeded', attempts: 2, result: { attempt: 2 } });
 });
+
+t.test("the service's OpenAPI document names its task types", async (t) => {
+  const document = (await (await fetch(`${base}/openapi.json`)).json()) as {
+    paths: Record<
+      string,
+      {
+        post?: {
+          requestBody: {
+            content: Record<string, { schema: { properties: { type: { description: string } } } }>;
+          };
+        };
+      }
+    >;
+  };
+  const description =
+    document.paths['/v1/jobs']?.post?.requestBody.content['application/json']?.schema.properties.type
+      .description;
+  t.match(description, /echo, demo\.report, http, fixture\.outcomes, fixture\.steps/);
+});

@@ -81,19 +81,29 @@ t.test('every tenant route about one object answers 404 for another tenant’s i
   }
 });
 
+/** Lists of what the service offers every tenant alike (built-in and task job types), not of tenants' objects. */
+const SHARED_LISTS = ['/v1/job-types'];
+
 t.test('lists and filters never show another tenant’s objects', async (t) => {
   const lists = routes.filter(
     (r) =>
       r.method === 'GET' &&
       r.path.startsWith('/v1/') &&
       !r.path.startsWith('/v1/admin/') &&
-      !r.path.includes('{'),
+      !r.path.includes('{') &&
+      !SHARED_LISTS.includes(r.path),
   );
   t.same(
     lists.map((r) => r.path).sort(),
     ['/v1/dead-letters', '/v1/endpoints', '/v1/jobs', '/v1/messages'],
     'every list is probed',
   );
+  for (const path of SHARED_LISTS)
+    t.same(
+      (await intruder.api<Listed>('GET', path)).body,
+      (await owner.api<Listed>('GET', path)).body,
+      `${path} is the service's, the same for every tenant`,
+    );
   for (const list of lists) {
     for (const query of ['', `?jobId=${failed.id}`, `?endpointId=${gone.id}`]) {
       const response = await intruder.api<Listed>('GET', `${list.path}${query}`);
