@@ -2,7 +2,7 @@
 // `npm run image`), run with buildah against a real Postgres: it becomes ready, runs a job and delivers its
 // signed webhook, its HEALTHCHECK is kept (docker format) and passes, and SIGTERM stops it with exit 0.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import t from 'tap';
@@ -41,8 +41,19 @@ interface ImageConfig {
  * isolation a helper holds the same command line and would kill node rather than pass a signal on.
  */
 function serviceProcess(pid: number): number {
-  const children = (parent: number): number[] =>
-    readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  // Parents from every process's stat (a Go program's children may belong to any of its threads).
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const children = (parent: number) =>
+    [...parents].filter(([, ppid]) => ppid === parent).map(([child]) => child);
   let found: number | undefined;
   const queue = children(pid);
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
