@@ -20,10 +20,12 @@ ENV NODE_EXTRA_CA_CERTS= \
     HOOKRELAY_DATA_DIR=/data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
+COPY package.json index.js ./
 COPY bin ./bin
 COPY migrations ./migrations
 COPY src ./src
+# Task modules: mount a folder at /app/tasks and set HOOKRELAY_TASKS_DIR=/app/tasks; there, `import … from
+# 'hookrelay'` resolves to this package (index.js).
 # /data holds the embedded Postgres when DATABASE_URL is unset (evaluation only; use a real Postgres in production).
 RUN mkdir /data && chown node:node /data
 USER node

@@ -80,8 +80,12 @@ export async function runAttempt(
   let outcome: Outcome;
   try {
     const handler = ctx.jobTypes.find(job.type);
-    if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
-    const input = handler.input.parse(job.input);
+    // Retried, not failed: during a rolling deploy that adds a task, a worker of the old version may claim it.
+    if (!handler) throw new Error(`this worker has no job type "${job.type}" (is its task folder loaded?)`);
+    const parsed = handler.input.safeParse(job.input);
+    // Checked at submission; failing now means the schema changed since: no attempt can succeed.
+    if (!parsed.success) throw new PermanentJobError(`invalid input: ${parsed.error.message}`);
+    const input = parsed.data;
     const progress = async (percent: number, message?: string) => {
       if (!Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new RangeError('progress is 0–100');
@@ -198,8 +202,6 @@ function classify(
   const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
   if (isPermanent(error)) return { kind: 'failed', error: message };
   if (isRetryLater(error)) return { kind: 'retry', error: message, delayMs: error.retryAfterMs };
-  if (error instanceof Error && error.name === 'ZodError')
-    return { kind: 'failed', error: `invalid input: ${message}` };
   return { kind: 'retry', error: message || 'the handler failed without a message' };
 }
 

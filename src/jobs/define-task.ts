@@ -50,8 +50,9 @@ export function isTask(value: unknown): value is Task {
 export function taskProblem(handler: JobHandler): string | undefined {
   if (typeof handler.type !== 'string' || !/^[a-z][a-z0-9._-]{0,63}$/.test(handler.type))
     return `its type ${JSON.stringify(handler.type)} is not a name like "reports.build" (^[a-z][a-z0-9._-]{0,63}$)`;
-  if (typeof (handler.input as { safeParse?: unknown })?.safeParse !== 'function')
-    return 'its input is not a zod schema';
+  // Zod 4's schemas carry `_zod` (zod 3's, also with a safeParse, cannot be converted to JSON Schema).
+  if (typeof handler.input !== 'object' || handler.input === null || !('_zod' in handler.input))
+    return "its input is not a zod 4 schema (import { z } from 'hookrelay', or from zod 4)";
   if (typeof handler.run !== 'function') return 'it has no run function';
   const timeout = handler.defaultTimeoutSeconds;
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_TIMEOUT_SECONDS)

@@ -98,7 +98,8 @@ export async function submitJob(
     id: newId('job'),
     tenantId,
     type: body.type,
-    input: input.data,
+    // As sent: each attempt parses it again, so a schema's transforms and defaults reach the handler every time.
+    input: body.input,
     callbackUrl: body.callbackUrl ?? null,
     endpointId: body.endpointId ?? null,
     timeoutSeconds,

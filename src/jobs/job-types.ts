@@ -23,6 +23,14 @@ export interface JobTypes {
   list(): JobTypeView[];
 }
 
+/**
+ * The JSON Schema of what a client sends (before defaults and transforms); a part JSON Schema cannot say is left
+ * open. Throws for a schema that cannot be converted at all (tasks.ts turns that into a start that names the file).
+ */
+export function inputJsonSchema(schema: JobHandler['input']): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
 /** The built-in types and `tasks` (whose names the caller has checked are new). */
 export function jobTypesOf(tasks: readonly JobHandler[] = []): JobTypes {
   const handlers = new Map<string, JobHandler>([...BUILT_IN, ...tasks].map((h) => [h.type, h]));
@@ -32,11 +40,7 @@ export function jobTypesOf(tasks: readonly JobHandler[] = []): JobTypes {
     (handler): JobTypeView => ({
       name: handler.type,
       execution: builtIn.has(handler.type) ? 'builtin' : 'task',
-      // The input a client sends (before defaults and transforms); a part JSON Schema cannot say is left open.
-      inputSchema: z.toJSONSchema(handler.input, { io: 'input', unrepresentable: 'any' }) as Record<
-        string,
-        unknown
-      >,
+      inputSchema: inputJsonSchema(handler.input),
       timeoutSeconds: handler.defaultTimeoutSeconds,
     }),
   );

@@ -1,7 +1,8 @@
 // Loads a folder of task modules at start (HOOKRELAY_TASKS_DIR, `serve --tasks`): every `*.ts`, `*.mjs` or `*.js`
-// file not starting with `_`, each default-exporting a `defineTask(...)`. TypeScript needs no build: Node strips
-// types outside node_modules. Any problem (a folder that cannot be read, a file that fails to load, a bad or
-// duplicate type, one shadowing a built-in) stops the start before anything is opened, naming the file.
+// file (or link to one) not starting with `_` or `.`, each default-exporting a `defineTask(...)`. TypeScript
+// needs no build: Node strips types outside node_modules. Any problem (a folder that cannot be read, a file that
+// fails to load, a bad or duplicate type, one shadowing a built-in, an input schema that cannot be shown as JSON
+// Schema) stops the start before anything is opened, naming the file.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,9 +10,9 @@ import { ConfigError } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { isTask, taskProblem } from './define-task.ts';
 import type { JobHandler } from './handler.ts';
-import { BUILT_IN } from './job-types.ts';
+import { BUILT_IN, inputJsonSchema } from './job-types.ts';
 
-const TASK_FILE = /^[^_].*\.(ts|mjs|js)$/;
+const TASK_FILE = /^[^_.].*\.(ts|mjs|js)$/;
 
 /** A task folder or file that cannot be used: exit code 2, like any other configuration mistake. */
 export class TaskLoadError extends ConfigError {
@@ -22,10 +23,15 @@ export async function loadTasks(dir: string, log: Logger): Promise<JobHandler[]>
   let names: string[];
   try {
     const entries = await fs.readdir(dir, { withFileTypes: true });
-    names = entries
-      .filter((entry) => entry.isFile() && TASK_FILE.test(entry.name) && !entry.name.endsWith('.d.ts'))
-      .map((entry) => entry.name)
-      .sort();
+    names = [];
+    for (const entry of entries) {
+      // Dotfiles (editors' and macOS's copies) and `_` files (shared code) are not tasks.
+      if (!TASK_FILE.test(entry.name) || entry.name.endsWith('.d.ts')) continue;
+      // A symbolic link counts as what it points to: Kubernetes mounts ConfigMaps and Secrets as links.
+      const file = entry.isSymbolicLink() ? await fs.stat(path.join(dir, entry.name)) : entry;
+      if (file.isFile()) names.push(entry.name);
+    }
+    names.sort();
   } catch (error) {
     throw new TaskLoadError(`the tasks folder ${dir} cannot be read (${(error as Error).message})`);
   }
@@ -50,6 +56,13 @@ export async function loadTasks(dir: string, log: Logger): Promise<JobHandler[]>
     const { handler } = loaded.default;
     const problem = taskProblem(handler);
     if (problem) throw new TaskLoadError(`task file ${file}: ${problem}`);
+    try {
+      inputJsonSchema(handler.input);
+    } catch (error) {
+      throw new TaskLoadError(
+        `task file ${file}: its input schema cannot be shown as JSON Schema (${(error as Error).message})`,
+      );
+    }
     if (builtIn.has(handler.type))
       throw new TaskLoadError(`task file ${file}: "${handler.type}" is a built-in job type`);
     const earlier = from.get(handler.type);

@@ -3,6 +3,7 @@
 // signed webhook, its HEALTHCHECK is kept (docker format) and passes, and SIGTERM stops it with exit 0.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import t from 'tap';
@@ -15,6 +16,7 @@ import { ADMIN_KEY } from '../helpers/jobs-app.ts';
 import { upstream } from '../helpers/upstream.ts';
 
 const run = promisify(execFile);
+const TASKS = path.resolve(import.meta.dirname, '..', 'fixtures', 'tasks');
 const IMAGE = process.env.HOOKRELAY_IMAGE ?? `localhost/hookrelay:${VERSION}`;
 // As container/build.sh builds: no overlay mounts or namespaces needed on this machine.
 const env = {
@@ -92,6 +94,8 @@ t.test('run against a Postgres: ready, healthy, a job delivered, stopped by SIGT
       ...['--env', 'HOST=127.0.0.1'],
       ...['--env', `ADMIN_API_KEY=${ADMIN_KEY}`],
       ...['--env', 'OUTBOUND_ALLOW_CIDRS=127.0.0.0/8'],
+      // Task modules mounted where `import … from 'hookrelay'` resolves to the image's own package.
+      ...['--volume', `${TASKS}:/app/tasks:ro`, '--env', 'HOOKRELAY_TASKS_DIR=/app/tasks'],
       container,
       '--',
       ...config.Cmd,
@@ -140,8 +144,23 @@ t.test('run against a Postgres: ready, healthy, a job delivered, stopped by SIGT
   }) as { type: string; data: { result: unknown } };
   t.match(event, { type: 'job.succeeded', data: { result: { from: 'the image' } } }, 'signed and delivered');
 
+  const own = (
+    await client(base, tenant.apiKey)('POST', '/v1/jobs', {
+      type: 'fixture.transform',
+      input: { amount: '21' },
+    })
+  ).body as { id: string };
+  const done = (await client(base, tenant.apiKey)('GET', `/v1/jobs/${own.id}?waitSeconds=20`)).body;
+  t.match(done, { status: 'succeeded', result: { doubled: 42 } }, 'a task module mounted into the image ran');
+
   // An engine signals the container's main process; `buildah run` would kill it instead of passing SIGTERM on.
-  process.kill(serviceProcess(service.pid as number), 'SIGTERM');
+  const main = serviceProcess(service.pid as number);
+  t.match(
+    readFileSync(`/proc/${main}/cmdline`, 'utf8').split('\0'),
+    ['node', '--max-semi-space-size=4', '--max-old-space-size=1024', /bin\/hookrelay\.js$/, 'serve'],
+    "Node runs with the flags of the command's first line",
+  );
+  process.kill(main, 'SIGTERM');
   const code = await exited;
   t.equal(code, 0, `SIGTERM: a graceful stop, exit 0 (${code}); ${stderr.slice(-500)}`);
 });

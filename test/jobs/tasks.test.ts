@@ -36,12 +36,28 @@ t.test('a tasks folder that cannot be used stops the start with exit 2, naming t
       { 'e.mjs': task('dup.x'), 'f.mjs': task('dup.x') },
       /f\.mjs: "dup\.x" is defined in \S+e\.mjs too/,
     ],
+    [
+      'an input that is no zod 4 schema',
+      {
+        'g.mjs': `import { defineTask } from '${API}';\nexport default defineTask({ type: 'g.x', input: { safeParse() {} }, async run() {} });\n`,
+      },
+      /g\.mjs: its input is not a zod 4 schema/,
+    ],
+    [
+      'an input JSON Schema cannot show',
+      {
+        'h.mjs': `import { defineTask, z } from '${API}';\nconst a = z.string().meta({ id: 'same' });\nconst b = z.number().meta({ id: 'same' });\nexport default defineTask({ type: 'h.x', input: z.object({ a, b }), async run() {} });\n`,
+      },
+      /h\.mjs: its input schema cannot be shown as JSON Schema/,
+    ],
   ];
   for (const [name, files, why] of cases) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hookrelay-tasks-'));
     t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
     const folder = files ? dir : path.join(dir, 'missing');
     for (const [file, text] of Object.entries(files ?? {})) await fs.writeFile(path.join(dir, file), text);
+    // Hidden copies (an editor's, macOS's) are not tasks, even broken ones.
+    if (files) await fs.writeFile(path.join(dir, '._greet.ts'), 'not code at all');
     // A database that cannot be reached: had the start gone on to open it, the exit would say so, with 1.
     const service = runHookrelay(t, {
       HOOKRELAY_TASKS_DIR: folder,
@@ -95,13 +111,28 @@ t.test('the task types are listed, and their input is checked by their schema', 
     [
       { name: 'fixture.outcomes', timeoutSeconds: 10 },
       { name: 'fixture.steps', timeoutSeconds: 60 },
+      { name: 'fixture.transform', timeoutSeconds: 3600 },
     ],
-    'both fixture files (the `_` one skipped), in file order',
+    'the fixture files (the `_` one skipped), in file order',
   );
   const refused = await api('POST', '/v1/jobs', { type: 'fixture.steps', input: { steps: 0 } });
   t.equal(refused.status, 400);
   t.match(refused.body.errors, [{ path: 'body.input.steps' }, { path: 'body.input.stepMs' }]);
 });
+
+t.test(
+  "a schema's transforms and defaults reach the handler on every attempt; the job keeps what was sent",
+  async (t) => {
+    const job = await ended(await submit('fixture.transform', { amount: '21', failFirst: true }));
+    t.match(job, {
+      status: 'succeeded',
+      attempts: 2,
+      input: { amount: '21', failFirst: true },
+      result: { doubled: 42, currency: 'EUR', type: 'number' },
+    });
+    t.notOk('currency' in (job.input as object), 'the stored input is as sent');
+  },
+);
 
 t.test('retries: an attempt that throws is tried again, with backoff, until one succeeds', async (t) => {
   const job = await ended(await submit('fixture.outcomes', { failUntilAttempt: 3 }, { maxAttempts: 5 }));
@@ -170,5 +201,5 @@ t.test("the service's OpenAPI document names its task types", async (t) => {
   const description =
     document.paths['/v1/jobs']?.post?.requestBody.content['application/json']?.schema.properties.type
       .description;
-  t.match(description, /echo, demo\.report, http, fixture\.outcomes, fixture\.steps/);
+  t.match(description, /echo, demo\.report, http, fixture\.outcomes, fixture\.steps, fixture\.transform/);
 });
