@@ -159,7 +159,11 @@ export async function deliver(
     outcome.kind === 'delivered' &&
     // A batch the database refused is recorded again one message at a time, below.
     (await record({ attempt, leaseId: message.lease_id }).catch(() => false));
-  if (recorded) return;
+  if (recorded) {
+    // Recording a delivery closes the endpoint's circuit (store/delivery-queue.ts): so for those waiting here too.
+    if (to.endpoint) to.endpoint.circuit_open_until = null;
+    return;
+  }
   const settleAttempt = () => {
     const settling = () => settle(ctx, message.lease_id, attempt, result, outcome);
     // Aborted while it waited its turn (its lease lost, or the dispatcher stopping): the next claim counts it.
@@ -168,7 +172,10 @@ export async function deliver(
       : settling();
   };
   try {
-    await settleAttempt();
+    const circuit = await settleAttempt();
+    // The endpoint row is shared by the attempts of this claim that wait for a slot: they must see a circuit this
+    // attempt opened (or closed) now, not the row as it was claimed, or they would all be sent into it.
+    if (circuit !== undefined && to.endpoint) to.endpoint.circuit_open_until = circuit;
   } catch (error) {
     // A connection lost on the way: the same record once more. The database refused the full record: the
     // attempt still counts, with a second, minimal write. If that fails too, the next claim counts it. Never an
@@ -238,8 +245,10 @@ async function settle(
   attempt: AttemptRow,
   result: SendResult,
   outcome: Outcome,
-): Promise<void> {
+): Promise<Date | null | undefined> {
   const messageId = attempt.message_id;
+  /** The endpoint's circuit after this attempt: open until, null when closed, undefined when not recorded. */
+  let circuit: Date | null | undefined;
   await withTransaction(ctx.pool, async (tx) => {
     const message = await lockMessage(tx, messageId);
     // Settled meanwhile by another holder (a dispatcher whose lease ran out while it still sent), or resent.
@@ -254,16 +263,19 @@ async function settle(
         nextAttemptAt: null,
       });
       if (message.endpoint_id) await recordEndpointSuccess(tx, message.endpoint_id);
+      circuit = null;
       return;
     }
     const error = outcome.kind === 'gone' ? 'receiver answered 410 Gone' : outcome.error;
-    const disabled = message.endpoint_id
+    const failure = message.endpoint_id
       ? await recordEndpointFailure(tx, message.endpoint_id, {
           disableAfterMs: ctx.config.endpointDisableAfterMs,
           circuitThreshold: ctx.config.circuitThreshold,
           circuitCooldownMs: ctx.config.circuitCooldownMs,
         })
       : undefined;
+    circuit = failure?.circuitOpenUntil;
+    const disabled = failure?.disabled;
     if (disabled) {
       // Due now, like everything else waiting for it: claims pass a disabled endpoint over, its drain takes
       // them, and if it is enabled again first they are sent after all.
@@ -294,4 +306,5 @@ async function settle(
       nextAttemptAt: new Date(Date.now() + delayMs),
     });
   });
+  return circuit;
 }

@@ -228,27 +228,28 @@ export async function takeRateToken(db: Queryable, id: string): Promise<boolean>
 
 /**
  * Starts (or continues) the endpoint's failure streak; disables it when the streak has lasted `disableAfterMs`.
- * Returns the endpoint when this call disabled it.
+ * Returns the endpoint when this call disabled it, and until when its circuit is open now (null: closed).
  */
 export async function recordEndpointFailure(
   db: Queryable,
   id: string,
   policy: { disableAfterMs: number; circuitThreshold: number; circuitCooldownMs: number },
-): Promise<EndpointRow | undefined> {
+): Promise<{ disabled?: EndpointRow; circuitOpenUntil: Date | null }> {
   // Two statements: one statement cannot update the same row twice (a CTE's change would be lost).
-  const streak = await db.query<{ failing_since: Date }>(
+  const streak = await db.query<{ failing_since: Date; circuit_open_until: Date | null }>(
     `update endpoints set failing_since = coalesce(failing_since, now()), consecutive_failures = consecutive_failures + 1,
             circuit_open_until = case
               when consecutive_failures + 1 >= $2 and circuit_open_until is null
               then now() + make_interval(secs => $3::float / 1000) else circuit_open_until end
-      where id = $1 and not disabled returning failing_since`,
+      where id = $1 and not disabled returning failing_since, circuit_open_until`,
     [id, policy.circuitThreshold, policy.circuitCooldownMs],
   );
-  const since = streak.rows[0]?.failing_since;
-  if (!since || Date.now() - since.getTime() < policy.disableAfterMs) return undefined;
+  const row = streak.rows[0];
+  const circuitOpenUntil = row?.circuit_open_until ?? null;
+  if (!row || Date.now() - row.failing_since.getTime() < policy.disableAfterMs) return { circuitOpenUntil };
   const { rows } = await db.query<EndpointRow>(
     'update endpoints set disabled = true, updated_at = now() where id = $1 and not disabled returning *',
     [id],
   );
-  return rows[0];
+  return { disabled: rows[0], circuitOpenUntil };
 }
