@@ -2,12 +2,11 @@
 // afterwards by a drain, in batches, with one endpoint.disabled alert carrying the count. Claims leave a closed
 // endpoint's messages alone meanwhile, and a sweep drains messages that reach a closed endpoint later.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Webhook } from 'standardwebhooks';
 import t, { type Test } from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { drainStranded } from '../../src/delivery/drain.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
-import { type Recorded, upstream } from '../helpers/upstream.ts';
+import { type Recorded, upstream, verifiedWebhook } from '../helpers/upstream.ts';
 
 const app = await jobsApp(t, { DELIVERY_RETRY_SCHEDULE: '1h' });
 const db = app.ctx.pool;
@@ -34,14 +33,7 @@ async function setup(t: Test, waiting: number) {
        from generate_series(1, $4) i`,
     [tenant.id, endpoint.id, endpoint.id.slice(-6), waiting],
   );
-  const events = () =>
-    pager.requests.map((request: Recorded) =>
-      new Webhook(alerts.secret).verify(request.body, {
-        'webhook-id': String(request.headers['webhook-id']),
-        'webhook-timestamp': String(request.headers['webhook-timestamp']),
-        'webhook-signature': String(request.headers['webhook-signature']),
-      }),
-    ) as Array<{ type: string; data: Record<string, unknown> }>;
+  const events = () => pager.requests.map((request: Recorded) => verifiedWebhook(alerts.secret, request));
   return { tenant, receiver, endpoint, events };
 }
 

@@ -1,11 +1,10 @@
 // Webhook delivery end to end: real receivers on 127.0.0.1, signatures checked with the independent
 // `standardwebhooks` verifier, every outcome and the operator routes around them.
-import { Webhook } from 'standardwebhooks';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import type { Api } from '../helpers/client.ts';
 import { type Job, jobsApp } from '../helpers/jobs-app.ts';
-import { type Answer, type Recorded, upstream } from '../helpers/upstream.ts';
+import { type Answer, type Recorded, upstream, verifiedWebhook } from '../helpers/upstream.ts';
 
 const app = await jobsApp(t, { DELIVERY_RETRY_SCHEDULE: '100ms,100ms', DELIVERY_TIMEOUT: '1s' });
 
@@ -30,14 +29,6 @@ interface DeadLetter {
   replayedAt: string | null;
   replayedBy: string | null;
   [key: string]: unknown;
-}
-
-function verify(secret: string, request: Recorded) {
-  return new Webhook(secret).verify(request.body, {
-    'webhook-id': String(request.headers['webhook-id']),
-    'webhook-timestamp': String(request.headers['webhook-timestamp']),
-    'webhook-signature': String(request.headers['webhook-signature']),
-  }) as { type: string; data: Record<string, unknown> };
 }
 
 /** Waits (through the API, polling briefly) until the message reaches a final state. */
@@ -83,7 +74,7 @@ t.test(
     t.equal(request.headers['x-job-id'], jobId);
     t.equal(request.headers['content-type'], 'application/json');
     t.match(request.headers['user-agent'], /^hookrelay\/\d/);
-    const event = verify(secret, request);
+    const event = verifiedWebhook(secret, request);
     t.equal(event.type, 'job.succeeded');
     t.match(event.data, {
       jobId,
@@ -119,10 +110,10 @@ t.test(
     for (const message of messages) await settled(tenant.api, message.id, 'delivered');
     t.same(receiver.requests.map((r) => r.url).sort(), ['/all', '/succeeded']);
     const byPath = new Map(receiver.requests.map((r) => [r.url, r]));
-    t.equal(verify(all.secret, byPath.get('/all') as Recorded).type, 'job.succeeded');
-    t.equal(verify(succeededToo.secret, byPath.get('/succeeded') as Recorded).type, 'job.succeeded');
+    t.equal(verifiedWebhook(all.secret, byPath.get('/all') as Recorded).type, 'job.succeeded');
+    t.equal(verifiedWebhook(succeededToo.secret, byPath.get('/succeeded') as Recorded).type, 'job.succeeded');
     t.throws(
-      () => verify(failedOnly.secret, byPath.get('/all') as Recorded),
+      () => verifiedWebhook(failedOnly.secret, byPath.get('/all') as Recorded),
       'each endpoint has its own secret',
     );
     t.equal(byPath.get('/all')?.headers['x-team'], 'billing', 'endpoint headers are sent');
@@ -306,8 +297,8 @@ t.test('secret rotation: both secrets sign for a while, each verifies alone', as
   await settled(tenant.api, test.body.messageId as string, 'delivered');
   const request = receiver.requests[0] as Recorded;
   t.equal(String(request.headers['webhook-signature']).split(' ').length, 2);
-  t.equal(verify(rotated.body.secret, request).type, 'endpoint.test');
-  t.equal(verify(endpoint.secret, request).type, 'endpoint.test', 'the old secret still verifies');
+  t.equal(verifiedWebhook(rotated.body.secret, request).type, 'endpoint.test');
+  t.equal(verifiedWebhook(endpoint.secret, request).type, 'endpoint.test', 'the old secret still verifies');
   t.equal(request.headers['webhook-id'], test.body.messageId);
 });
 
@@ -485,7 +476,7 @@ t.test(
 
     await waitFor('the first alert at the pager', () => pager.requests.length >= 1);
     await new Promise((r) => setTimeout(r, 500));
-    const events = pager.requests.map((request) => verify(pagerEndpoint.secret, request));
+    const events = pager.requests.map((request) => verifiedWebhook(pagerEndpoint.secret, request));
     // One alert for the endpoint, with the count its drain dead-lettered, not one per message.
     t.same(
       events.map((e) => e.type),
@@ -501,7 +492,7 @@ t.test(
     // A job naming the disabled endpoint: its one message is dead-lettered, with its own alert.
     await waitFor('a second alert at the pager', () => pager.requests.length >= 2);
     const deadEvent = pager.requests
-      .map((request) => verify(pagerEndpoint.secret, request))
+      .map((request) => verifiedWebhook(pagerEndpoint.secret, request))
       .find((e) => e.type === 'message.dead_lettered');
     t.match(deadEvent?.data, { messageId: parked?.id, reason: 'endpoint_disabled', endpointId: failing.id });
     const reenabled = await tenant.api<{ disabled: boolean }>('PATCH', `/v1/endpoints/${failing.id}`, {

@@ -1,6 +1,7 @@
 // A real HTTP server on 127.0.0.1 whose answers a test scripts, recording every request it gets.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import type { Test } from 'tap';
 
 export interface Recorded {
@@ -8,6 +9,18 @@ export interface Recorded {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+}
+
+/**
+ * The webhook a receiver got, checked as a receiver would with the independent `standardwebhooks` package:
+ * its parsed body, or a throw when the signature does not verify with `secret`.
+ */
+export function verifiedWebhook(secret: string, request: Recorded) {
+  return new Webhook(secret).verify(request.body, {
+    'webhook-id': String(request.headers['webhook-id']),
+    'webhook-timestamp': String(request.headers['webhook-timestamp']),
+    'webhook-signature': String(request.headers['webhook-signature']),
+  }) as { type: string; data: Record<string, unknown> };
 }
 
 export interface Answer {

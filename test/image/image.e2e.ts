@@ -5,7 +5,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Webhook } from 'standardwebhooks';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { freePort } from '../../src/store/embedded-postgres.ts';
@@ -13,7 +12,7 @@ import { VERSION } from '../../src/version.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY } from '../helpers/jobs-app.ts';
-import { upstream } from '../helpers/upstream.ts';
+import { upstream, verifiedWebhook } from '../helpers/upstream.ts';
 
 const run = promisify(execFile);
 const TASKS = path.resolve(import.meta.dirname, '..', 'fixtures', 'tasks');
@@ -137,11 +136,7 @@ t.test('run against a Postgres: ready, healthy, a job delivered, stopped by SIGT
   });
   t.equal(job.status, 202);
   const request = await waitFor('the webhook', () => receiver.requests[0], 30_000);
-  const event = new Webhook(tenant.signingSecret).verify(request.body, {
-    'webhook-id': String(request.headers['webhook-id']),
-    'webhook-timestamp': String(request.headers['webhook-timestamp']),
-    'webhook-signature': String(request.headers['webhook-signature']),
-  }) as { type: string; data: { result: unknown } };
+  const event = verifiedWebhook(tenant.signingSecret, request) as { type: string; data: { result: unknown } };
   t.match(event, { type: 'job.succeeded', data: { result: { from: 'the image' } } }, 'signed and delivered');
 
   const own = (

@@ -7,12 +7,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Webhook } from 'standardwebhooks';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { freePort } from '../../src/store/embedded-postgres.ts';
 import { client } from '../helpers/client.ts';
-import { upstream } from '../helpers/upstream.ts';
+import { upstream, verifiedWebhook } from '../helpers/upstream.ts';
 
 const execute = promisify(execFile);
 /**
@@ -158,11 +157,7 @@ export default defineTask({
     });
     t.equal(job.status, 202);
     const request = await waitFor('the webhook', () => receiver.requests[0], 30_000);
-    const event = new Webhook(tenant.signingSecret).verify(request.body, {
-      'webhook-id': String(request.headers['webhook-id']),
-      'webhook-timestamp': String(request.headers['webhook-timestamp']),
-      'webhook-signature': String(request.headers['webhook-signature']),
-    });
+    const event = verifiedWebhook(tenant.signingSecret, request);
     t.match(event, {
       type: 'job.succeeded',
       data: { jobType: 'greetings.make', result: { greeting: 'Hello, Ada!', attempt: 1 } },
