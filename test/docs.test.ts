@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { ENVIRONMENT_VARIABLES } from '../src/config/config.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const pages = [
@@ -28,3 +29,17 @@ for (const page of pages) {
     }
   });
 }
+
+t.test("the README's Configuration table lists every variable the service reads", async (t) => {
+  const readme = await fs.readFile(path.join(root, 'README.md'), 'utf8');
+  const table = readme.slice(
+    readme.indexOf('## Configuration'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+  );
+  const rows = table.split('\n').filter((line) => line.startsWith('| `'));
+  for (const name of ENVIRONMENT_VARIABLES)
+    t.ok(
+      rows.some((row) => row.split('|')[1]?.includes(`\`${name}\``)),
+      name,
+    );
+});

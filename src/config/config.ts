@@ -157,6 +157,9 @@ const configSchema = environment.transform((e) => ({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Every variable the service reads (the README's Configuration table lists each one: test/docs.test.ts). */
+export const ENVIRONMENT_VARIABLES = Object.keys(environment.shape);
+
 /** A configuration the operator has to fix; the message names every bad variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
