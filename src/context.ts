@@ -6,6 +6,7 @@ import { createSecretBox, type SecretBox } from './crypto/secret-box.ts';
 import { createDrainQueues } from './delivery/drain.ts';
 import { createIntakeState, type IntakeState } from './jobs/intake-state.ts';
 import type { JobTypes } from './jobs/job-types.ts';
+import { createTenantTypes, type TenantTypes } from './jobs/tenant-types.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
@@ -38,6 +39,8 @@ export interface AppContext {
   intake: IntakeState;
   /** The job types this process runs: built-in, and from the task modules loaded at start. */
   jobTypes: JobTypes;
+  /** Tenants' own job types (remote and push), remembered briefly. */
+  tenantTypes: TenantTypes;
 }
 
 /**
@@ -113,5 +116,6 @@ export async function openContext(
     principals: createPrincipalCache(pool, notifications),
     intake: createIntakeState(pool, config),
     jobTypes,
+    tenantTypes: createTenantTypes(pool),
   };
 }

@@ -26,6 +26,19 @@ export class JobFinished extends Conflict {
   }
 }
 
+/**
+ * A task token's attempt can no longer report (409), with a title that says why, so a worker can tell a cancel
+ * (stop the work) from a lost lease (another worker has the job) from an attempt already reported.
+ */
+export class AttemptConflict extends Conflict {
+  readonly title: 'Attempt cancelled' | 'Attempt ended' | 'Lease lost';
+
+  constructor(title: AttemptConflict['title'], message: string) {
+    super(message);
+    this.title = title;
+  }
+}
+
 export class IdempotencyKeyReused extends Conflict {
   constructor() {
     super('This Idempotency-Key was used with a different request body in the last 24 hours.');

@@ -21,6 +21,18 @@ export const jobView = z.object({
   timeoutSeconds: z.number(),
   runAt: z.string().nullable(),
   cancelRequested: z.boolean(),
+  execution: z
+    .enum(['builtin', 'task', 'remote', 'push'])
+    .describe(
+      'where it runs: in hookrelay (builtin, task), on workers that claim it (remote), or POSTed (push)',
+    ),
+  leaseExpiresAt: z
+    .string()
+    .nullable()
+    .describe(
+      "while a remote or push attempt runs: when its lease ends unless its worker's heartbeat extends it",
+    ),
+  lastHeartbeatAt: z.string().nullable().describe("the running remote or push attempt's last heartbeat"),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
@@ -50,6 +62,12 @@ export function viewJob(row: JobRow): JobView {
     timeoutSeconds: row.timeout_seconds,
     runAt: iso(row.run_at),
     cancelRequested: row.cancel_requested_at !== null,
+    execution: row.execution,
+    leaseExpiresAt:
+      row.status === 'running' && (row.execution === 'remote' || row.execution === 'push')
+        ? iso(row.next_attempt_at)
+        : null,
+    lastHeartbeatAt: row.status === 'running' ? iso(row.heartbeat_at) : null,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),

@@ -10,7 +10,7 @@ import { getJob, type JobRow, type JobStatus, listJobs, TERMINAL } from '../stor
 import { type JobView, viewJob } from './job-view.ts';
 
 export async function submit(
-  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>,
   tenantId: string,
   submission: JobSubmission,
   idempotencyKey: string | undefined,

@@ -29,11 +29,15 @@ const view = (row: TenantRow): TenantView => ({
   createdAt: row.created_at.toISOString(),
 });
 
-async function issue(db: Queryable, tenantId: string): Promise<{ id: string; apiKey: string }> {
+async function issue(
+  db: Queryable,
+  tenantId: string,
+  role: 'tenant' | 'worker' = 'tenant',
+): Promise<{ id: string; apiKey: string; role: 'tenant' | 'worker' }> {
   const apiKey = generateApiKey();
   const id = newId('key');
-  await insertKey(db, { id, tenantId, role: 'tenant', hash: hashApiKey(apiKey) });
-  return { id, apiKey };
+  await insertKey(db, { id, tenantId, role, hash: hashApiKey(apiKey) });
+  return { id, apiKey, role };
 }
 
 async function existing(ctx: Needs<'pool'>, id: string): Promise<TenantRow> {
@@ -69,11 +73,13 @@ export async function show(ctx: Needs<'pool'>, id: string): Promise<TenantView> 
   return view(await existing(ctx, id));
 }
 
+/** Another key for the tenant: a tenant key, or a worker key (only /v1/worker/*). */
 export async function issueKey(
   ctx: Needs<'pool'>,
   tenantId: string,
-): Promise<{ id: string; apiKey: string }> {
-  return issue(ctx.pool, (await existing(ctx, tenantId)).id);
+  role: 'tenant' | 'worker' = 'tenant',
+): Promise<{ id: string; apiKey: string; role: 'tenant' | 'worker' }> {
+  return issue(ctx.pool, (await existing(ctx, tenantId)).id, role);
 }
 
 /** Revokes the key; this process forgets it before answering, the others on the revocation's NOTIFY. */

@@ -12,6 +12,8 @@ export interface SendResult {
   /** null when no response arrived (network error, timeout, refused address). */
   status: number | null;
   body: string | null;
+  /** The body was longer than the cap: `body` holds its start. */
+  truncated: boolean;
   retryAfter: string | undefined;
   error: string | null;
 }
@@ -24,6 +26,8 @@ export async function send(
     body: string;
     timeoutMs: number;
     signal?: AbortSignal;
+    /** The most of the response body kept (a push worker's result may be larger than a receiver's answer). */
+    maxBodyBytes?: number;
   },
   now: () => number = Date.now,
 ): Promise<SendResult> {
@@ -37,9 +41,9 @@ export async function send(
       dispatcher: outbound.agent,
       signal: call.signal ? AbortSignal.any([limit.signal, call.signal]) : limit.signal,
     });
-    const { text } = await readCapped(
+    const { text, truncated } = await readCapped(
       response.body,
-      RESPONSE_BODY_KEPT,
+      call.maxBodyBytes ?? RESPONSE_BODY_KEPT,
       response.headers['content-encoding'],
     );
     const retryAfter = response.headers['retry-after'];
@@ -47,6 +51,7 @@ export async function send(
       durationMs: now() - started,
       status: response.statusCode,
       body: text,
+      truncated,
       retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
       error: null,
     };
@@ -58,6 +63,7 @@ export async function send(
       durationMs: now() - started,
       status: null,
       body: null,
+      truncated: false,
       retryAfter: undefined,
       error: timedOut ? `no response within ${call.timeoutMs} ms` : (error as Error).message.slice(0, 500),
     };

@@ -11,6 +11,7 @@ import { clientErrorHandler, registerProblemHandlers, sendProblem } from './prob
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tenantApi } from './tenant-api.ts';
+import { workerApi } from './worker-api.ts';
 
 /** Accept a caller's request id for tracing only if it is short and plain; otherwise make our own. */
 const CALLER_REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -70,6 +71,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   if (ctx.config.role !== 'worker') {
     await app.register(adminRoutes(ctx), { prefix: '/v1/admin' });
     await app.register(tenantApi(ctx, draining.signal), { prefix: '/v1' });
+    await app.register(workerApi(ctx, draining.signal), { prefix: '/v1' });
     await registerConsole(app);
   }
   return app;

@@ -41,9 +41,23 @@ export async function requireAdmin(request: FastifyRequest, _reply: FastifyReply
   if (request.principal.role !== 'admin') throw new HttpProblem(403, 'This route needs an operator key.');
 }
 
+/** A tenant key: worker keys reach only /v1/worker/* (workerOrTenant). */
 export async function requireTenant(request: FastifyRequest, _reply: FastifyReply) {
   if (request.principal.tenantId === null) {
     throw new HttpProblem(403, 'Operator keys belong to no tenant; use a tenant API key for this route.');
+  }
+  if (request.principal.role === 'worker') {
+    throw new HttpProblem(403, 'Worker keys reach only /v1/worker/*; use a tenant API key for this route.');
+  }
+}
+
+/** A tenant's key or its worker key (the routes remote workers use). */
+export async function requireWorker(request: FastifyRequest, _reply: FastifyReply) {
+  if (request.principal.tenantId === null) {
+    throw new HttpProblem(
+      403,
+      "Operator keys belong to no tenant; use a tenant's worker or API key for this route.",
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
+  AttemptConflict,
   Conflict,
   type FieldError,
   InvalidRequest,
@@ -41,10 +42,10 @@ export class HttpProblem extends Error {
   }
 }
 
-export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+export function problem(status: number, detail: string, errors?: FieldError[], title?: string): Problem {
   return {
     type: 'about:blank',
-    title: STATUS_CODES[status] ?? 'Error',
+    title: title ?? STATUS_CODES[status] ?? 'Error',
     status,
     detail,
     ...(errors && { errors }),
@@ -71,6 +72,8 @@ const PART_NAMES: Record<string, string> = {
 /** The status of each kind of domain error (src/errors.ts). */
 function fromDomain(error: Error): { body: Problem; headers: Record<string, string> } | undefined {
   if (error instanceof NotFound) return { body: problem(404, error.message), headers: {} };
+  if (error instanceof AttemptConflict)
+    return { body: problem(409, error.message, undefined, error.title), headers: {} };
   if (error instanceof Conflict) return { body: problem(409, error.message), headers: {} };
   if (error instanceof Unprocessable) return { body: problem(422, error.message), headers: {} };
   if (error instanceof InvalidRequest)

@@ -3,35 +3,26 @@ import type { AppContext, Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { LeaseLost } from '../queue/lease-keeper.ts';
 import { isDataRefusal, jsonRefusal } from '../storable.ts';
-import {
-  type ClaimedJob,
-  jobQueue,
-  notifyJobsDue,
-  recordProgress,
-  requeueJob,
-  startAttempt,
-} from '../store/job-queue.ts';
+import { type ClaimedJob, startAttempt } from '../store/job-queue.ts';
 import { type JobRow, lockJob } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { deadline } from '../timeout.ts';
-import { retryDelayMs } from './backoff.ts';
 import { isPermanent, isRetryLater, PermanentJobError } from './handler.ts';
 import { endJob } from './lifecycle.ts';
+import { applyOutcome, lapsed, type Outcome } from './outcome.ts';
+import { reportProgress } from './progress.ts';
+import { type PushEnd, pushAttempt } from './push.ts';
 
 const MAX_ERROR_LENGTH = 1_000;
 
 /** A handler still running this long after its attempt was aborted ignores its signal: logged and counted. */
 const OVERRUN_MS = 10_000;
 
-/** What an attempt came to; `settle` is the one place that acts on it. */
-type Outcome =
-  | { kind: 'succeeded'; result: unknown }
-  | { kind: 'cancelled' }
-  | { kind: 'failed'; error: string }
-  | { kind: 'retry'; error: string; delayMs?: number }
-  | { kind: 'interrupted' }
-  /** The lease was lost: another worker may hold the job now, so this one records nothing. */
-  | { kind: 'lost' };
+/**
+ * What an attempt came to (outcome.ts), or that it records nothing: its lease was lost (another worker may hold
+ * the job), or a push attempt was handed over to its task token (push.ts).
+ */
+type AttemptOutcome = PushEnd;
 
 export class Cancelled extends Error {}
 
@@ -61,7 +52,17 @@ export interface Runner {
 }
 
 export async function runAttempt(
-  ctx: Needs<'config' | 'jobTypes' | 'log' | 'metrics' | 'outbound' | 'pool'>,
+  ctx: Needs<
+    | 'config'
+    | 'deliveryOutbound'
+    | 'jobTypes'
+    | 'log'
+    | 'metrics'
+    | 'outbound'
+    | 'pool'
+    | 'secrets'
+    | 'tenantTypes'
+  >,
   runner: Runner,
   claimed: ClaimedJob,
   attempt: Attempt,
@@ -77,63 +78,19 @@ export async function runAttempt(
   const timeout = limit.signal;
   const signal = AbortSignal.any([controller.signal, timeout, runner.shutdown]);
   const log = ctx.log.child({ jobId: job.id, jobType: job.type, attempt: job.attempts });
-  let outcome: Outcome;
+  let outcome: AttemptOutcome;
   try {
-    const handler = ctx.jobTypes.find(job.type);
-    // Retried, not failed: during a rolling deploy that adds a task, a worker of the old version may claim it.
-    if (!handler) throw new Error(`this worker has no job type "${job.type}" (is its task folder loaded?)`);
-    const parsed = handler.input.safeParse(job.input);
-    // Checked at submission; failing now means the schema changed since: no attempt can succeed.
-    if (!parsed.success) throw new PermanentJobError(`invalid input: ${parsed.error.message}`);
-    const input = parsed.data;
-    const progress = async (percent: number, message?: string) => {
-      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
-        throw new RangeError('progress is 0–100');
-      // Written only while the lease is this attempt's: a worker that lost it must not report onto the next.
-      const recorded = await recordProgress(
-        ctx.pool,
-        job.id,
-        job.lease_id,
-        percent,
-        message?.slice(0, 500) ?? null,
-      );
-      if (!recorded) {
-        controller.abort(new LeaseLost(`the lease on ${job.id} was lost: progress not recorded`));
-        throw signal.reason;
-      }
-    };
-    const running = handler.run(input, {
-      progress,
-      signal,
-      log,
-      attempt: job.attempts,
-      outbound: ctx.outbound,
-      fetch: (resource, init) =>
-        fetch(resource, {
-          ...init,
-          dispatcher: ctx.outbound.agent,
-          signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
-        }),
-    });
-    const returned = running.then(
-      () => undefined,
-      () => undefined,
-    );
-    attempt.handler = returned;
-    watchOverrun(ctx, returned, signal, log);
-    // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
-    const result = await untilAborted(running, signal);
-    const refusal = jsonRefusal(result ?? null);
-    outcome = refusal
-      ? { kind: 'retry', error: `result is not storable: ${refusal}` }
-      : { kind: 'succeeded', result: result ?? null };
+    outcome =
+      job.execution === 'push'
+        ? await pushAttempt(ctx, job, signal)
+        : await runHandler(ctx, job, attempt, signal, log);
   } catch (error) {
     outcome = classify(error, { cancelled: controller.signal, timeout, shutdown: runner.shutdown }, job);
   } finally {
     limit.clear();
   }
   log.debug({ outcome: outcome.kind }, 'job attempt finished');
-  if (outcome.kind === 'lost') return;
+  if (outcome.kind === 'lost' || outcome.kind === 'handed-over') return;
   const ended =
     outcome.kind === 'succeeded' &&
     // A batch the database refused is settled again one job at a time, below.
@@ -165,11 +122,64 @@ export async function runAttempt(
   }
 }
 
+/** Runs the job's handler in this process; throws what the handler throws, for `classify`. */
+async function runHandler(
+  ctx: Needs<'jobTypes' | 'metrics' | 'outbound' | 'pool'>,
+  job: JobRow,
+  attempt: Attempt,
+  signal: AbortSignal,
+  log: AppContext['log'],
+): Promise<Outcome> {
+  const handler = ctx.jobTypes.find(job.type);
+  // Retried, not failed: during a rolling deploy that adds a task, a worker of the old version may claim it.
+  if (!handler) throw new Error(`this worker has no job type "${job.type}" (is its task folder loaded?)`);
+  const parsed = handler.input.safeParse(job.input);
+  // Checked at submission; failing now means the schema changed since: no attempt can succeed.
+  if (!parsed.success) throw new PermanentJobError(`invalid input: ${parsed.error.message}`);
+  const progress = async (percent: number, message?: string) => {
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new RangeError('progress is 0–100');
+    // Written only while the lease is this attempt's: a worker that lost it must not report onto the next.
+    const recorded = await reportProgress(ctx, job, { percent, message: message?.slice(0, 500) ?? null });
+    if (!recorded) {
+      attempt.controller.abort(new LeaseLost(`the lease on ${job.id} was lost: progress not recorded`));
+      throw signal.reason;
+    }
+  };
+  const running = handler.run(parsed.data, {
+    progress,
+    signal,
+    log,
+    attempt: job.attempts,
+    outbound: ctx.outbound,
+    fetch: (resource, init) =>
+      fetch(resource, {
+        ...init,
+        dispatcher: ctx.outbound.agent,
+        signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
+      }),
+  });
+  const returned = running.then(
+    () => undefined,
+    () => undefined,
+  );
+  attempt.handler = returned;
+  watchOverrun(ctx, returned, signal, log);
+  // A handler that ignores its signal still ends the attempt when the signal fires (its slot stays taken).
+  const result = await untilAborted(running, signal);
+  const refusal = jsonRefusal(result ?? null);
+  return refusal
+    ? { kind: 'retry', error: `result is not storable: ${refusal}` }
+    : { kind: 'succeeded', result: result ?? null };
+}
+
 /**
  * Decides on a claimed job that the claim did not simply start: returns it to run, or undefined when it
  * ended here (cancelled, or no attempt left) or is no longer ours.
  */
-function recover(ctx: Needs<'metrics' | 'pool'>, claimed: ClaimedJob): Promise<JobRow | undefined> {
+function recover(
+  ctx: Needs<'config' | 'metrics' | 'pool'>,
+  claimed: ClaimedJob,
+): Promise<JobRow | undefined> {
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, claimed.id);
     if (!row || row.lease_id !== claimed.lease_id || row.status !== 'running') return undefined;
@@ -178,6 +188,12 @@ function recover(ctx: Needs<'metrics' | 'pool'>, claimed: ClaimedJob): Promise<J
       return undefined;
     }
     if (claimed.claimed_from === 'queued') return row;
+    // A push attempt's lease ran out (its worker stopped heartbeating after answering 202, or this service
+    // stopped during the POST): a failed attempt, retried with backoff like any other.
+    if (row.execution === 'push') {
+      await applyOutcome(ctx, tx, row, lapsed(row, claimed.lease_ended_at));
+      return undefined;
+    }
     // Leased while running: the worker of the previous attempt stopped before recording its outcome.
     if (row.attempts >= row.max_attempts) {
       await endJob(ctx, tx, row, {
@@ -194,7 +210,7 @@ function classify(
   error: unknown,
   signals: { cancelled: AbortSignal; timeout: AbortSignal; shutdown: AbortSignal },
   job: JobRow,
-): Outcome {
+): AttemptOutcome {
   if (signals.cancelled.reason instanceof LeaseLost) return { kind: 'lost' };
   if (signals.cancelled.aborted) return { kind: 'cancelled' };
   if (signals.timeout.aborted) return { kind: 'retry', error: `timed out after ${job.timeout_seconds}s` };
@@ -213,35 +229,7 @@ async function settle(
   await withTransaction(ctx.pool, async (tx) => {
     const row = await lockJob(tx, job.id);
     if (!row || row.lease_id !== job.lease_id || row.status !== 'running') return;
-    // A cancel request that arrived while the handler finished anyway still wins: the client was told so.
-    const final: Outcome = row.cancel_requested_at ? { kind: 'cancelled' } : outcome;
-    switch (final.kind) {
-      case 'succeeded':
-        await endJob(ctx, tx, row, { status: 'succeeded', result: final.result });
-        return;
-      case 'cancelled':
-        await endJob(ctx, tx, row, { status: 'cancelled' });
-        return;
-      case 'failed':
-        await endJob(ctx, tx, row, { status: 'failed', error: final.error });
-        return;
-      case 'interrupted':
-        // Given back uncounted, due at once, for another worker.
-        await jobQueue.release(tx, { id: row.id, leaseId: row.lease_id });
-        return;
-      case 'retry': {
-        if (row.attempts >= row.max_attempts) {
-          await endJob(ctx, tx, row, { status: 'failed', error: final.error });
-          return;
-        }
-        const delayMs = Math.min(
-          ctx.config.jobRetryMaxMs,
-          final.delayMs ?? retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
-        );
-        await requeueJob(tx, row.id, final.error, delayMs);
-        if (delayMs === 0) await notifyJobsDue(tx);
-      }
-    }
+    await applyOutcome(ctx, tx, row, outcome);
   });
 }
 

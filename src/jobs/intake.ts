@@ -3,13 +3,20 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import type { Needs } from '../context.ts';
-import { IdempotencyKeyReused, InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
+import {
+  type FieldError,
+  IdempotencyKeyReused,
+  InvalidRequest,
+  QuotaExceeded,
+  Unprocessable,
+} from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
   getJob,
   insertJob,
+  type JobExecution,
   type JobRow,
   type NewJob,
 } from '../store/jobs.ts';
@@ -39,27 +46,71 @@ export interface Submitted {
 
 class IdempotencyRace extends Error {}
 
+/** What intake needs of a job type, whichever kind it is. */
+interface IntakeType {
+  execution: JobExecution;
+  timeoutSeconds: number;
+  heartbeatSeconds: number | null;
+  /** The input's problems as field errors; none when it is valid. */
+  check(input: unknown): FieldError[];
+  /** URLs the job will call, each to pass the outbound policy. */
+  outboundUrls(input: unknown): string[];
+}
+
+/** A built-in or task type (every tenant's), else the tenant's own; 422 when neither. */
+async function resolveType(
+  ctx: Needs<'jobTypes' | 'tenantTypes'>,
+  tenantId: string,
+  name: string,
+): Promise<IntakeType> {
+  const handler = ctx.jobTypes.find(name);
+  if (handler) {
+    return {
+      execution: ctx.jobTypes.isBuiltIn(name) ? 'builtin' : 'task',
+      timeoutSeconds: handler.defaultTimeoutSeconds,
+      heartbeatSeconds: null,
+      check(input) {
+        const parsed = handler.input.safeParse(input);
+        if (parsed.success) return [];
+        return parsed.error.issues.map((issue) => ({
+          path: ['body', 'input', ...issue.path.map(String)].join('.'),
+          message: issue.message,
+        }));
+      },
+      outboundUrls(input) {
+        const parsed = handler.input.safeParse(input);
+        return parsed.success ? (handler.outboundUrls?.(parsed.data) ?? []) : [];
+      },
+    };
+  }
+  const own = await ctx.tenantTypes.find(tenantId, name);
+  if (!own) {
+    throw new Unprocessable(
+      `Unknown job type "${name}"; known types: ${ctx.jobTypes.names().join(', ')}, and this tenant's own ` +
+        '(GET /v1/job-types).',
+    );
+  }
+  return {
+    execution: own.row.execution,
+    timeoutSeconds: own.row.timeout_seconds,
+    heartbeatSeconds: own.row.heartbeat_seconds,
+    check: own.check,
+    outboundUrls: () => [],
+  };
+}
+
 export async function submitJob(
-  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool'>,
+  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>,
   tenantId: string,
   body: JobSubmission,
   idempotencyKey: string | undefined,
 ): Promise<Submitted> {
-  const handler = ctx.jobTypes.find(body.type);
-  if (!handler) {
-    throw new Unprocessable(
-      `Unknown job type "${body.type}"; known types: ${ctx.jobTypes.names().join(', ')}.`,
-    );
-  }
-  const input = handler.input.safeParse(body.input);
-  if (!input.success) {
-    const errors = input.error.issues.map((issue) => ({
-      path: ['body', 'input', ...issue.path.map(String)].join('.'),
-      message: issue.message,
-    }));
+  const type = await resolveType(ctx, tenantId, body.type);
+  const errors = type.check(body.input);
+  if (errors.length > 0) {
     throw new InvalidRequest(`The input is not valid for job type "${body.type}".`, errors);
   }
-  for (const url of handler.outboundUrls?.(input.data) ?? []) {
+  for (const url of type.outboundUrls(body.input)) {
     const refused = await ctx.outbound.check(new URL(url));
     if (refused) throw new Unprocessable(`The job's URL is not allowed: ${refused}.`);
   }
@@ -91,7 +142,7 @@ export async function submitJob(
     );
   }
 
-  const timeoutSeconds = body.timeoutSeconds ?? handler.defaultTimeoutSeconds;
+  const timeoutSeconds = body.timeoutSeconds ?? type.timeoutSeconds;
   const maxAttempts = body.maxAttempts ?? 3;
   const priority = body.priority ?? 0;
   const job: NewJob = {
@@ -107,6 +158,8 @@ export async function submitJob(
     priority,
     runAt,
     metadata: body.metadata ?? {},
+    execution: type.execution,
+    heartbeatSeconds: type.heartbeatSeconds,
   };
   if (idempotencyKey === undefined || !requestHash)
     return { job: await ctx.intake.write(job), replayed: false };

@@ -19,6 +19,7 @@ export interface JobTypeView {
 
 export interface JobTypes {
   find(name: string): JobHandler | undefined;
+  isBuiltIn(name: string): boolean;
   names(): string[];
   list(): JobTypeView[];
 }
@@ -46,6 +47,7 @@ export function jobTypesOf(tasks: readonly JobHandler[] = []): JobTypes {
   );
   return {
     find: (name) => handlers.get(name),
+    isBuiltIn: (name) => builtIn.has(name),
     names: () => [...handlers.keys()],
     list: () => views,
   };

@@ -35,7 +35,18 @@ export interface JobRunner {
 
 /** `dispatcher`: this process's, when it delivers too, to hand finished jobs' messages to. */
 export function startJobRunner(
-  ctx: Needs<'config' | 'jobTypes' | 'log' | 'metrics' | 'notifications' | 'outbound' | 'pool'>,
+  ctx: Needs<
+    | 'config'
+    | 'deliveryOutbound'
+    | 'jobTypes'
+    | 'log'
+    | 'metrics'
+    | 'notifications'
+    | 'outbound'
+    | 'pool'
+    | 'secrets'
+    | 'tenantTypes'
+  >,
   dispatcher?: Pick<Dispatcher, 'handoff'>,
 ): JobRunner {
   const { notifications } = ctx;

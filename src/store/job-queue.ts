@@ -20,6 +20,8 @@ export function startAttempt(db: Queryable, id: string): Promise<JobRow | undefi
 export type ClaimedJob = JobRow & {
   /** `queued`: started by the claim. `running`: an attempt whose worker stopped renewing its lease. */
   claimed_from: 'queued' | 'running';
+  /** When the lost attempt's lease ran out (claimed from `running`). */
+  lease_ended_at: Date | null;
 };
 
 /** Advisory-lock class of the per-tenant claim locks (the second key is the tenant id's hash). */
@@ -34,16 +36,16 @@ const TENANTS_PER_CLAIM = 32;
  * metrics (stats.ts) read the front of each pair's range from it.
  */
 export const TENANT_PRIORITY_PAIRS = `pairs (tenant_id, priority) as (
-       (select tenant_id, priority from jobs where status in ('queued', 'running')
+       (select tenant_id, priority from jobs where status in ('queued', 'running') and execution <> 'remote'
          order by tenant_id, priority desc limit 1)
        union all
        select next.tenant_id, next.priority from pairs p cross join lateral (
          (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id = p.tenant_id and priority < p.priority
+           where status in ('queued', 'running') and execution <> 'remote' and tenant_id = p.tenant_id and priority < p.priority
            order by tenant_id, priority desc limit 1)
          union all
          (select tenant_id, priority from jobs
-           where status in ('queued', 'running') and tenant_id > p.tenant_id
+           where status in ('queued', 'running') and execution <> 'remote' and tenant_id > p.tenant_id
            order by tenant_id, priority desc limit 1)
          limit 1
        ) next
@@ -75,7 +77,7 @@ export async function claimDueJobs(
        select p.tenant_id, p.priority from pairs p cross join lateral (
          select 1 from jobs j
           where j.tenant_id = p.tenant_id and j.priority = p.priority
-            and j.status in ('queued', 'running') and j.next_attempt_at <= now()
+            and j.status in ('queued', 'running') and j.execution <> 'remote' and j.next_attempt_at <= now()
           order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1
        ) first
      ), tenants as (
@@ -110,7 +112,7 @@ export async function claimDueJobs(
          from due d join tenants t using (tenant_id)
         cross join lateral (
           select id, status, priority, next_attempt_at from jobs
-           where tenant_id = d.tenant_id and priority = d.priority and status in ('queued', 'running')
+           where tenant_id = d.tenant_id and priority = d.priority and status in ('queued', 'running') and execution <> 'remote'
              and next_attempt_at <= now()
            -- In the index's order, so that it is the index read (see delivery-queue.ts on claims and planners).
            order by tenant_id, priority desc, next_attempt_at limit $1
@@ -126,19 +128,20 @@ export async function claimDueJobs(
         limit $1
      ), picked as (
        -- Row by row from the chosen ids: a join left to the planner may read the whole backlog instead.
-       select j.id, j.status from chosen c cross join lateral (
+       select j.id, j.status, j.next_attempt_at from chosen c cross join lateral (
          -- In the state it was chosen in: a lost attempt put back as queued meanwhile was not held to the cap.
-         select id, status from jobs
+         select id, status, next_attempt_at from jobs
           where id = c.id and status = c.status and next_attempt_at <= now()
           for update skip locked
        ) j
      ), changed as (
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                          status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
-                         started_at = coalesce(j.started_at, now()), version = j.version + 1
+                         started_at = coalesce(j.started_at, now()), version = j.version + 1,
+                         heartbeat_at = null
          -- By primary key whatever the statistics say (see messages.ts claimDue).
          from picked p where j.id = p.id and j.id = any(array(select id from picked))
-       returning j.*, p.status as claimed_from
+       returning j.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,
@@ -229,8 +232,9 @@ async function releaseJob(db: Queryable, { id, leaseId }: Lease): Promise<boolea
 /** What a running job's lease is: the job still running under it. */
 const JOB_LEASES: LeaseQueue = {
   table: 'jobs',
-  columns: 'id, lease_id, status',
-  held: "l.status = 'running'",
+  columns: 'id, lease_id, status, heartbeat_at',
+  // A push attempt answered 202 is handed over to its task token (heartbeat_at set): no longer this worker's.
+  held: "l.status = 'running' and l.heartbeat_at is null",
 };
 
 /** The job queue as the engine drives it (src/queue/driver.ts). */

@@ -15,6 +15,8 @@ export const CANCEL_CHANNEL = 'hookrelay_cancel';
 /** Notified when jobs fall due now (submitted, or put back for another attempt), so workers claim at once. */
 export const JOBS_DUE_CHANNEL = 'hookrelay_jobs_due';
 
+export type JobExecution = 'builtin' | 'task' | 'remote' | 'push';
+
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -42,6 +44,14 @@ export interface JobRow {
   /** When a queued job is due; while it runs, when its lease ends (see migrations/0005_job_queue.sql). */
   next_attempt_at: Date | null;
   cancel_requested_at: Date | null;
+  /** How the job runs: in this service (builtin, task), claimed by workers over HTTP (remote), or POSTed (push). */
+  execution: JobExecution;
+  /** Remote and push jobs: the lease a heartbeat grants. */
+  heartbeat_seconds: number | null;
+  /** The running attempt's time cap, for remote and push attempts. */
+  attempt_deadline: Date | null;
+  /** The running attempt's last heartbeat (or its hand-over by a push answer 202). */
+  heartbeat_at: Date | null;
   version: number;
   created_at: Date;
   started_at: Date | null;
@@ -60,6 +70,8 @@ export interface NewJob {
   priority: number;
   runAt: Date | null;
   metadata: Record<string, unknown>;
+  execution: JobExecution;
+  heartbeatSeconds: number | null;
 }
 
 /**
@@ -115,12 +127,12 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
     name: 'jobs.insert-many',
     text: `with inserted as (
        insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                         priority, run_at, metadata, next_attempt_at)
+                         priority, run_at, metadata, execution, heartbeat_seconds, next_attempt_at)
        select *, coalesce(run_at, now())
          from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
-                     $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[])
+                     $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::text[], $13::int[])
               as j (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                    priority, run_at, metadata)
+                    priority, run_at, metadata, execution, heartbeat_seconds)
        returning *
      ), woken as (
        select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted where next_attempt_at <= now() limit 1
@@ -138,6 +150,8 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
       jobs.map((j) => j.priority),
       jobs.map((j) => j.runAt),
       jobs.map((j) => JSON.stringify(j.metadata)),
+      jobs.map((j) => j.execution),
+      jobs.map((j) => j.heartbeatSeconds),
     ],
   });
   const byId = new Map(rows.map((row) => [row.id, row]));

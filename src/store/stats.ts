@@ -26,7 +26,7 @@ export async function queueHealth(pool: Pool) {
               select min(first.at) from pairs p cross join lateral (
                 select j.next_attempt_at as at from jobs j
                  where j.tenant_id = p.tenant_id and j.priority = p.priority
-                   and j.status in ('queued', 'running')
+                   and j.status in ('queued', 'running') and j.execution <> 'remote'
                  order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1) first
                where first.at <= now())), 0)::float as oldest_seconds
      union all

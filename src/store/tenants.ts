@@ -12,7 +12,8 @@ export interface TenantRow {
 export interface Principal {
   keyId: string;
   tenantId: string | null;
-  role: 'tenant' | 'admin';
+  /** `worker`: a tenant's key that reaches only /v1/worker/* (remote workers claiming jobs). */
+  role: 'tenant' | 'worker' | 'admin';
 }
 
 export async function insertTenant(

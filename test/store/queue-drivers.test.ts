@@ -51,6 +51,8 @@ const cases: Case[] = [
         priority: 0,
         runAt: null,
         metadata: {},
+        execution: 'builtin',
+        heartbeatSeconds: null,
       });
       return job.id;
     },

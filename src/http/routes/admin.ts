@@ -12,7 +12,15 @@ import { deadLetterListFilter, timeOrdered } from './dead-letters.ts';
 
 const tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() });
 const createdTenant = tenant.extend({ apiKey: z.string(), signingSecret: z.string() });
-const createdKey = z.object({ id: z.string(), apiKey: z.string() });
+const createdKey = z.object({ id: z.string(), apiKey: z.string(), role: z.enum(['tenant', 'worker']) });
+const keyRequest = z
+  .object({
+    role: z
+      .enum(['tenant', 'worker'])
+      .default('tenant')
+      .describe('`worker`: a key that reaches only /v1/worker/* (for remote workers)'),
+  })
+  .strict();
 const tenantParams = idParams('ten');
 const security = [{ bearer: [] }];
 
@@ -74,10 +82,12 @@ export function adminRoutes(ctx: Needs<'config' | 'pool' | 'principals' | 'secre
           summary: 'Issue another API key for a tenant (shown once); older keys stay valid until revoked',
           security,
           params: tenantParams,
+          body: keyRequest.nullish(),
           response: { 201: createdKey },
         },
       },
-      async (request, reply) => reply.code(201).send(await tenants.issueKey(ctx, request.params.id)),
+      async (request, reply) =>
+        reply.code(201).send(await tenants.issueKey(ctx, request.params.id, request.body?.role ?? 'tenant')),
     );
 
     app.get(

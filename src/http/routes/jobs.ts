@@ -60,7 +60,15 @@ const submitBody = (types: string[]) =>
 
 export function jobRoutes(
   ctx: Needs<
-    'config' | 'intake' | 'jobTypes' | 'metrics' | 'notifications' | 'outbound' | 'pool' | 'principals'
+    | 'config'
+    | 'intake'
+    | 'jobTypes'
+    | 'metrics'
+    | 'notifications'
+    | 'outbound'
+    | 'pool'
+    | 'principals'
+    | 'tenantTypes'
   >,
   draining: AbortSignal,
 ): FastifyPluginAsyncZod {
