@@ -98,6 +98,19 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
   t.equal((await api('POST', `/v1/jobs/${scheduled.id}/cancel`)).status, 200, 'a cancelled fixture job');
   await api('POST', '/v1/jobs', { type: 'echo', input: 1 }, { 'idempotency-key': 'fixture-key' });
 
+  // A remote type with a schema, and a claimed attempt's task token, for the worker routes.
+  await api('PUT', '/v1/job-types/remote.fx', {
+    execution: 'remote',
+    inputSchema: { type: 'object', properties: { year: { type: 'integer' } }, required: ['year'] },
+  });
+  await api('POST', '/v1/jobs', { type: 'remote.fx', input: { year: 2026 } });
+  const claimed = await api<{ data: Array<{ taskToken: string }> }>('POST', '/v1/worker/claim', {
+    types: ['remote.fx'],
+    waitSeconds: 5,
+  });
+  const T = `/v1/tasks/${claimed.body.data[0]?.taskToken}`;
+  t.ok(claimed.body.data[0], 'a claimed fixture task');
+
   const echo = (extra: Record<string, unknown>) => ({ type: 'echo', input: { n: 1 }, ...extra });
   const nested = (depth: number) => `{"type":"echo","input":${'['.repeat(depth)}${']'.repeat(depth)}}`;
   const J = `/v1/jobs/${job.id}`;
@@ -793,6 +806,214 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       status: 400,
     },
     { name: 'unknown route', method: 'PUT', path: '/v1/jobs', status: 404 },
+    // Job types, claims and task reports (issue 20).
+    { name: 'job type: an array body', method: 'PUT', path: '/v1/job-types/x.y', body: [], status: 400 },
+    {
+      name: 'job type: unknown execution',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'inline' },
+      status: 400,
+      errors: ['body.execution'],
+    },
+    {
+      name: 'job type: a schema that is no JSON Schema',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'remote', inputSchema: { type: 5, properties: 'x' } },
+      status: 400,
+      errors: ['body.inputSchema'],
+    },
+    {
+      name: 'job type: a schema that is a string',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'remote', inputSchema: 'any' },
+      status: 400,
+    },
+    {
+      name: 'job type: heartbeat out of range',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'remote', heartbeatSeconds: 100_000, timeoutSeconds: 0 },
+      status: 400,
+      errors: ['body.timeoutSeconds', 'body.heartbeatSeconds'],
+    },
+    {
+      name: 'job type: an unknown field',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'remote', sql: 'drop table jobs' },
+      status: 400,
+    },
+    {
+      name: 'job type: a name with a path in it',
+      method: 'PUT',
+      path: '/v1/job-types/..%2f..%2fadmin',
+      body: { execution: 'remote' },
+      status: 400,
+    },
+    {
+      name: 'job type: a name too long',
+      method: 'PUT',
+      path: `/v1/job-types/${'a'.repeat(65)}`,
+      body: { execution: 'remote' },
+      status: 400,
+    },
+    {
+      name: 'job type: a javascript: push url',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'push', url: 'javascript:alert(1)' },
+      status: 400,
+    },
+    ...[
+      'http://169.254.169.254/',
+      'http://10.0.0.1/run',
+      'http://[::ffff:127.0.0.2]/',
+      'http://metadata/',
+    ].map(
+      (url): Case => ({
+        name: `job type: push url ${url}`,
+        method: 'PUT',
+        path: '/v1/job-types/x.y',
+        body: { execution: 'push', url },
+        status: 422,
+      }),
+    ),
+    {
+      name: 'job type: a url on a remote type',
+      method: 'PUT',
+      path: '/v1/job-types/x.y',
+      body: { execution: 'remote', url: `${receiver.url}/` },
+      status: 400,
+      errors: ['body.url'],
+    },
+    {
+      name: 'job type: a built-in name',
+      method: 'PUT',
+      path: '/v1/job-types/http',
+      body: { execution: 'remote' },
+      status: 409,
+    },
+    {
+      name: "job type: another tenant's",
+      method: 'GET',
+      path: '/v1/job-types/remote.fx',
+      who: 'other',
+      status: 404,
+    },
+    {
+      name: 'remote input against its JSON Schema',
+      method: 'POST',
+      path: '/v1/jobs',
+      body: { type: 'remote.fx', input: { year: 'MMXXVI' } },
+      status: 400,
+      errors: ['body.input.year'],
+    },
+    { name: 'claim: no types', method: 'POST', path: '/v1/worker/claim', body: { types: [] }, status: 400 },
+    {
+      name: 'claim: types not a list',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      body: { types: 'remote.fx' },
+      status: 400,
+    },
+    {
+      name: 'claim: too many types',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      body: { types: Array.from({ length: 21 }, (_, i) => `t${i}`) },
+      status: 400,
+    },
+    {
+      name: 'claim: max and wait out of range',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      body: { types: ['remote.fx'], max: 1000, waitSeconds: 3600 },
+      status: 400,
+      errors: ['body.max', 'body.waitSeconds'],
+    },
+    {
+      name: 'claim: a type name that is a path',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      body: { types: ['../../etc'] },
+      status: 400,
+    },
+    {
+      name: 'claim: a built-in type',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      body: { types: ['echo'] },
+      status: 422,
+    },
+    {
+      name: "claim: another tenant's type",
+      method: 'POST',
+      path: '/v1/worker/claim',
+      who: 'other',
+      body: { types: ['remote.fx'] },
+      status: 422,
+    },
+    {
+      name: 'claim: no key',
+      method: 'POST',
+      path: '/v1/worker/claim',
+      who: 'none',
+      body: { types: ['remote.fx'] },
+      status: 401,
+    },
+    { name: 'claim: not JSON', method: 'POST', path: '/v1/worker/claim', body: '{"types": [', status: 400 },
+    {
+      name: 'task: progress out of range',
+      method: 'POST',
+      path: `${T}/heartbeat`,
+      who: 'none',
+      body: { progress: { percent: 101, message: 'm'.repeat(5_000) } },
+      status: 400,
+      errors: ['body.progress.percent', 'body.progress.message'],
+    },
+    {
+      name: 'task: progress of the wrong type',
+      method: 'POST',
+      path: `${T}/heartbeat`,
+      who: 'none',
+      body: { progress: { percent: '50%' } },
+      status: 400,
+    },
+    {
+      name: 'task: a result the database cannot store',
+      method: 'POST',
+      path: `${T}/complete`,
+      who: 'none',
+      body: '{"result": "nul \\u0000 inside"}',
+      status: 400,
+    },
+    {
+      name: 'task: fail without an error',
+      method: 'POST',
+      path: `${T}/fail`,
+      who: 'none',
+      body: { retry: 'no', retryAfterSeconds: -5 },
+      status: 400,
+    },
+    {
+      name: 'task: an unknown token',
+      method: 'POST',
+      path: `/v1/tasks/tt_${'A'.repeat(43)}/complete`,
+      who: 'none',
+      body: { result: 1 },
+      status: 404,
+    },
+    {
+      name: 'task: a token too long',
+      method: 'POST',
+      path: `/v1/tasks/${'x'.repeat(300)}/heartbeat`,
+      who: 'none',
+      status: 400,
+    },
+    { name: 'task: an unknown report', method: 'POST', path: `${T}/explode`, who: 'none', status: 404 },
   ];
 
   t.ok(catalogue.length >= 60, `${catalogue.length} hostile inputs`);
