@@ -49,6 +49,8 @@ create index jobs_tenant_due on jobs (tenant_id, priority desc, next_attempt_at)
   where status in ('queued', 'running') and execution <> 'remote';
 create index jobs_remote_due on jobs (tenant_id, type, priority desc, next_attempt_at)
   where status in ('queued', 'running') and execution = 'remote';
+-- Remote attempts whose lease may lapse, for the sweep that counts them when no worker claims their type any more.
+create index jobs_remote_running on jobs (next_attempt_at) where status = 'running' and execution = 'remote';
 
 -- Worker keys: a tenant's key that reaches only /v1/worker/*.
 alter table api_keys drop constraint api_keys_role_check;

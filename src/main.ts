@@ -6,6 +6,7 @@ import { startDispatcher } from './delivery/dispatcher.ts';
 import { startDrains } from './delivery/drain.ts';
 import { buildApp } from './http/app.ts';
 import { jobTypesOf } from './jobs/job-types.ts';
+import { scheduleLapsedSweep } from './jobs/lapsed-sweep.ts';
 import { startJobRunner } from './jobs/runner.ts';
 import { loadTasks } from './jobs/tasks.ts';
 import type { Logger } from './log.ts';
@@ -40,6 +41,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       stack.push((deadline) => runner.stop(deadline.by(STOPPED_BY.jobs)));
       await scheduleRetention(ctx);
       await startDrains(ctx);
+      await scheduleLapsedSweep(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());

@@ -198,3 +198,14 @@ export async function revokeLease(db: Queryable, id: string): Promise<JobRow | u
   );
   return row;
 }
+
+/** Locks up to `limit` remote attempts whose lease lapsed, of any tenant, skipping rows others hold. */
+export async function lockLapsedRemote(db: Queryable, limit: number): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>({
+    name: 'jobs.remote-lapsed',
+    text: `select * from jobs where status = 'running' and execution = 'remote' and next_attempt_at <= now()
+            order by next_attempt_at limit $1 for update skip locked`,
+    values: [limit],
+  });
+  return rows;
+}

@@ -4,6 +4,11 @@
 // answered 200, 202, 503 with Retry-After and 4xx.
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { sweepLapsed } from '../../src/jobs/lapsed-sweep.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { createPool } from '../../src/store/pool.ts';
 import { client } from '../helpers/client.ts';
 import { freshDatabase } from '../helpers/database.ts';
 import { ADMIN_KEY, type Job, readEvents } from '../helpers/jobs-app.ts';
@@ -396,4 +401,22 @@ t.test('a push attempt handed over and never reported: its lease lapses into a r
   const job = await ended(id);
   t.match(job, { status: 'failed', attempts: 2, error: /lease lapsed/ });
   t.equal(pushed.requests.length, 2, 'each attempt POSTed once');
+});
+
+t.test('a remote attempt no worker claims any more is counted by the sweep', async (t) => {
+  await api('PUT', '/v1/job-types/orphan.x', { execution: 'remote', heartbeatSeconds: 5 });
+  const id = await submit('orphan.x', {}, { maxAttempts: 1 });
+  await claimOne('orphan.x');
+  // Nobody claims orphan.x again. The sweep runs each minute on a pg-boss schedule; here it is called at once, on
+  // the service's database, after the lease is moved into the past (as if 5 s had gone by without a heartbeat).
+  const pool = createPool(database, 2, createLogger('silent'), 'test-sweep');
+  t.teardown(() => pool.end());
+  await pool.query("update jobs set next_attempt_at = now() - interval '1 second' where id = $1", [id]);
+  const swept = await sweepLapsed({
+    config: loadConfig({ DATABASE_URL: database }),
+    metrics: createMetrics(pool),
+    pool,
+  });
+  t.equal(swept, 1);
+  t.match(await ended(id), { status: 'failed', attempts: 1, error: /lease lapsed/ });
 });
