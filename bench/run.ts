@@ -1,7 +1,9 @@
 // `npm run bench`: the performance figures of issue 7, measured on this machine in one run. Starts its own
 // services on fresh databases (DATABASE_URL's server, or an embedded Postgres for the run), measures a raw
 // undici baseline against the same receiver, prints one table and writes it as JSON to bench/results/.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +12,7 @@ import pg from 'pg';
 import { Pool } from 'undici';
 import { freshDatabase } from '../harness/database.ts';
 import { type Api, api, offer, percentile, submitMany, tenantWithEndpoints } from '../harness/load.ts';
-import { type Service, startService, stopAll } from '../harness/service.ts';
+import { ADMIN_KEY, type Service, startService, stopAll } from '../harness/service.ts';
 import { signatureHeader } from '../src/delivery/sign.ts';
 import { createLogger } from '../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
@@ -103,7 +105,9 @@ async function arrivals(
   }
 }
 
-const job = (endpointId: string) => (i: number) => ({ type: 'echo', input: { ...INPUT, n: i }, endpointId });
+const job =
+  (endpointId: string, type = 'echo') =>
+  (i: number) => ({ type, input: { ...INPUT, n: i }, endpointId });
 
 async function baseline(receiver: BenchReceiver): Promise<Row> {
   const pool = new Pool(receiver.url, { connections: 64 });
@@ -186,12 +190,13 @@ async function burst(
   endpointId: string,
   receiver: BenchReceiver,
   baselineRate: number,
+  type = 'echo',
 ) {
   await receiver.reset();
   const started = Date.now();
   const parts = await Promise.all(
     clients.map((client) =>
-      submitMany(client, JOBS / clients.length, job(endpointId), CONNECTIONS / clients.length),
+      submitMany(client, JOBS / clients.length, job(endpointId, type), CONNECTIONS / clients.length),
     ),
   );
   const accepted = new Map(parts.flatMap((part) => [...part.accepted]));
@@ -339,7 +344,98 @@ async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<
   return { ...row, rssMiB: rss.peak() };
 }
 
-const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'retention', 'backlog'];
+const REMOTE_WORKERS = 4;
+const REMOTE_CONCURRENCY = Number(process.env.BENCH_REMOTE_CONCURRENCY ?? 25);
+
+/** A pulling worker process (bench/remote-worker.ts) running the TypeScript client against `base`. */
+function remoteWorker(base: string, key: string, type: string) {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'remote-worker.ts')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOOKRELAY_URL: base,
+      HOOKRELAY_KEY: key,
+      WORKER_TYPE: type,
+      WORKER_CONCURRENCY: String(REMOTE_CONCURRENCY),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readStatus(child.pid))?.[1] ?? 0) / 1024,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const readStatus = (pid: number | undefined) => {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+/**
+ * The same burst twice on one all-in-one service: `echo` jobs run in-process, then a remote type's jobs pulled
+ * by REMOTE_WORKERS separate worker processes (the TypeScript client, an echo handler), each job's result
+ * delivered to the same receiver. The remote row's note gives its throughput as a share of the in-process one.
+ */
+async function remote(receiver: BenchReceiver, baselineRate: number): Promise<Row[]> {
+  const database = await freshDatabase(serverUrl as string);
+  const service = await startService('all-in-one', { ...SERVICE_ENV, DATABASE_URL: database.url });
+  const rss = rssSampler([service]);
+  const tenant = await tenantWithEndpoints(service.base, [receiver]);
+  const endpointId = tenant.endpoints[0] as string;
+  const client = api(service.base, tenant.key, CONNECTIONS);
+  const inProcess: Row = {
+    ...(await burst('end to end, in-process (echo)', [client], endpointId, receiver, baselineRate)),
+    rssMiB: rss.peak(),
+  };
+
+  const type = 'bench.remote';
+  const registered = await client.call('PUT', `/v1/job-types/${type}`, { execution: 'remote' });
+  const admin = api(service.base, ADMIN_KEY, 1);
+  const key = await admin.call<{ apiKey: string }>('POST', `/v1/admin/tenants/${tenant.tenantId}/keys`, {
+    role: 'worker',
+  });
+  await admin.close();
+  if (registered.status !== 201 || key.status !== 201)
+    throw new Error(`remote type or worker key refused: ${registered.status}, ${key.status}`);
+  const workers = Array.from({ length: REMOTE_WORKERS }, () =>
+    remoteWorker(service.base, key.body.apiKey, type),
+  );
+  await sleep(2_000); // started, and their first claims waiting
+  rss.reset();
+  let workerPeak = 0;
+  const sampler = setInterval(() => {
+    for (const w of workers) workerPeak = Math.max(workerPeak, w.rssMiB());
+  }, 250);
+  const pulled = await burst(
+    `end to end, ${REMOTE_WORKERS} remote workers`,
+    [client],
+    endpointId,
+    receiver,
+    baselineRate,
+    type,
+  );
+  clearInterval(sampler);
+  const twice = await database.db.query<{ n: number }>(
+    "select count(*)::int as n from jobs where type = $1 and (attempts > 1 or status <> 'succeeded')",
+    [type],
+  );
+  pulled.note += `, ${twice.rows[0]?.n} jobs run more than once or not succeeded; ${(pulled.throughput / inProcess.throughput).toFixed(2)} of in-process; ${REMOTE_WORKERS} processes × concurrency ${REMOTE_CONCURRENCY}, each up to ${Math.round(workerPeak)} MiB`;
+  const row = { ...pulled, rssMiB: rss.peak() };
+  await Promise.all(workers.map((w) => w.stop()));
+  await client.close();
+  rss.stop();
+  await service.stop();
+  await database.drop();
+  return [inProcess, row];
+}
+
+const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'remote', 'retention', 'backlog'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
 if (unknown.length > 0) {
@@ -366,6 +462,7 @@ try {
     report = { memory: one.memory, tables: one.tables, serviceErrorLines: one.errorLines, sweep: one.sweep };
   }
   if (runs('scale-out')) rows.push(await scaleOut(receiver, base.throughput));
+  if (runs('remote')) rows.push(...(await remote(receiver, base.throughput)));
   // Only when named: it reads pg_stat_statements, which the embedded server loads only after a restart.
   if (chosen.includes('backlog')) {
     await loadStatements();

@@ -106,6 +106,8 @@ export async function claimTasks(
         stop.addEventListener('abort', done, { once: true });
       });
       wake = undefined;
+      // A worker that hung up (or a key revoked, a process draining) must not be leased a job it will never run.
+      if (stop.aborted) return [];
     }
   } finally {
     unsubscribe();

@@ -1,7 +1,7 @@
 // The package as another project gets it: `npm pack` (which builds dist/), installed into a fresh project
 // outside the repository, run with `npx hookrelay serve --tasks ./tasks` on its embedded Postgres. A task file
 // in TypeScript, importing `hookrelay`, runs a job whose webhook arrives signed; a broken task file stops the
-// start with exit 2, naming the file.
+// start with exit 2, naming the file; a worker program imports the client from `hookrelay/worker`.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -59,6 +59,9 @@ t.test('the package holds the built files, not the sources or the tests', async 
     'dist/index.js',
     'dist/index.d.ts',
     'dist/cli/main.js',
+    'worker.js',
+    'dist/worker/index.js',
+    'dist/worker/index.d.ts',
   ])
     t.ok(files.includes(wanted), wanted);
   t.ok(files.includes('dist/console/index.html'), 'the console');
@@ -175,6 +178,19 @@ export default defineTask({
     t.pass('stopped cleanly, its Postgres too');
   },
 );
+
+t.test("a worker program imports 'hookrelay/worker' from the package", async (t) => {
+  await fs.writeFile(
+    path.join(project, 'worker.ts'),
+    `import { PermanentJobError, runWorker, type Task } from 'hookrelay/worker';
+
+const handler = async (task: Task<{ name: string }>) => ({ greeting: \`Hello, \${task.input.name}!\` });
+console.log(typeof runWorker, typeof handler, new PermanentJobError('x').name);
+`,
+  );
+  const { stdout } = await run('node', ['worker.ts'], { cwd: project, env });
+  t.equal(stdout.trim(), 'function function PermanentJobError');
+});
 
 t.test('a broken task file stops the start with exit 2, naming it', async (t) => {
   await fs.writeFile(
