@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import { withConnection } from './client/session.ts';
 import { deadLetterCommands } from './commands/dead-letters.ts';
 import { endpointCommands } from './commands/endpoints.ts';
+import { jobTypeCommands } from './commands/job-types.ts';
 import { jobCommands } from './commands/jobs.ts';
 import { listenCommand } from './commands/listen.ts';
 import { messageCommands } from './commands/messages.ts';
@@ -77,6 +78,7 @@ export function hookrelayProgram(): Command {
   tenantCommands(program);
   endpointCommands(program);
   jobCommands(program);
+  jobTypeCommands(program);
   messageCommands(program);
   deadLetterCommands(program);
   listenCommand(program);

@@ -21,13 +21,14 @@ function helpOf(command: Command): string {
 
 const commands = leaves(hookrelayProgram());
 
-t.ok(commands.length >= 26, `${commands.length} commands`);
+t.ok(commands.length >= 30, `${commands.length} commands`);
 for (const name of [
   'serve',
   'migrate',
   'tenants create',
   'endpoints rotate',
   'jobs watch',
+  'job-types put',
   'dead-letters replay',
   'listen',
 ])
@@ -57,5 +58,5 @@ t.test('jobs submit --help names every built-in type and how to list the service
   const jobs = hookrelayProgram().commands.find((c) => c.name() === 'jobs') as Command;
   const help = helpOf(jobs.commands.find((c) => c.name() === 'submit') as Command);
   for (const handler of BUILT_IN) t.match(help, handler.type, handler.type);
-  t.match(help, 'hookrelay jobs types');
+  t.match(help, 'hookrelay job-types list');
 });

@@ -286,3 +286,34 @@ t.test('another tenant sees none of it', async (t) => {
   t.pass("A's objects are 404s to B");
   noErrors(t, page);
 });
+
+t.test('a remote job shows how it runs, its lease and its last heartbeat', async (t) => {
+  const tenant = (await admin('POST', '/v1/admin/tenants', { name: 'remote' })).body as { apiKey: string };
+  const remote = client(base, tenant.apiKey);
+  t.equal((await remote('PUT', '/v1/job-types/reports.remote', { execution: 'remote' })).status, 201);
+  const job = (await remote<{ id: string }>('POST', '/v1/jobs', { type: 'reports.remote', input: {} })).body;
+  const claimed = (
+    await remote<{ data: Array<{ taskToken: string }> }>('POST', '/v1/worker/claim', {
+      types: ['reports.remote'],
+    })
+  ).body.data[0];
+  const report = (what: string, body: unknown) =>
+    client(base)('POST', `/v1/tasks/${claimed?.taskToken}/${what}`, body);
+  t.equal((await report('heartbeat', { progress: { percent: 40, message: 'page 4' } })).status, 200);
+
+  const page = await logIn(tenant.apiKey);
+  await page.goto(`${base}/console/#/jobs/${job.id}`);
+  await page.waitForSelector(`h1:has-text("${job.id}")`);
+  const details = async () => (await page.innerText('dl')).replace(/\s+/g, ' ');
+  t.match(await details(), /Execution remote Status running Lease expires in \d+ s Last heartbeat \d+ s ago/);
+  const [lease, heartbeat] = await page.$$eval('dd time', (times) =>
+    times.slice(0, 2).map((time) => time.getAttribute('title')),
+  );
+  t.match(lease, /^\d{4}-\d\d-\d\dT/, 'the exact time on hover');
+  t.match(heartbeat, /^\d{4}-\d\d-\d\dT/);
+
+  t.equal((await report('complete', { result: { pages: 10 } })).status, 200);
+  await page.waitForSelector('.badge.succeeded');
+  t.notMatch(await details(), 'Lease expires', 'no lease once the job has ended');
+  noErrors(t, page);
+});

@@ -28,9 +28,13 @@ const connection = z.object({
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface ApiClient {
   base: string;
-  call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options?: CallOptions): Promise<T>;
+  call<T>(method: Method, path: string, options?: CallOptions): Promise<T>;
+  /** As `call`, with the answer's status too: for the commands whose message depends on it (201 or 200). */
+  exchange<T>(method: Method, path: string, options?: CallOptions): Promise<{ status: number; body: T }>;
   /** Opens a streaming GET (Server-Sent Events): the body is returned unread, without a body timeout. */
   stream(path: string): Promise<AsyncIterable<Buffer>>;
 }
@@ -86,13 +90,18 @@ export function apiClient(options: { url: string; key?: string }): ApiClient {
     throw new ApiError(problem);
   }
 
+  async function exchange<T>(method: Method, path: string, options: CallOptions = {}) {
+    const response = await send(method, address(path, options.query), options, REQUEST_TIMEOUT_MS);
+    if (response.statusCode >= 400) return problemOf(response);
+    const text = await response.body.text();
+    return { status: response.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
   return {
     base,
-    async call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
-      const response = await send(method, address(path, options.query), options, REQUEST_TIMEOUT_MS);
-      if (response.statusCode >= 400) return problemOf(response);
-      const text = await response.body.text();
-      return (text ? JSON.parse(text) : undefined) as T;
+    exchange,
+    async call<T>(method: Method, path: string, options: CallOptions = {}): Promise<T> {
+      return (await exchange<T>(method, path, options)).body;
     },
     async stream(path: string) {
       const response = await send('GET', address(path), {}, 0);

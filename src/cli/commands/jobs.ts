@@ -5,17 +5,9 @@ import type { Command } from 'commander';
 import { createParser } from 'eventsource-parser';
 import type { ApiClient } from '../client/api.ts';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
-import {
-  excerpt,
-  jsonText,
-  printable,
-  printJson,
-  printRecord,
-  printTable,
-  say,
-  UsageError,
-} from '../client/output.ts';
+import { excerpt, jsonText, printable, printJson, printRecord, say, UsageError } from '../client/output.ts';
 import { action, countOption, jsonOption, session, timeOption } from '../client/session.ts';
+import { listJobTypes } from './job-types.ts';
 
 interface Job {
   id: string;
@@ -110,23 +102,6 @@ async function watchJob(api: ApiClient, id: string, json: boolean): Promise<Job>
   return last && TERMINAL.has(last.status) ? last : api.call<Job>('GET', path(id));
 }
 
-interface JobTypeRow {
-  name: string;
-  execution: string;
-  timeoutSeconds: number;
-  inputSchema: { properties?: Record<string, { type?: unknown }>; required?: string[] };
-}
-
-/** An input schema's top-level fields in a line: `steps?: integer, stepMs?: integer`; anything else as "any". */
-function inputFields(schema: JobTypeRow['inputSchema']): string {
-  const fields = Object.entries(schema.properties ?? {});
-  if (fields.length === 0) return 'any JSON';
-  const required = new Set(schema.required ?? []);
-  return fields
-    .map(([name, field]) => `${name}${required.has(name) ? '' : '?'}: ${field.type ?? 'any'}`)
-    .join(', ');
-}
-
 function summary(job: Job): void {
   if (job.status === 'succeeded')
     say(`${job.id} succeeded after ${job.attempts} attempt(s): ${excerpt(job.result, 200)}`);
@@ -152,7 +127,7 @@ export function jobCommands(program: Command): void {
     .option('--watch', 'follow the job until it ends; exit 1 unless it succeeds')
     .addHelpText(
       'after',
-      `\n<type> is a built-in type (echo, demo.report, http) or one of the service's task modules:\n\`hookrelay jobs types\` lists them all with their input.\n\nExamples:\n  $ hookrelay jobs submit demo.report --input '{"steps":5,"stepMs":1000}' --watch\n  $ hookrelay jobs submit http --input '{"url":"https://example.com/slow"}' --endpoint ep_01J…`,
+      `\n<type> is a built-in type (echo, demo.report, http), one of the service's task modules, or one of your\nown remote or push types: \`hookrelay job-types list\` (or \`hookrelay jobs types\`) lists them all with their input.\n\nExamples:\n  $ hookrelay jobs submit demo.report --input '{"steps":5,"stepMs":1000}' --watch\n  $ hookrelay jobs submit http --input '{"url":"https://example.com/slow"}' --endpoint ep_01J…`,
     )
     .action(
       action(async (type: string, options: SubmitOptions, command: Command) => {
@@ -193,22 +168,14 @@ export function jobCommands(program: Command): void {
 
   jobs
     .command('types')
-    .description('the job types the service runs (built-in and task modules), with their input fields')
+    .description('the job types you can submit, with their input fields (the same as `job-types list`)')
     .addHelpText(
       'after',
       '\nExample:\n  $ hookrelay jobs types --json | jq \'.data[] | select(.name == "http") | .inputSchema\'',
     )
     .action(
       action(async (_options: object, command: Command) => {
-        const s = session(command);
-        const types = await s.api.call<{ data: JobTypeRow[] }>('GET', '/v1/job-types');
-        if (s.json) return printJson(types);
-        printTable(types.data, [
-          ['name', (t) => t.name],
-          ['execution', (t) => t.execution],
-          ['timeout', (t) => `${t.timeoutSeconds} s`],
-          ['input', (t) => inputFields(t.inputSchema)],
-        ]);
+        await listJobTypes(session(command));
       }),
     );
 

@@ -1,5 +1,5 @@
 // `hookrelay tenants` and `hookrelay keys`: the operator's commands (they need the operator key).
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { printList, withPaging } from '../client/lists.ts';
 import { printJson, printRecord, say } from '../client/output.ts';
 import { action, session } from '../client/session.ts';
@@ -45,13 +45,23 @@ export function tenantCommands(program: Command): void {
   keys
     .command('create <tenantId>')
     .description('issue another API key for a tenant (shown this once; older keys stay valid)')
-    .addHelpText('after', '\nExample:\n  $ hookrelay keys create ten_01J… --key $ADMIN_KEY')
+    .addOption(
+      new Option(
+        '--role <role>',
+        'tenant: the whole tenant API; worker: only /v1/worker/* (for remote workers to claim jobs)',
+      ).choices(['tenant', 'worker']),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hookrelay keys create ten_01J… --key $ADMIN_KEY\n  $ hookrelay keys create ten_01J… --role worker --key $ADMIN_KEY   # for a pulling worker',
+    )
     .action(
-      action(async (tenantId: string, _options: object, command: Command) => {
+      action(async (tenantId: string, options: { role?: string }, command: Command) => {
         const s = session(command);
         const key = await s.api.call<{ id: string; apiKey: string }>(
           'POST',
           `/v1/admin/tenants/${encodeURIComponent(tenantId)}/keys`,
+          options.role === undefined ? {} : { body: { role: options.role } },
         );
         if (s.json) return printJson(key);
         printRecord(key);

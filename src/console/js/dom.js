@@ -67,18 +67,21 @@ export const badge = (text) => h('span', { class: `badge ${text}` }, text);
 
 export const link = (href, text) => h('a', { href }, text);
 
-/** A time as "3 min ago" with the exact time on hover. */
+/** A time as "3 min ago" (or "in 20 s", for a time to come) with the exact time on hover. */
 export function when(iso) {
   if (!iso) return '—';
   const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  const size = Math.abs(seconds);
+  const span =
+    size < 60
+      ? `${size} s`
+      : size < 3600
+        ? `${Math.round(size / 60)} min`
+        : size < 86_400
+          ? `${Math.round(size / 3600)} h`
+          : undefined;
   const text =
-    Math.abs(seconds) < 60
-      ? `${seconds} s ago`
-      : Math.abs(seconds) < 3600
-        ? `${Math.round(seconds / 60)} min ago`
-        : Math.abs(seconds) < 86_400
-          ? `${Math.round(seconds / 3600)} h ago`
-          : new Date(iso).toLocaleString();
+    span === undefined ? new Date(iso).toLocaleString() : seconds < 0 ? `in ${span}` : `${span} ago`;
   return h('time', { datetime: iso, title: iso }, text);
 }
 

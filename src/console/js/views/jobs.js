@@ -57,6 +57,15 @@ export function jobsView() {
   };
 }
 
+/**
+ * A remote or push attempt's lease (when a worker must report by) and its worker's last report, while they are
+ * set: what tells a stuck worker from a slow one.
+ */
+const remoteFields = (job) => [
+  ...(job.leaseExpiresAt ? [['Lease expires', when(job.leaseExpiresAt)]] : []),
+  ...(job.lastHeartbeatAt ? [['Last heartbeat', when(job.lastHeartbeatAt)]] : []),
+];
+
 export function jobView(id) {
   return {
     async render(main) {
@@ -70,7 +79,9 @@ export function jobView(id) {
           h('h1', {}, 'Job ', h('span', { class: 'mono' }, job.id)),
           fields([
             ['Type', job.type],
+            ['Execution', job.execution],
             ['Status', badge(job.status)],
+            ...remoteFields(job),
             [
               'Progress',
               h('span', {}, progress(job), job.progress.message ? ` ${job.progress.message}` : ''),
