@@ -53,8 +53,8 @@ interface IntakeType {
   heartbeatSeconds: number | null;
   /** The input's problems as field errors; none when it is valid. */
   check(input: unknown): FieldError[];
-  /** URLs the job will call, each to pass the outbound policy. */
-  outboundUrls(input: unknown): string[];
+  /** URLs the job will call, each to pass the outbound policy (after `check` found the input valid). */
+  outboundUrls(): string[];
 }
 
 /** A built-in or task type (every tenant's), else the tenant's own; 422 when neither. */
@@ -65,22 +65,24 @@ async function resolveType(
 ): Promise<IntakeType> {
   const handler = ctx.jobTypes.find(name);
   if (handler) {
+    let urls: string[] = [];
     return {
       execution: ctx.jobTypes.isBuiltIn(name) ? 'builtin' : 'task',
       timeoutSeconds: handler.defaultTimeoutSeconds,
       heartbeatSeconds: null,
       check(input) {
         const parsed = handler.input.safeParse(input);
-        if (parsed.success) return [];
+        if (parsed.success) {
+          urls = handler.outboundUrls?.(parsed.data) ?? [];
+          return [];
+        }
         return parsed.error.issues.map((issue) => ({
           path: ['body', 'input', ...issue.path.map(String)].join('.'),
           message: issue.message,
         }));
       },
-      outboundUrls(input) {
-        const parsed = handler.input.safeParse(input);
-        return parsed.success ? (handler.outboundUrls?.(parsed.data) ?? []) : [];
-      },
+      // From the parse `check` made (intake calls it first): one parse per submission.
+      outboundUrls: () => urls,
     };
   }
   const own = await ctx.tenantTypes.find(tenantId, name);
@@ -110,7 +112,7 @@ export async function submitJob(
   if (errors.length > 0) {
     throw new InvalidRequest(`The input is not valid for job type "${body.type}".`, errors);
   }
-  for (const url of type.outboundUrls(body.input)) {
+  for (const url of type.outboundUrls()) {
     const refused = await ctx.outbound.check(new URL(url));
     if (refused) throw new Unprocessable(`The job's URL is not allowed: ${refused}.`);
   }
