@@ -1,9 +1,16 @@
 // A tenant's own job types (remote and push) as intake and push attempts use them: read from the database and
 // remembered for a few seconds per process, each with its input's JSON Schema compiled once by Ajv (the
 // validator Fastify itself is built on). A change made by another process is seen within those seconds.
+//
+// A tenant writes these schemas, and their `pattern`s run on every submission in the API process: with
+// JavaScript's backtracking engine, `^(a+)+$` against a long input would hold the event loop for every tenant.
+// They run on RE2's linear-time engine instead (re2js); a pattern it cannot take (a backreference, a lookahead)
+// is refused at registration.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
 import { LRUCache } from 'lru-cache';
+import { RE2JS } from 're2js';
 import type { FieldError } from '../errors.ts';
 import { getJobType, type JobTypeRow } from '../store/job-types.ts';
 import type { Pool } from '../store/pool.ts';
@@ -25,9 +32,17 @@ export interface TenantTypes {
   forget(tenantId: string, name: string): void;
 }
 
+/** JSON Schema's ECMA-262 patterns, matched anywhere in the string as `RegExp.test` does, in linear time. */
+const linearRegExp: RegExpEngine = Object.assign(
+  (pattern: string) => RE2JS.compile(RE2JS.translateRegExp(pattern)),
+  { code: 'RE2JS' },
+);
+
 /** A validator for schemas of any draft-2020-12 vocabulary, formats included; unknown keywords ignored. */
 function newAjv(): Ajv2020 {
-  return addFormats(new Ajv2020({ allErrors: true, strict: false, validateSchema: true }));
+  return addFormats(
+    new Ajv2020({ allErrors: true, strict: false, validateSchema: true, code: { regExp: linearRegExp } }),
+  );
 }
 
 /** Compiles a schema, or says why it cannot be (for a 400 at registration). */

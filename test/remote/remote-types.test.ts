@@ -154,6 +154,21 @@ t.test('a tenant registers, lists, shows, replaces and deletes its own types', a
   });
   t.equal(metadata.status, 422, 'a push URL the outbound guard refuses');
   t.equal((await api('PUT', '/v1/job-types/push.nourl', { execution: 'push' })).status, 400);
+  // A tenant's patterns run in the API process on every submission: on a linear-time engine, so a pattern that
+  // backtracks exponentially costs what any other does, and one it cannot run is refused at registration.
+  const backtracking = await api('PUT', '/v1/job-types/redos.x', {
+    execution: 'remote',
+    inputSchema: { type: 'object', properties: { name: { type: 'string', pattern: '^(a+)+$' } } },
+  });
+  t.equal(backtracking.status, 201);
+  // On JavaScript's own engine this request would never be answered (the test would time out).
+  const slow = await api('POST', '/v1/jobs', { type: 'redos.x', input: { name: `${'a'.repeat(100_000)}!` } });
+  t.equal(slow.status, 400);
+  const backreference = await api('PUT', '/v1/job-types/backref.x', {
+    execution: 'remote',
+    inputSchema: { type: 'string', pattern: '(a)\\1' },
+  });
+  t.match(backreference, { status: 400, body: { errors: [{ path: 'body.inputSchema' }] } });
   t.equal((await api('PUT', '/v1/job-types/Bad Name', { execution: 'remote' })).status, 400);
   t.equal((await api('PUT', '/v1/job-types/x.y', { execution: 'remote', heartbeatSeconds: 1 })).status, 400);
 
