@@ -22,6 +22,22 @@ const REDACT = [
   '*.payload',
 ];
 
+/** A task token is a credential in a URL's path (/v1/tasks/{token}/…): logged as a mark, never as itself. */
+const TASK_TOKEN_IN_PATH = /^(\/v1\/tasks\/)[^/?#]*/;
+
+function redactUrl(url: string): string {
+  return url.replace(TASK_TOKEN_IN_PATH, '$1[redacted]');
+}
+
+/** A request as Fastify logs it, with its URL's credentials masked. */
+interface LoggedRequest {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
@@ -29,6 +45,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'hookrelay' },
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Fastify takes a logger's own serializers over its defaults: this one is Fastify's, with the URL masked.
+      serializers: {
+        req: (req: LoggedRequest) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
     },
     destination,
   );

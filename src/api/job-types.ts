@@ -4,6 +4,7 @@ import type { Needs } from '../context.ts';
 import { Conflict, InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
 import { compileInputSchema } from '../jobs/tenant-types.ts';
 import {
+  countJobTypes,
   deleteJobType,
   getJobType,
   type JobTypeRow,
@@ -16,6 +17,8 @@ import { withTransaction } from '../store/transaction.ts';
 
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
+/** Each type's schema is compiled and kept by every process that takes its jobs: a bound on what one tenant holds. */
+export const MAX_TYPES_PER_TENANT = 100;
 
 export interface JobTypeView {
   name: string;
@@ -127,6 +130,11 @@ export async function put(
     if (before && before.execution !== registration.execution && (await jobTypeInUse(tx, tenantId, name))) {
       throw new Conflict(
         `"${name}" has queued or running jobs as a ${before.execution} type; its execution cannot change until they end.`,
+      );
+    }
+    if (!before && (await countJobTypes(tx, tenantId)) >= MAX_TYPES_PER_TENANT) {
+      throw new Unprocessable(
+        `This tenant has ${MAX_TYPES_PER_TENANT} job types, the most allowed; delete one first.`,
       );
     }
     return putJobType(tx, tenantId, name, {

@@ -41,7 +41,7 @@ export async function requireAdmin(request: FastifyRequest, _reply: FastifyReply
   if (request.principal.role !== 'admin') throw new HttpProblem(403, 'This route needs an operator key.');
 }
 
-/** A tenant key: worker keys reach only /v1/worker/* (workerOrTenant). */
+/** A tenant key: worker keys reach only /v1/worker/* (requireWorker). */
 export async function requireTenant(request: FastifyRequest, _reply: FastifyReply) {
   if (request.principal.tenantId === null) {
     throw new HttpProblem(403, 'Operator keys belong to no tenant; use a tenant API key for this route.');

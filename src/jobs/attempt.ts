@@ -6,7 +6,7 @@ import { isDataRefusal, jsonRefusal } from '../storable.ts';
 import { type ClaimedJob, startAttempt } from '../store/job-queue.ts';
 import { type JobRow, lockJob } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { deadline } from '../timeout.ts';
+import { deadline, untilAborted } from '../timeout.ts';
 import { isPermanent, isRetryLater, PermanentJobError } from './handler.ts';
 import { endJob } from './lifecycle.ts';
 import { applyOutcome, lapsed, type Outcome } from './outcome.ts';
@@ -191,7 +191,14 @@ function recover(
     // A push attempt's lease ran out (its worker stopped heartbeating after answering 202, or this service
     // stopped during the POST): a failed attempt, retried with backoff like any other.
     if (row.execution === 'push') {
-      await applyOutcome(ctx, tx, row, lapsed(row, claimed.lease_ended_at));
+      await applyOutcome(
+        ctx,
+        tx,
+        row,
+        claimed.handed_over_before === null
+          ? { kind: 'retry', error: 'the worker process pushing the attempt stopped before its answer' }
+          : lapsed(row, claimed.lease_ended_at),
+      );
       return undefined;
     }
     // Leased while running: the worker of the previous attempt stopped before recording its outcome.
@@ -260,13 +267,4 @@ function watchOverrun(
   if (signal.aborted) watch();
   else signal.addEventListener('abort', watch, { once: true });
   void returned.finally(() => signal.removeEventListener('abort', watch));
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,7 +1,7 @@
 // What an attempt came to, wherever it ran (in this process, on a remote worker, behind a push URL), and the one
 // place that acts on it: the job's end, or its return to the queue for another attempt.
 import type { Needs } from '../context.ts';
-import { jobQueue, notifyJobsDue, requeueJob } from '../store/job-queue.ts';
+import { jobQueue, notifyJobsDue, notifyRemoteDue, requeueJob } from '../store/job-queue.ts';
 import type { JobRow } from '../store/jobs.ts';
 import type { Tx } from '../store/transaction.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -46,7 +46,10 @@ export async function applyOutcome(
         final.delayMs ?? retryDelayMs(row.attempts, ctx.config.jobRetryBaseMs, ctx.config.jobRetryMaxMs),
       );
       const queued = await requeueJob(tx, row.id, final.error, delayMs);
-      if (delayMs === 0) await notifyJobsDue(tx);
+      if (delayMs === 0) {
+        if (row.execution === 'remote') await notifyRemoteDue(tx, row.tenant_id);
+        else await notifyJobsDue(tx);
+      }
       return queued ?? row;
     }
   }

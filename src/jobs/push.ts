@@ -8,8 +8,9 @@ import { owners } from '../crypto/secret-box.ts';
 import { send } from '../delivery/send.ts';
 import { signatureHeader } from '../delivery/sign.ts';
 import { parseRetryAfter } from '../outbound/retry-after.ts';
+import { jsonRefusal } from '../storable.ts';
 import type { JobRow } from '../store/jobs.ts';
-import { heartbeat, insertTaskTokens, startPushAttempt } from '../store/task-queue.ts';
+import { handOver, insertTaskTokens, startPushAttempt } from '../store/task-queue.ts';
 import { getTenant } from '../store/tenants.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
@@ -76,21 +77,27 @@ export async function pushAttempt(
   const status = result.status;
   if (status === null) return { kind: 'retry', error: `push to the job type's url failed: ${result.error}` };
   if (status === 202) {
-    // From now on the lease is the token's: heartbeats keep it, and the engine lets it go.
-    const handed = await heartbeat(ctx.pool, { id: job.id, leaseId: job.lease_id });
+    // From now on the lease is the token's: heartbeats keep it, and this worker's lease keeper lets it go.
+    const handed = await handOver(ctx.pool, { id: job.id, leaseId: job.lease_id });
     return handed ? { kind: 'handed-over' } : { kind: 'lost' };
   }
   if (status >= 200 && status < 300) {
+    // The work was done and said so: a result that cannot be taken fails the job rather than doing it again.
     if (result.truncated) {
-      return { kind: 'retry', error: `the push answer's body is over ${ctx.config.bodyLimitBytes} bytes` };
+      return { kind: 'failed', error: `the push answer's body is over ${ctx.config.bodyLimitBytes} bytes` };
     }
     const text = result.body?.trim() ?? '';
     if (text === '') return { kind: 'succeeded', result: null };
+    let parsed: unknown;
     try {
-      return { kind: 'succeeded', result: JSON.parse(text) };
+      parsed = JSON.parse(text);
     } catch {
-      return { kind: 'retry', error: `the push answered ${status} with a body that is not JSON` };
+      return { kind: 'failed', error: `the push answered ${status} with a body that is not JSON` };
     }
+    const refusal = jsonRefusal(parsed);
+    return refusal
+      ? { kind: 'failed', error: `the push answer is not storable: ${refusal}` }
+      : { kind: 'succeeded', result: parsed };
   }
   const answer = `the push answered ${status}${result.body ? `: ${result.body.slice(0, 200)}` : ''}`;
   if (RETRIED(status)) return { kind: 'retry', error: answer, delayMs: parseRetryAfter(result.retryAfter) };

@@ -6,14 +6,13 @@ import type { Needs } from '../context.ts';
 import { AttemptConflict, InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
 import { createBatcher } from '../queue/batcher.ts';
 import { jsonRefusal, storableText } from '../storable.ts';
-import { type JobRow, TERMINAL } from '../store/jobs.ts';
+import { finishSucceeded } from '../store/job-queue.ts';
+import { type JobRow, lockJob, TERMINAL } from '../store/jobs.ts';
 import {
   heartbeat as extendLease,
   findTaskToken,
-  finishReported,
   insertTaskTokens,
   lockDueRemote,
-  lockLease,
   nextRemoteDue,
   revokeLease,
   startRemoteAttempts,
@@ -58,8 +57,8 @@ type ClaimNeeds = Needs<'config' | 'metrics' | 'notifications' | 'pool' | 'tenan
 
 /**
  * Claims up to `max` due jobs of the tenant's remote types, waiting up to `waitSeconds` for one to fall due: woken
- * by the same notification as in-process workers (a job submitted or put back due now), or at the time the next
- * of these jobs falls due (a backoff, a runAt, a lease running out), whichever comes first. `stop` ends the wait.
+ * by a notification naming the tenant (its remote job submitted or put back due now), or at the time the next of
+ * these jobs falls due (a backoff, a runAt, a lease running out), whichever comes first. `stop` ends the wait.
  */
 export async function claimTasks(
   ctx: ClaimNeeds,
@@ -81,14 +80,14 @@ export async function claimTasks(
   const until = Date.now() + request.waitSeconds * 1000;
   let woken = false;
   let wake: (() => void) | undefined;
-  const unsubscribe = ctx.notifications.onJobsDue(() => {
+  const unsubscribe = ctx.notifications.onRemoteJobsDue(tenantId, () => {
     woken = true;
     wake?.();
   });
   try {
     for (;;) {
       woken = false;
-      const tasks = await claimOnce(ctx, tenantId, types, request.max);
+      const tasks = await claimOnce(ctx, tenantId, types, request.max, stop);
       const left = until - Date.now();
       if (tasks.length > 0 || left <= 0 || stop.aborted) return tasks;
       if (woken) continue;
@@ -114,42 +113,68 @@ export async function claimTasks(
   }
 }
 
+/** Thrown inside a claim's transaction to roll it back: its caller went away before it could be answered. */
+class Abandoned extends Error {}
+
 /**
  * One claim, in one transaction: due jobs locked; those whose lease lapsed are counted as failed attempts
- * (retried with backoff, or failed after the last); the queued ones start, each with a new task token.
+ * (retried with backoff, or failed after the last), and more are locked in their place; the queued ones start,
+ * each with a new task token. Rolled back, leasing nothing, if `stop` fired meanwhile: no one would run them.
  */
-function claimOnce(ctx: ClaimNeeds, tenantId: string, types: string[], max: number): Promise<ClaimedTask[]> {
-  return withTransaction(ctx.pool, async (tx) => {
-    const locked = await lockDueRemote(tx, { tenantId, types, limit: max });
-    for (const row of locked) {
-      if (row.status !== 'running') continue;
-      // A new lease first, so that the lapsed attempt's token reads as stale from now on.
-      const revoked = await revokeLease(tx, row.id);
-      if (revoked) await applyOutcome(ctx, tx, revoked, lapsed(row, row.next_attempt_at));
-    }
-    const queued = locked.filter((row) => row.status === 'queued').map((row) => row.id);
-    if (queued.length === 0) return [];
-    const started = new Map((await startRemoteAttempts(tx, queued)).map((row) => [row.id, row]));
-    const tasks = queued.flatMap((id) => {
-      const row = started.get(id);
-      return row ? [{ row, ...newTaskToken() }] : [];
+async function claimOnce(
+  ctx: ClaimNeeds,
+  tenantId: string,
+  types: string[],
+  max: number,
+  stop: AbortSignal,
+): Promise<ClaimedTask[]> {
+  try {
+    return await withTransaction(ctx.pool, async (tx) => {
+      const started: JobRow[] = [];
+      for (;;) {
+        const locked = await lockDueRemote(tx, { tenantId, types, limit: max - started.length });
+        let lapsedCount = 0;
+        for (const row of locked) {
+          if (row.status !== 'running') continue;
+          lapsedCount += 1;
+          // A new lease first, so that the lapsed attempt's token reads as stale from now on.
+          const revoked = await revokeLease(tx, row.id);
+          if (revoked) await applyOutcome(ctx, tx, revoked, lapsed(row, row.next_attempt_at));
+        }
+        const queued = locked.filter((row) => row.status === 'queued').map((row) => row.id);
+        if (queued.length > 0) {
+          const byId = new Map((await startRemoteAttempts(tx, queued)).map((row) => [row.id, row]));
+          for (const id of queued) {
+            const row = byId.get(id);
+            if (row) started.push(row);
+          }
+        }
+        // Started rows are no longer due, and lapsed ones wait for their backoff: a second pass finds others.
+        if (lapsedCount === 0 || started.length >= max) break;
+      }
+      if (started.length === 0) return [];
+      const tasks = started.map((row) => ({ row, ...newTaskToken() }));
+      await insertTaskTokens(
+        tx,
+        tasks.map(({ row, hash }) => ({ hash, jobId: row.id, leaseId: row.lease_id })),
+      );
+      if (stop.aborted) throw new Abandoned();
+      return tasks.map(({ row, token }) => ({
+        jobId: row.id,
+        type: row.type,
+        input: row.input,
+        attempt: row.attempts,
+        maxAttempts: row.max_attempts,
+        metadata: row.metadata,
+        taskToken: token,
+        leaseExpiresAt: (row.next_attempt_at as Date).toISOString(),
+        deadline: (row.attempt_deadline as Date).toISOString(),
+      }));
     });
-    await insertTaskTokens(
-      tx,
-      tasks.map(({ row, hash }) => ({ hash, jobId: row.id, leaseId: row.lease_id })),
-    );
-    return tasks.map(({ row, token }) => ({
-      jobId: row.id,
-      type: row.type,
-      input: row.input,
-      attempt: row.attempts,
-      maxAttempts: row.max_attempts,
-      metadata: row.metadata,
-      taskToken: token,
-      leaseExpiresAt: (row.next_attempt_at as Date).toISOString(),
-      deadline: (row.attempt_deadline as Date).toISOString(),
-    }));
-  });
+  } catch (error) {
+    if (error instanceof Abandoned) return [];
+    throw error;
+  }
 }
 
 class TaskNotFound extends NotFound {
@@ -188,7 +213,7 @@ function conflictOf(row: JobRow & { live: boolean }, token: TaskToken): AttemptC
 
 /** The conflict that stopped a report, read under the job's lock (a report that did nothing has one). */
 async function refusal(tx: Tx, token: TaskToken): Promise<AttemptConflict> {
-  const row = await lockLease(tx, token.job_id);
+  const row = await lockJob(tx, token.job_id);
   if (!row) throw new TaskNotFound();
   return conflictOf(row, token) ?? new AttemptConflict('Attempt ended', 'This attempt has ended.');
 }
@@ -199,7 +224,7 @@ export interface TaskReports {
   fail(
     token: string,
     failure: Failure,
-  ): Promise<{ jobId: string; status: 'queued' | 'failed' | 'cancelled'; nextAttemptAt: string | null }>;
+  ): Promise<{ jobId: string; status: 'queued' | 'failed'; nextAttemptAt: string | null }>;
 }
 
 /** Reports through task tokens; successes end by group commit, as in-process ones do (runner.ts). */
@@ -213,7 +238,7 @@ export function createTaskReports(ctx: Needs<'config' | 'metrics' | 'pool'>): Ta
   const succeeded = createBatcher<{ id: string; leaseId: string; result: unknown }, boolean>(
     (items) =>
       withTransaction(ctx.pool, async (tx) => {
-        const finished = await finishReported(tx, items);
+        const finished = await finishSucceeded(tx, items, { live: true });
         await announceEnds(ctx, tx, finished);
         const ended = new Set(finished.map((row) => row.id));
         return items.map((item) => ended.has(item.id));
@@ -254,7 +279,7 @@ export function createTaskReports(ctx: Needs<'config' | 'metrics' | 'pool'>): Ta
       const { message, code } = failure.error;
       const error = storableText((code ? `${code}: ${message}` : message).slice(0, MAX_ERROR_LENGTH));
       return withTransaction(ctx.pool, async (tx) => {
-        const row = await lockLease(tx, found.job_id);
+        const row = await lockJob(tx, found.job_id);
         if (!row) throw new TaskNotFound();
         const conflict = conflictOf(row, found);
         if (conflict) throw conflict;
@@ -272,8 +297,8 @@ export function createTaskReports(ctx: Needs<'config' | 'metrics' | 'pool'>): Ta
         );
         return {
           jobId: after.id,
-          // A retry leaves it queued; otherwise it ended (cancelled: a cancel request won over the failure).
-          status: after.status as 'queued' | 'failed' | 'cancelled',
+          // A retry leaves it queued; otherwise it failed (a cancel request was refused as a conflict above).
+          status: after.status as 'queued' | 'failed',
           nextAttemptAt: after.status === 'queued' ? (after.next_attempt_at?.toISOString() ?? null) : null,
         };
       });

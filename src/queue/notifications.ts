@@ -1,11 +1,11 @@
 // One LISTEN connection per process, fanning Postgres notifications out to in-process listeners: job changes
 // (SSE streams and long polls wait on them instead of polling per client), cancel requests, revoked keys, and
-// jobs and deliveries falling due (the claim loops wake on them).
+// jobs and deliveries falling due (the claim loops and waiting remote claims wake on them).
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
-import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL } from '../store/jobs.ts';
+import { CANCEL_CHANNEL, JOB_CHANNEL, JOBS_DUE_CHANNEL, REMOTE_DUE_CHANNEL } from '../store/jobs.ts';
 import { DELIVERY_CHANNEL } from '../store/messages.ts';
 import { KEYS_CHANNEL } from '../store/tenants.ts';
 
@@ -36,6 +36,8 @@ export interface Notifications {
   onDeliveriesDue(listener: (receivers: string[]) => void): () => void;
   /** Calls `listener` when jobs fell due (submitted, put back for another attempt), and after a reconnect. */
   onJobsDue(listener: () => void): () => void;
+  /** Calls `listener` when the tenant's remote jobs fell due (submitted, put back at once), and after a reconnect. */
+  onRemoteJobsDue(tenantId: string, listener: () => void): () => void;
   /** Aborted when the hub closes (shutdown): open streams end themselves on it. */
   closing: AbortSignal;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ export async function startNotifications(url: string, log: Logger): Promise<Noti
           else if (channel === DELIVERY_CHANNEL)
             emitter.emit('deliveries', payload ? payload.split(',') : []);
           else if (channel === JOBS_DUE_CHANNEL) emitter.emit('jobs-due');
+          else if (channel === REMOTE_DUE_CHANNEL) emitter.emit(`remote-due:${payload}`);
         });
         candidate.on('error', (error) => log.warn({ err: error }, 'notification connection lost'));
         candidate.on('end', () => {
@@ -72,7 +75,14 @@ export async function startNotifications(url: string, log: Logger): Promise<Noti
         });
         await candidate.connect();
         await candidate.query({
-          text: [JOB_CHANNEL, CANCEL_CHANNEL, KEYS_CHANNEL, DELIVERY_CHANNEL, JOBS_DUE_CHANNEL]
+          text: [
+            JOB_CHANNEL,
+            CANCEL_CHANNEL,
+            KEYS_CHANNEL,
+            DELIVERY_CHANNEL,
+            JOBS_DUE_CHANNEL,
+            REMOTE_DUE_CHANNEL,
+          ]
             .map((channel) => `listen ${channel};`)
             .join(' '),
           query_timeout: PROBE_TIMEOUT_MS,
@@ -134,6 +144,7 @@ export async function startNotifications(url: string, log: Logger): Promise<Noti
     onKeysChange: (listener) => subscribe('keys', listener, () => listener()),
     onDeliveriesDue: (listener) => subscribe('deliveries', listener, () => listener([])),
     onJobsDue: (listener) => subscribe('jobs-due', listener, listener),
+    onRemoteJobsDue: (tenantId, listener) => subscribe(`remote-due:${tenantId}`, listener, listener),
     closing: closing.signal,
     async close() {
       closing.abort();

@@ -4,7 +4,14 @@
 
 import type { Lease, QueueDriver } from '../queue/driver.ts';
 import { storableText, storableTextOrNull } from '../storable.ts';
-import { changeJob, changeJobs, JOB_CHANNEL, JOBS_DUE_CHANNEL, type JobRow } from './jobs.ts';
+import {
+  changeJob,
+  changeJobs,
+  JOB_CHANNEL,
+  JOBS_DUE_CHANNEL,
+  type JobRow,
+  REMOTE_DUE_CHANNEL,
+} from './jobs.ts';
 import { type LeaseQueue, renewLeases } from './leases.ts';
 import type { Queryable } from './pool.ts';
 
@@ -22,6 +29,8 @@ export type ClaimedJob = JobRow & {
   claimed_from: 'queued' | 'running';
   /** When the lost attempt's lease ran out (claimed from `running`). */
   lease_ended_at: Date | null;
+  /** Whether the lost attempt, a push, had been handed over to its task token. */
+  handed_over_before: Date | null;
 };
 
 /** Advisory-lock class of the per-tenant claim locks (the second key is the tenant id's hash). */
@@ -82,7 +91,7 @@ export async function claimDueJobs(
        ) first
      ), tenants as (
        select t.tenant_id from (select distinct tenant_id from due) t
-        order by (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running'), t.tenant_id
+        order by (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running' and j.execution <> 'remote'), t.tenant_id
         limit $1
      )${
        lock
@@ -103,7 +112,7 @@ export async function claimDueJobs(
        select * from unnest($3::text[], $4::int[])
      ), tenants as materialized (
        select t.tenant_id,
-              (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running') as running
+              (select count(*) from jobs j where j.tenant_id = t.tenant_id and j.status = 'running' and j.execution <> 'remote') as running
          from (select distinct tenant_id from due) t
      ), candidates as (
        select c.id, c.status, c.priority, c.next_attempt_at, t.running,
@@ -128,9 +137,9 @@ export async function claimDueJobs(
         limit $1
      ), picked as (
        -- Row by row from the chosen ids: a join left to the planner may read the whole backlog instead.
-       select j.id, j.status, j.next_attempt_at from chosen c cross join lateral (
+       select j.id, j.status, j.next_attempt_at, j.handed_over_at from chosen c cross join lateral (
          -- In the state it was chosen in: a lost attempt put back as queued meanwhile was not held to the cap.
-         select id, status, next_attempt_at from jobs
+         select id, status, next_attempt_at, handed_over_at from jobs
           where id = c.id and status = c.status and next_attempt_at <= now()
           for update skip locked
        ) j
@@ -138,10 +147,11 @@ export async function claimDueJobs(
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                          status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
                          started_at = coalesce(j.started_at, now()), version = j.version + 1,
-                         heartbeat_at = null
+                         heartbeat_at = null, handed_over_at = null
          -- By primary key whatever the statistics say (see messages.ts claimDue).
          from picked p where j.id = p.id and j.id = any(array(select id from picked))
-       returning j.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at
+       returning j.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at,
+                 p.handed_over_at as handed_over_before
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,
@@ -161,21 +171,29 @@ export async function notifyJobsDue(db: Queryable): Promise<void> {
   await db.query(`select pg_notify('${JOBS_DUE_CHANNEL}', '')`);
 }
 
+/** Wakes the claims waiting for the tenant's remote jobs, in every process. */
+export async function notifyRemoteDue(db: Queryable, tenantId: string): Promise<void> {
+  await db.query(`select pg_notify('${REMOTE_DUE_CHANNEL}', $1)`, [tenantId]);
+}
+
 /**
  * Ends running attempts as succeeded, with one statement, for jobs still leased as given and not asked to
- * cancel; the others are not returned and need a decision each.
+ * cancel; the others are not returned and need a decision each. `live`: only leases not yet run out, for
+ * attempts reported through a task token (an in-process worker stops its attempt before its lease can run out).
  */
 export function finishSucceeded(
   db: Queryable,
   done: Array<{ id: string; leaseId: string; result: unknown }>,
+  options: { live?: boolean } = {},
 ): Promise<JobRow[]> {
   return changeJobs(
     db,
-    'jobs.succeed-many',
+    options.live ? 'jobs.succeed-many-live' : 'jobs.succeed-many',
     `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
             next_attempt_at = null, version = j.version + 1, progress_percent = 100
        from locked l join unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, lease_id, result) on d.id = l.id
-      where j.id = l.id and l.lease_id = d.lease_id and l.status = 'running' and l.cancel_requested_at is null`,
+      where j.id = l.id and l.lease_id = d.lease_id and l.status = 'running' and l.cancel_requested_at is null
+        ${options.live ? 'and j.next_attempt_at > now()' : ''}`,
     [done.map((d) => d.id), done.map((d) => d.leaseId), done.map((d) => JSON.stringify(d.result))],
   );
 }
@@ -232,9 +250,9 @@ async function releaseJob(db: Queryable, { id, leaseId }: Lease): Promise<boolea
 /** What a running job's lease is: the job still running under it. */
 const JOB_LEASES: LeaseQueue = {
   table: 'jobs',
-  columns: 'id, lease_id, status, heartbeat_at',
-  // A push attempt answered 202 is handed over to its task token (heartbeat_at set): no longer this worker's.
-  held: "l.status = 'running' and l.heartbeat_at is null",
+  columns: 'id, lease_id, status, handed_over_at',
+  // A push attempt answered 202 is handed over to its task token: no longer this worker's.
+  held: "l.status = 'running' and l.handed_over_at is null",
 };
 
 /** The job queue as the engine drives it (src/queue/driver.ts). */

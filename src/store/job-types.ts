@@ -82,6 +82,14 @@ export async function putJobType(
   return { row, created };
 }
 
+export async function countJobTypes(db: Queryable, tenantId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'select count(*)::int as n from job_types where tenant_id = $1',
+    [tenantId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 export async function deleteJobType(db: Queryable, tenantId: string, name: string): Promise<boolean> {
   const { rowCount } = await db.query('delete from job_types where tenant_id = $1 and name = $2', [
     tenantId,
@@ -93,11 +101,14 @@ export async function deleteJobType(db: Queryable, tenantId: string, name: strin
 /** Whether the tenant has jobs of this type queued or running (a type in use cannot go or change how it runs). */
 export async function jobTypeInUse(db: Queryable, tenantId: string, name: string): Promise<boolean> {
   const { rows } = await db.query<{ used: boolean }>(
-    // Each half is the front of one claim index (jobs_remote_due, jobs_tenant_due), not the type's history.
+    // Remote jobs from the front of the type's range in jobs_remote_next; push jobs (and a remote type's jobs
+    // from before a change of execution) through the tenant's range of jobs_tenant_due: its waiting and running
+    // jobs, not its history.
     `select exists (select 1 from jobs where tenant_id = $1 and type = $2 and status in ('queued', 'running')
-                      and execution = 'remote')
-         or exists (select 1 from jobs where tenant_id = $1 and type = $2 and status in ('queued', 'running')
-                      and execution <> 'remote') as used`,
+                      and execution = 'remote' order by tenant_id, type, next_attempt_at limit 1)
+         or exists (select 1 from jobs where tenant_id = $1 and status in ('queued', 'running')
+                      and execution <> 'remote' and type = $2
+                     order by tenant_id, priority desc, next_attempt_at) as used`,
     [tenantId, name],
   );
   return rows[0]?.used ?? false;

@@ -15,6 +15,12 @@ export const CANCEL_CHANNEL = 'hookrelay_cancel';
 /** Notified when jobs fall due now (submitted, or put back for another attempt), so workers claim at once. */
 export const JOBS_DUE_CHANNEL = 'hookrelay_jobs_due';
 
+/**
+ * The same for remote jobs, naming their tenant: a claim waiting for them wakes for its own tenant's jobs only, and
+ * in-process workers do not wake for jobs they do not take.
+ */
+export const REMOTE_DUE_CHANNEL = 'hookrelay_remote_due';
+
 export type JobExecution = 'builtin' | 'task' | 'remote' | 'push';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -50,8 +56,10 @@ export interface JobRow {
   heartbeat_seconds: number | null;
   /** The running attempt's time cap, for remote and push attempts. */
   attempt_deadline: Date | null;
-  /** The running attempt's last heartbeat (or its hand-over by a push answer 202). */
+  /** The running attempt's last heartbeat through its task token. */
   heartbeat_at: Date | null;
+  /** When a push attempt was handed over to its task token (answer 202); null while its worker holds the lease. */
+  handed_over_at: Date | null;
   version: number;
   created_at: Date;
   started_at: Date | null;
@@ -135,9 +143,14 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
                     priority, run_at, metadata, execution, heartbeat_seconds)
        returning *
      ), woken as (
-       select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted where next_attempt_at <= now() limit 1
+       select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted
+        where next_attempt_at <= now() and execution <> 'remote' limit 1
+     ), remote_woken as (
+       select pg_notify('${REMOTE_DUE_CHANNEL}', tenant_id) from (
+         select distinct tenant_id from inserted where next_attempt_at <= now() and execution = 'remote') t
      )
-     select inserted.* from inserted left join woken on true`,
+     -- A cross join with the one-row count keeps remote_woken in the plan (an outer join to it would be removed).
+     select inserted.* from inserted left join woken on true cross join (select count(*) from remote_woken) r`,
     values: [
       jobs.map((j) => j.id),
       jobs.map((j) => j.tenantId),
@@ -219,9 +232,15 @@ export async function findIdempotencyKey(
   return rows[0];
 }
 
-/** Locks a job for a state change; every transition goes through this, so they are serialised per job. */
-export async function lockJob(db: Queryable, id: string): Promise<JobRow | undefined> {
-  const { rows } = await db.query<JobRow>('select * from jobs where id = $1 for update', [id]);
+/**
+ * Locks a job for a state change; every transition goes through this, so they are serialised per job. `live`:
+ * whether its lease (next_attempt_at, while it runs) is still ahead by the database's clock.
+ */
+export async function lockJob(db: Queryable, id: string): Promise<(JobRow & { live: boolean }) | undefined> {
+  const { rows } = await db.query<JobRow & { live: boolean }>(
+    'select *, next_attempt_at > now() as live from jobs where id = $1 for update',
+    [id],
+  );
   return rows[0];
 }
 

@@ -3,8 +3,9 @@ import { TENANT_PRIORITY_PAIRS } from './job-queue.ts';
 import type { Pool } from './pool.ts';
 
 /**
- * Per queue: how many wait (queued jobs and pending messages, due or not), and how long the one due longest has
- * been due. Items are due at next_attempt_at, as the claims read it: a job or message whose retry (or runAt) is
+ * Per queue (jobs run here, remote jobs claimed by tenants' workers, deliveries): how many wait (queued jobs and
+ * pending messages, due or not), and how long the one due longest has been due (a remote job whose worker's lease
+ * lapsed is due, as a lost in-process attempt is). Items are due at next_attempt_at, as the claims read it: a job or message whose retry (or runAt) is
  * later is not waiting yet, and a running job or a message being sent is due only once its lease has run out (its
  * worker is lost). The counts read only the partial indexes (and a row only where its page is not yet
  * all-visible). The longest due is read from the front of the claims' indexes, one entry per (tenant, priority)
@@ -21,7 +22,19 @@ export async function queueHealth(pool: Pool) {
                 order by m.receiver collate "C" limit 1)
          from receivers r where r.receiver is not null
      )
-     select 'jobs' as queue, (select count(*) from jobs where status = 'queued')::int as depth,
+     , remote_pairs (tenant_id, type) as (
+       -- The same skip for remote jobs, from one (tenant, type) to the next in jobs_remote_next.
+       (select tenant_id, type from jobs where status in ('queued', 'running') and execution = 'remote'
+         order by tenant_id, type limit 1)
+       union all
+       select next.tenant_id, next.type from remote_pairs p cross join lateral (
+         select tenant_id, type from jobs
+          where status in ('queued', 'running') and execution = 'remote' and (tenant_id, type) > (p.tenant_id, p.type)
+          order by tenant_id, type limit 1
+       ) next
+     )
+     select 'jobs' as queue,
+            (select count(*) from jobs where status = 'queued' and execution <> 'remote')::int as depth,
             coalesce(extract(epoch from now() - (
               select min(first.at) from pairs p cross join lateral (
                 select j.next_attempt_at as at from jobs j
@@ -29,6 +42,15 @@ export async function queueHealth(pool: Pool) {
                    and j.status in ('queued', 'running') and j.execution <> 'remote'
                  order by j.tenant_id, j.priority desc, j.next_attempt_at limit 1) first
                where first.at <= now())), 0)::float as oldest_seconds
+     union all
+     select 'remote jobs', (select count(*) from jobs where status = 'queued' and execution = 'remote')::int,
+            coalesce(extract(epoch from now() - (
+              select min(first.at) from remote_pairs p cross join lateral (
+                select j.next_attempt_at as at from jobs j
+                 where j.tenant_id = p.tenant_id and j.type = p.type
+                   and j.status in ('queued', 'running') and j.execution = 'remote'
+                 order by j.tenant_id, j.type, j.next_attempt_at limit 1) first
+               where first.at <= now())), 0)::float
      union all
      select 'deliveries', (select count(*) from messages where status = 'pending')::int,
             coalesce(extract(epoch from now() - (

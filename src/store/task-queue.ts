@@ -6,11 +6,16 @@ import { storableTextOrNull } from '../storable.ts';
 import { CANCEL_CHANNEL, changeJobs, type JobRow } from './jobs.ts';
 import type { Queryable } from './pool.ts';
 
+/** The job locked by primary key first (see jobs.ts on why), for the fenced writes below. */
+const LOCKED = 'select id, lease_id, status, cancel_requested_at from jobs where id = $1 for update';
+/** A live lease: the attempt's own, running, not asked to cancel, and not run out by the database's clock. */
+const LIVE = `j.id = l.id and l.lease_id = $2 and l.status = 'running' and l.cancel_requested_at is null
+              and j.next_attempt_at > now()`;
+
 /** What a task token stands for: the job and the lease of the attempt it was issued to. */
 export interface TaskToken {
   job_id: string;
   lease_id: string;
-  tenant_id: string;
 }
 
 export async function insertTaskTokens(
@@ -29,8 +34,7 @@ export async function insertTaskTokens(
 export async function findTaskToken(db: Queryable, hash: Buffer): Promise<TaskToken | undefined> {
   const { rows } = await db.query<TaskToken>({
     name: 'task-tokens.find',
-    text: `select t.job_id, t.lease_id, j.tenant_id from task_tokens t join jobs j on j.id = t.job_id
-            where t.token_hash = $1`,
+    text: 'select job_id, lease_id from task_tokens where token_hash = $1',
     values: [hash],
   });
   return rows[0];
@@ -71,7 +75,8 @@ export async function nextRemoteDue(
     text: `select min(first.at) as at from unnest($2::text[]) as t (type) cross join lateral (
              select next_attempt_at as at from jobs
               where tenant_id = $1 and type = t.type and execution = 'remote' and status in ('queued', 'running')
-              order by next_attempt_at limit 1
+              -- In jobs_remote_next's order: the front of each type's range.
+              order by tenant_id, type, next_attempt_at limit 1
            ) first`,
     values: [tenantId, types],
   });
@@ -115,26 +120,25 @@ export async function startPushAttempt(
 }
 
 /**
- * Extends a live lease by the job's heartbeat_seconds (never past its attempt's deadline), recording progress
- * when given; undefined when the lease is not live (ended, lost, lapsed, or the job cancelled). A push attempt's
- * hand-over (its answer 202) is the same write without progress.
+ * Extends a live lease by the job's heartbeat_seconds (never past its attempt's deadline, and never shorter than
+ * it was: a push attempt whose POST is still in flight is also held by its worker's lease keeper), recording
+ * progress when given; undefined when the lease is not live (ended, lost, lapsed, or the job cancelled).
  */
 export async function heartbeat(
   db: Queryable,
   lease: { id: string; leaseId: string },
   progress?: { percent: number; message: string | null },
 ): Promise<JobRow | undefined> {
-  const extend = `next_attempt_at = least(now() + j.heartbeat_seconds * interval '1 second', j.attempt_deadline),
+  const extend = `next_attempt_at = greatest(j.next_attempt_at,
+                    least(now() + j.heartbeat_seconds * interval '1 second', j.attempt_deadline)),
                   heartbeat_at = now()`;
-  const live = `j.id = l.id and l.lease_id = $2 and l.status = 'running' and l.cancel_requested_at is null
-                and j.next_attempt_at > now()`;
   if (progress) {
     // A change clients see: the version moves and listeners (SSE, long polls) are told.
     const [row] = await changeJobs(
       db,
       'jobs.heartbeat-progress',
       `update jobs j set ${extend}, progress_percent = $3, progress_message = $4, version = j.version + 1
-         from locked l where ${live}`,
+         from locked l where ${LIVE}`,
       [[lease.id], lease.leaseId, progress.percent, storableTextOrNull(progress.message)],
     );
     return row;
@@ -143,43 +147,28 @@ export async function heartbeat(
   // running attempt would wake every stream watching it).
   const { rows } = await db.query<JobRow>({
     name: 'jobs.heartbeat',
-    text: `with locked as materialized (
-             select id, lease_id, status, cancel_requested_at from jobs where id = $1 for update
-           ) update jobs j set ${extend} from locked l where ${live} returning j.*`,
+    text: `with locked as materialized (${LOCKED}) update jobs j set ${extend} from locked l where ${LIVE} returning j.*`,
     values: [lease.id, lease.leaseId],
   });
   return rows[0];
 }
 
 /**
- * Ends reported successes with one statement, each only while its lease is live and the job not asked to cancel;
- * the others are not returned.
+ * Hands a push attempt answered 202 over to its task token: its lease becomes heartbeat_seconds from now (within
+ * the deadline), and its worker's lease keeper lets it go. Undefined when the lease is not live any more.
  */
-export function finishReported(
+export async function handOver(
   db: Queryable,
-  done: Array<{ id: string; leaseId: string; result: unknown }>,
-): Promise<JobRow[]> {
-  return changeJobs(
-    db,
-    'jobs.remote-succeed-many',
-    `update jobs j set status = 'succeeded', result = d.result, error = null, completed_at = now(),
-            next_attempt_at = null, version = j.version + 1, progress_percent = 100
-       from locked l join unnest($1::text[], $2::uuid[], $3::jsonb[]) as d (id, lease_id, result) on d.id = l.id
-      where j.id = l.id and l.lease_id = d.lease_id and l.status = 'running' and l.cancel_requested_at is null
-        and j.next_attempt_at > now()`,
-    [done.map((d) => d.id), done.map((d) => d.leaseId), done.map((d) => JSON.stringify(d.result))],
-  );
-}
-
-/** The job locked, with whether its lease is still live by the database's clock. */
-export async function lockLease(
-  db: Queryable,
-  id: string,
-): Promise<(JobRow & { live: boolean }) | undefined> {
-  const { rows } = await db.query<JobRow & { live: boolean }>(
-    'select *, next_attempt_at > now() as live from jobs where id = $1 for update',
-    [id],
-  );
+  lease: { id: string; leaseId: string },
+): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>({
+    name: 'jobs.hand-over',
+    text: `with locked as materialized (${LOCKED})
+           update jobs j set handed_over_at = now(), heartbeat_at = now(),
+                  next_attempt_at = least(now() + j.heartbeat_seconds * interval '1 second', j.attempt_deadline)
+             from locked l where ${LIVE} returning j.*`,
+    values: [lease.id, lease.leaseId],
+  });
   return rows[0];
 }
 
@@ -206,6 +195,49 @@ export async function lockLapsedRemote(db: Queryable, limit: number): Promise<Jo
     text: `select * from jobs where status = 'running' and execution = 'remote' and next_attempt_at <= now()
             order by next_attempt_at limit $1 for update skip locked`,
     values: [limit],
+  });
+  return rows;
+}
+
+/**
+ * The (tenant, type) pairs with queued remote jobs whose type is no longer one of the tenant's remote types (it was
+ * deleted or changed while another process still took submissions for it): nothing would ever claim them. Found by
+ * skipping from one pair to the next in jobs_remote_next, one probe each.
+ */
+export async function orphanedRemoteTypes(
+  db: Queryable,
+): Promise<Array<{ tenant_id: string; type: string }>> {
+  const { rows } = await db.query<{ tenant_id: string; type: string }>({
+    name: 'jobs.remote-orphans',
+    text: `with recursive pairs (tenant_id, type) as (
+             (select tenant_id, type from jobs where status in ('queued', 'running') and execution = 'remote'
+               order by tenant_id, type limit 1)
+             union all
+             select next.tenant_id, next.type from pairs p cross join lateral (
+               select tenant_id, type from jobs
+                where status in ('queued', 'running') and execution = 'remote'
+                  and (tenant_id, type) > (p.tenant_id, p.type)
+                order by tenant_id, type limit 1
+             ) next
+           )
+           select p.tenant_id, p.type from pairs p
+            where not exists (select 1 from job_types t
+                               where t.tenant_id = p.tenant_id and t.name = p.type and t.execution = 'remote')`,
+  });
+  return rows;
+}
+
+/** Locks up to `limit` queued remote jobs of one tenant's type, skipping rows others hold. */
+export async function lockQueuedRemote(
+  db: Queryable,
+  pair: { tenantId: string; type: string },
+  limit: number,
+): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>({
+    name: 'jobs.remote-queued',
+    text: `select * from jobs where tenant_id = $1 and type = $2 and status = 'queued' and execution = 'remote'
+            order by tenant_id, type, next_attempt_at limit $3 for update skip locked`,
+    values: [pair.tenantId, pair.type, limit],
   });
   return rows;
 }

@@ -13,10 +13,20 @@ export class TaskEndedError extends Error {
   /** The problem's title: "Attempt cancelled", "Attempt ended" or "Lease lost" for a 409. */
   readonly title: string;
 
-  constructor(status: number, title: string, during: string) {
-    super(`${title}: hookrelay answered ${status} to this attempt's ${during}; stop the work`);
+  constructor(status: number, title: string, during: string, message?: string) {
+    super(message ?? `${title}: hookrelay answered ${status} to this attempt's ${during}; stop the work`);
     this.status = status;
     this.title = title;
+  }
+
+  /** No heartbeat got through before the lease ran out (status 0: nothing was answered). */
+  static lapsed(): TaskEndedError {
+    return new TaskEndedError(
+      0,
+      'Lease lost',
+      'heartbeats',
+      'Lease lost: no heartbeat got through before the lease ran out, and another worker may take the job now; stop the work',
+    );
   }
 }
 
@@ -36,6 +46,11 @@ export interface Lease {
 const MIN_GAP_MS = 250;
 /** A heartbeat slower than the time left is no use, but a busy server gets a few seconds whatever the lease. */
 const HEARTBEAT_TIMEOUT_MS = { min: 2_000, max: 15_000 };
+/**
+ * A worker whose heartbeats do not get through stops the attempt this long before its lease runs out by its own
+ * clock: after that, another worker may be running the job.
+ */
+const LAPSE_MARGIN_MS = 500;
 /** As the service keeps a progress message. */
 const MAX_MESSAGE = 500;
 
@@ -58,6 +73,7 @@ export function keepLease(
   const ended = new AbortController();
   let expiresAt = Date.now() + initialLeftMs;
   let timer: NodeJS.Timeout | undefined;
+  let lapse: NodeJS.Timeout | undefined;
   let released = false;
   let flight: Promise<void> | undefined;
   let again = false;
@@ -74,7 +90,14 @@ export function keepLease(
 
   function end(error: TaskEndedError) {
     clearTimeout(timer);
+    clearTimeout(lapse);
     if (!ended.signal.aborted) ended.abort(error);
+  }
+
+  /** Ends the attempt here when the lease runs out before a heartbeat moves it. */
+  function watchLapse() {
+    clearTimeout(lapse);
+    if (!over()) lapse = setTimeout(() => over() || end(TaskEndedError.lapsed()), leftMs() - LAPSE_MARGIN_MS);
   }
 
   async function send() {
@@ -96,6 +119,7 @@ export function keepLease(
       if (reply.kind === 'ok') {
         const left = leftOf(reply.body.leaseExpiresAt, reply.serverNow);
         if (Number.isFinite(left)) expiresAt = Date.now() + left;
+        watchLapse();
       } else if (reply.kind === 'ended') {
         end(new TaskEndedError(reply.status, reply.title, 'heartbeat'));
       } else if (reply.kind === 'transient') {
@@ -134,6 +158,7 @@ export function keepLease(
   }
 
   schedule();
+  watchLapse();
   return {
     ended: ended.signal,
     end,
@@ -152,6 +177,7 @@ export function keepLease(
     async release() {
       released = true;
       clearTimeout(timer);
+      clearTimeout(lapse);
       await flight;
       for (const waiter of waiters.splice(0)) waiter.resolve();
     },

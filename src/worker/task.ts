@@ -2,6 +2,7 @@
 // its signal, then the one report (complete or fail) that ends it, retried while the lease may still count it.
 import { retryDelayMs } from '../jobs/backoff.ts';
 import { PermanentJobError } from '../jobs/handler.ts';
+import { untilAborted } from '../timeout.ts';
 import type { Http } from './http.ts';
 import { keepLease, leftOf, TaskEndedError } from './lease.ts';
 import { failed, type Report, succeeded, TaskAbortedError } from './outcome.ts';
@@ -142,14 +143,4 @@ export function runTask(
   );
 
   return { reported, returned };
-}
-
-/** The handler's outcome, or the signal's reason as soon as it fires: the report goes without waiting for it. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

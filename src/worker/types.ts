@@ -48,7 +48,7 @@ interface CommonOptions {
   url: string;
   /** A worker key (`role: "worker"`) or the tenant's API key. */
   key: string;
-  /** Attempts run at once (1–100; default 1): each claim asks for the free slots. */
+  /** Attempts run at once (1–1000; default 1): each claim asks for the free slots, at most 100 at a time. */
   concurrency?: number;
   /** How long one claim waits for a job when none is due (0–60 s; default 30). */
   waitSeconds?: number;
@@ -74,8 +74,9 @@ export type WorkerOptions = CommonOptions &
 
 export interface StopOptions {
   /**
-   * Abort the tasks still running this long after `stop()` (their `signal`), and report them failed so that
-   * another worker retries them at once. Default: wait for them however long they take.
+   * Abort the tasks still running this long after `stop()` (their `signal`), and report them failed: each such
+   * attempt counts, and the job is retried with backoff like any failed attempt (or fails, if it was its last).
+   * Default: wait for them however long they take.
    */
   abortAfterMs?: number;
 }

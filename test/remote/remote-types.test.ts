@@ -5,7 +5,7 @@
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { sweepLapsed } from '../../src/jobs/lapsed-sweep.ts';
+import { failOrphaned, sweepLapsed } from '../../src/jobs/lapsed-sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createPool } from '../../src/store/pool.ts';
@@ -366,6 +366,7 @@ t.test(
           ? { status: 503, headers: { 'retry-after': '1' } }
           : { status: 200, body: '"second"' };
       }
+      if (mode === 'garbage') return { status: 200, body: '{"nul": "\\u0000"}' };
       return { status: 422, body: 'bad input' };
     });
     const put = await api('PUT', '/v1/job-types/push.run', {
@@ -402,6 +403,10 @@ t.test(
 
     const refused = await ended(await submit('push.run', { mode: '4xx' }));
     t.match(refused, { status: 'failed', attempts: 1, error: /the push answered 422: bad input/ });
+
+    // The work was done: a result that cannot be stored fails the job instead of doing it again.
+    const garbage = await ended(await submit('push.run', { mode: 'garbage' }));
+    t.match(garbage, { status: 'failed', attempts: 1, error: /the push answer is not storable/ });
   },
 );
 
@@ -435,3 +440,66 @@ t.test('a remote attempt no worker claims any more is counted by the sweep', asy
   t.equal(swept, 1);
   t.match(await ended(id), { status: 'failed', attempts: 1, error: /lease lapsed/ });
 });
+
+t.test('queued jobs of a remote type that is gone are failed by the sweep, not left for ever', async (t) => {
+  await api('PUT', '/v1/job-types/gone.x', { execution: 'remote' });
+  const id = await submit('gone.x', {});
+  // As if another process accepted the job after the type was deleted (its cache had not heard of it yet).
+  const pool = createPool(database, 2, createLogger('silent'), 'test-orphans');
+  t.teardown(() => pool.end());
+  await pool.query("delete from job_types where name = 'gone.x'");
+  t.equal(await failOrphaned({ metrics: createMetrics(pool), pool }), 1);
+  t.match(await ended(id), { status: 'failed', attempts: 0, error: /no longer a remote job type/ });
+});
+
+t.test(
+  'schemas that would hold the event loop or recurse for ever are refused at registration',
+  async (t) => {
+    for (const [what, inputSchema, message] of [
+      [
+        'uniqueItems without a small maxItems',
+        { type: 'array', uniqueItems: true },
+        /uniqueItems at \/ needs maxItems/,
+      ],
+      ['a $ref to itself', { $ref: '#' }, /refers to itself without end/],
+      ['a $dynamicRef loop', { $dynamicAnchor: 'x', $dynamicRef: '#x' }, /refers to itself without end/],
+      ['a schema over 32 KiB', { description: 'x'.repeat(40_000) }, /at most 32768 bytes/],
+    ] as const) {
+      const response = await api('PUT', '/v1/job-types/bad.x', { execution: 'remote', inputSchema });
+      t.equal(response.status, 400, what);
+      t.match(response.body.errors, [{ path: 'body.inputSchema', message }], what);
+    }
+    const bounded = await api('PUT', '/v1/job-types/unique.x', {
+      execution: 'remote',
+      inputSchema: { type: 'array', uniqueItems: true, maxItems: 10 },
+    });
+    t.equal(bounded.status, 201, 'uniqueItems with a small maxItems is taken');
+    t.equal((await api('POST', '/v1/jobs', { type: 'unique.x', input: [1, 1] })).status, 400);
+  },
+);
+
+t.test(
+  'task reports: a number too large for a double is refused; a flood of reports is rate limited',
+  async (t) => {
+    await submit('report.build', { year: 2033 });
+    const task = await claimOne('report.build');
+    const huge = await fetch(`${base}/v1/tasks/${task.taskToken}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"result": 1e999}',
+    });
+    t.equal(huge.status, 400, 'not stored as null without a word');
+    const beats = await Promise.all(
+      Array.from({ length: 30 }, () => tasks('POST', `/v1/tasks/${task.taskToken}/heartbeat`)),
+    );
+    const limited = beats.filter((beat) => beat.status === 429);
+    t.ok(limited.length > 0, `${limited.length} of 30 heartbeats in one burst were answered 429`);
+    t.ok(limited[0]?.headers.get('retry-after'), 'with Retry-After');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    t.equal(
+      (await tasks('POST', `/v1/tasks/${task.taskToken}/complete`, { result: 1 })).status,
+      200,
+      'a second later',
+    );
+  },
+);

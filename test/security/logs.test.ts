@@ -17,6 +17,8 @@ const RECEIVER_BODY = 'receiver-error-body-5a2b';
 const IDEMPOTENCY_KEY = 'idempotency-key-31f0';
 const METADATA = 'metadata-value-e4e4';
 const REJECTED_BODY = 'rejected-body-9d9d';
+const REMOTE_RESULT = 'remote-result-6b1f';
+const PROGRESS_MESSAGE = 'progress-message-2c8e';
 
 t.test('a full run logs no secret and no payload', async (t) => {
   let failing = true;
@@ -28,6 +30,7 @@ t.test('a full run logs no secret and no payload', async (t) => {
         body: JSON.stringify({ data: RESULT_FROM_UPSTREAM }),
       };
     if (request.url === '/gone') return { status: 410, body: RECEIVER_BODY };
+    if (request.url === '/push') return { status: 202 };
     return failing ? { status: 500, body: RECEIVER_BODY } : { status: 200, body: RECEIVER_BODY };
   });
   const service = runHookrelay(t, {
@@ -99,6 +102,45 @@ t.test('a full run logs no secret and no payload', async (t) => {
   await api('POST', '/v1/jobs', `{"type":"echo","input":"${REJECTED_BODY}"`);
   await api('POST', '/v1/jobs', { type: 'echo', input: REJECTED_BODY, timeoutSeconds: REJECTED_BODY });
   await client(base, `${tenant.apiKey}x`)('GET', '/v1/jobs');
+
+  // Remote and push attempts: a worker key, task tokens in URLs (reported, mistyped), progress, results.
+  const workerKey = (
+    await admin<{ apiKey: string }>('POST', `/v1/admin/tenants/${tenant.id}/keys`, { role: 'worker' })
+  ).body.apiKey;
+  await api('PUT', '/v1/job-types/logged.remote', { execution: 'remote' });
+  await api('PUT', '/v1/job-types/logged.push', { execution: 'push', url: `${receiver.url}/push` });
+  const remoteJob = (await api<{ id: string }>('POST', '/v1/jobs', { type: 'logged.remote', input: INPUT }))
+    .body.id;
+  const pushJob = (await api<{ id: string }>('POST', '/v1/jobs', { type: 'logged.push', input: INPUT })).body
+    .id;
+  const claimed = await client(base, workerKey)<{ data: Array<{ taskToken: string }> }>(
+    'POST',
+    '/v1/worker/claim',
+    {
+      types: ['logged.remote'],
+      waitSeconds: 10,
+    },
+  );
+  const remoteToken = claimed.body.data[0]?.taskToken as string;
+  const pushToken = await waitFor('the push', () => {
+    const push = receiver.requests.find((r) => r.url === '/push');
+    return push && (JSON.parse(push.body) as { data: { taskToken: string } }).data.taskToken;
+  });
+  const reports = client(base);
+  for (const token of [remoteToken, pushToken]) {
+    await reports('POST', `/v1/tasks/${token}/heartbeat`, {
+      progress: { percent: 10, message: PROGRESS_MESSAGE },
+    });
+    await reports('POST', `/v1/tasks/${token}/nonsense`);
+    await reports('POST', `/v1/tasks/${token}/heartbeat`, { progress: { percent: 'x' } });
+  }
+  await reports('POST', `/v1/tasks/${remoteToken}/complete`, { result: REMOTE_RESULT });
+  await reports('POST', `/v1/tasks/${pushToken}/fail`, { error: { message: REMOTE_RESULT }, retry: false });
+  await reports('POST', `/v1/tasks/${remoteToken}/complete`, { result: REMOTE_RESULT });
+  for (const id of [remoteJob, pushJob]) {
+    const job = (await api<{ status: string }>('GET', `/v1/jobs/${id}?waitSeconds=30`)).body;
+    t.ok(['succeeded', 'failed'].includes(job.status), `job ${id} ended`);
+  }
   const events = await fetch(`${base}/v1/jobs/${jobs[0]}/events`, {
     headers: { authorization: `Bearer ${extraKey.apiKey}` },
   });
@@ -134,10 +176,15 @@ t.test('a full run logs no secret and no payload', async (t) => {
     'an Idempotency-Key': IDEMPOTENCY_KEY,
     'job metadata': METADATA,
     'a rejected request body': REJECTED_BODY,
+    'a worker key': workerKey,
+    'a remote task token': remoteToken,
+    'a push task token': pushToken,
+    'a remote result': REMOTE_RESULT,
+    'a progress message': PROGRESS_MESSAGE,
   };
   for (const [what, value] of Object.entries(secrets)) {
     // Secrets are also searched for without their prefix, in case something logs a part of one.
-    const core = value.replace(/^(whsec_|hr_)/, '').slice(0, 24);
+    const core = value.replace(/^(whsec_|hr_|tt_)/, '').slice(0, 24);
     t.notOk(output.includes(core), `${what} appears nowhere in the logs`);
   }
 });

@@ -35,6 +35,7 @@ const health = async () => {
 t.test('empty queues are 0 deep and 0 s old', async (t) => {
   t.match(await health(), {
     jobs: { depth: 0, oldestSeconds: 0 },
+    'remote jobs': { depth: 0, oldestSeconds: 0 },
     deliveries: { depth: 0, oldestSeconds: 0 },
   });
 });
@@ -88,3 +89,31 @@ t.test('pending messages: the oldest is due the longest, a message being sent is
     `another receiver's, due for 80 s: ${both?.oldestSeconds}`,
   );
 });
+
+t.test(
+  "remote jobs are a queue of their own: claimed by tenants' workers, not by this service's",
+  async (t) => {
+    const remote = (id: string, status: string, dueSeconds: number, type = 'r.x') =>
+      pool.query(
+        `insert into jobs (id, tenant_id, type, status, input, timeout_seconds, max_attempts, created_at,
+                         next_attempt_at, execution, heartbeat_seconds)
+       values ($1, 'ten_1', $4, $2, '{}', 60, 3, now() - interval '1 hour', now() + $3 * interval '1 second',
+               'remote', 30)`,
+        [id, status, dueSeconds, type],
+      );
+    const before = (await health()).jobs;
+    await remote('job_r_later', 'queued', 60);
+    await remote('job_r_running', 'running', 20); // its worker's lease holds for 20 s more
+    const now = await health();
+    t.match(now, { 'remote jobs': { depth: 1, oldestSeconds: 0 } });
+    t.equal(now.jobs?.depth, before?.depth, 'not in the depth of the jobs run here');
+    await remote('job_r_due', 'queued', -40, 'r.y');
+    await remote('job_r_lapsed', 'running', -70);
+    const queue = (await health())['remote jobs'];
+    t.equal(queue?.depth, 2, 'the queued ones');
+    t.ok(
+      queue && queue.oldestSeconds >= 70 && queue.oldestSeconds < 80,
+      `a lapsed lease, 70 s: ${queue?.oldestSeconds}`,
+    );
+  },
+);

@@ -87,7 +87,7 @@ export function taskRoutes(reports: TaskReports): FastifyPluginAsyncZod {
           response: {
             200: z.object({
               jobId: z.string(),
-              status: z.enum(['queued', 'failed', 'cancelled']),
+              status: z.enum(['queued', 'failed']),
               nextAttemptAt: z.string().nullable(),
             }),
           },
