@@ -503,3 +503,29 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a push worker that heartbeats before it answers does not shorten the lease its POST holds',
+  async (t) => {
+    const pushed = await upstream(t, (request): Answer => {
+      const { taskToken } = (JSON.parse(request.body) as { data: { taskToken: string } }).data;
+      // Progress through the token while the POST is still open, then the result after longer than the
+      // type's heartbeatSeconds: the POST's own lease must hold the job meanwhile, or it would go out twice.
+      void tasks('POST', `/v1/tasks/${taskToken}/heartbeat`, { progress: { percent: 50 } });
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: '"synchronous"',
+        delayMs: 7_000,
+      };
+    });
+    await api('PUT', '/v1/job-types/push.sync', {
+      execution: 'push',
+      url: `${pushed.url}/`,
+      heartbeatSeconds: 5,
+    });
+    const job = await ended(await submit('push.sync', {}));
+    t.match(job, { status: 'succeeded', attempts: 1, result: 'synchronous' });
+    t.equal(pushed.requests.length, 1, 'POSTed once');
+  },
+);

@@ -4,7 +4,13 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PermanentJobError, RetryLaterError, runWorker, WorkerRefusedError } from 'hookrelay/worker';
+import {
+  PermanentJobError,
+  RetryLaterError,
+  runWorker,
+  TaskEndedError,
+  WorkerRefusedError,
+} from 'hookrelay/worker';
 import t from 'tap';
 import { waitFor } from '../../harness/wait.ts';
 import { classify } from '../../src/worker/http.ts';
@@ -244,3 +250,64 @@ t.test(
     );
   },
 );
+
+t.test('heartbeats that do not get through end the attempt before its lease runs out', async (t) => {
+  const token = `tt_${'b'.repeat(43)}`;
+  const leaseMs = 2_000;
+  let claims = 0;
+  let claimedAt = 0;
+  const server = await upstream(t, (request): Answer => {
+    if (request.url === '/v1/worker/claim') {
+      const first = claims++ === 0;
+      if (first) claimedAt = Date.now();
+      const task = {
+        jobId: 'job_2',
+        type: 'a.b',
+        input: {},
+        attempt: 1,
+        maxAttempts: 3,
+        metadata: {},
+        taskToken: token,
+        leaseExpiresAt: new Date(Date.now() + leaseMs).toISOString(),
+        deadline: new Date(Date.now() + 60_000).toISOString(),
+      };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data: first ? [task] : [] }),
+      };
+    }
+    // Every heartbeat fails: a partition between the worker and the service.
+    return { status: 503, body: problem('Service Unavailable') };
+  });
+  let abortedAfter: number | undefined;
+  let reason: unknown;
+  const worker = runWorker({
+    url: server.url,
+    key: 'k',
+    types: ['a.b'],
+    waitSeconds: 0,
+    log: () => {},
+    handler: (task) =>
+      new Promise((_resolve, reject) => {
+        // A handler that honours its signal; without it, this one would run for ever.
+        task.signal.addEventListener('abort', () => {
+          abortedAfter = Date.now() - claimedAt;
+          reason = task.signal.reason;
+          reject(task.signal.reason);
+        });
+      }),
+  });
+  await waitFor('the attempt to end', () => abortedAfter !== undefined, 10_000);
+  await worker.stop();
+  t.type(reason, TaskEndedError);
+  t.match(reason, { title: 'Lease lost', status: 0 });
+  t.ok(
+    (abortedAfter as number) < leaseMs,
+    `ended ${abortedAfter} ms after the claim, within the ${leaseMs} ms lease`,
+  );
+  t.notOk(
+    server.requests.some((r) => r.url.endsWith('/complete') || r.url.endsWith('/fail')),
+    'nothing reported for an attempt whose lease may be another worker’s',
+  );
+});
