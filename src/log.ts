@@ -29,13 +29,31 @@ function redactUrl(url: string): string {
   return url.replace(TASK_TOKEN_IN_PATH, '$1[redacted]');
 }
 
-/** A request as Fastify logs it, with its URL's credentials masked. */
-interface LoggedRequest {
+/** A Fastify request (its `raw` is Node's), logged as Fastify logs it with its URL's credentials masked. */
+interface FastifyRequestLike {
+  raw: unknown;
   method: string;
   url: string;
   host?: string;
   ip?: string;
   socket?: { remotePort?: number };
+}
+
+/** A request as Fastify logs it, its URL masked; anything else logged as `req` keeps its shape, URL masked. */
+function serializeRequest(req: unknown): unknown {
+  if (typeof req !== 'object' || req === null) return req;
+  if ('raw' in req) {
+    const request = req as FastifyRequestLike;
+    return {
+      method: request.method,
+      url: redactUrl(request.url),
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: request.socket?.remotePort,
+    };
+  }
+  const { url } = req as { url?: unknown };
+  return typeof url === 'string' ? { ...req, url: redactUrl(url) } : req;
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
@@ -46,15 +64,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Fastify takes a logger's own serializers over its defaults: this one is Fastify's, with the URL masked.
-      serializers: {
-        req: (req: LoggedRequest) => ({
-          method: req.method,
-          url: redactUrl(req.url),
-          host: req.host,
-          remoteAddress: req.ip,
-          remotePort: req.socket?.remotePort,
-        }),
-      },
+      serializers: { req: serializeRequest },
     },
     destination,
   );
