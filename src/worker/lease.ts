@@ -54,9 +54,15 @@ const LAPSE_MARGIN_MS = 500;
 /** As the service keeps a progress message. */
 const MAX_MESSAGE = 500;
 
-/** The time left on a lease: the server's expiry read against the server's clock when its answer gave it. */
+/** A Date header has whole seconds: the server's time was anywhere in the second after the one it gives. */
+const DATE_RESOLUTION_MS = 1_000;
+
+/**
+ * The time left on a lease: the server's expiry read against the server's clock when its answer gave it, taken
+ * at the end of the Date header's second, so that the worker never believes it holds a lease longer than it does.
+ */
 export const leftOf = (expiresAt: string, serverNow: number | undefined, now = Date.now()) =>
-  Date.parse(expiresAt) - (serverNow ?? now);
+  Date.parse(expiresAt) - (serverNow === undefined ? now : serverNow + DATE_RESOLUTION_MS);
 
 interface Waiter {
   resolve(): void;

@@ -137,7 +137,9 @@ class Clock:
         except (TypeError, ValueError):
             return
         with self.lock:
-            self.offset = server + 0.5 - time.time()  # Date has whole seconds: the middle of one
+            # Date has whole seconds: the server's time was up to one later. Taking the end of that second means a
+            # lease never looks longer here than it is.
+            self.offset = server + 1.0 - time.time()
 
     def seconds_until(self, rfc3339):
         """Seconds from now until an RFC 3339 time the server gave (negative when past)."""
