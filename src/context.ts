@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { createOutbound, type Outbound } from './outbound/client.ts';
 import { createBoss, dropRetiredQueues } from './queue/boss.ts';
 import { type Notifications, startNotifications } from './queue/notifications.ts';
+import { createScheduleQueue } from './schedules/timing.ts';
 import { type Deadline, STOPPED_BY } from './shutdown.ts';
 import { loadMigrations, type Migration, migrate } from './store/migrate.ts';
 import { createPool, type Pool } from './store/pool.ts';
@@ -91,6 +92,7 @@ export async function openContext(
   );
   await dropRetiredQueues(boss);
   await createDrainQueues(boss);
+  await createScheduleQueue(boss);
 
   // Each job call bounds itself with its own signal (the `http` job's timeoutSeconds); the agent's limit is a
   // backstop above the longest of those.

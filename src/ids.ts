@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-export type IdPrefix = 'ten' | 'key' | 'job' | 'ep' | 'msg' | 'att' | 'dl';
+export type IdPrefix = 'ten' | 'key' | 'job' | 'ep' | 'msg' | 'att' | 'dl' | 'sch';
 
 function timePart(ms: number): string {
   let time = '';

@@ -11,6 +11,7 @@ import { startJobRunner } from './jobs/runner.ts';
 import { loadTasks } from './jobs/tasks.ts';
 import type { Logger } from './log.ts';
 import { scheduleRetention } from './retention.ts';
+import { startOccurrences } from './schedules/occurrence.ts';
 import { type Deadline, deadlineIn, STOPPED_BY } from './shutdown.ts';
 import { openDatabase } from './store/database.ts';
 import { ensureOperatorKey } from './tenants/bootstrap.ts';
@@ -42,6 +43,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await scheduleRetention(ctx);
       await startDrains(ctx);
       await scheduleLapsedSweep(ctx);
+      await startOccurrences(ctx);
     }
     const app: FastifyInstance = await buildApp(ctx);
     stack.push(() => app.close());

@@ -17,6 +17,10 @@ export interface Metrics {
   /** Handlers still running well after their attempt was aborted; each keeps its worker slot until it returns. */
   handlersOverrunning: Gauge;
   handlerOverruns: Counter;
+  /** Schedule occurrences this process handled, by what they came to (src/schedules/occurrence.ts). */
+  scheduleOccurrences: Counter<'outcome'>;
+  /** From an occurrence's time to its job's creation. */
+  scheduleLag: Histogram;
 }
 
 export function createMetrics(pool: Pool): Metrics {
@@ -63,6 +67,18 @@ export function createMetrics(pool: Pool): Metrics {
     handlerOverruns: new Counter({
       name: 'hookrelay_job_handler_overruns_total',
       help: 'Job handlers that kept running well after their attempt was aborted.',
+      registers: [registry],
+    }),
+    scheduleOccurrences: new Counter({
+      name: 'hookrelay_schedule_occurrences_total',
+      help: 'Schedule occurrences by outcome: fired (a job made), overlap (skipped: the previous job still queued or running), refused (the job template no longer accepted), paused, repeat (already handled), gone (schedule deleted).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    scheduleLag: new Histogram({
+      name: 'hookrelay_schedule_lag_seconds',
+      help: "Time from a schedule occurrence to its job's creation.",
+      buckets: [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300],
       registers: [registry],
     }),
   };

@@ -33,6 +33,7 @@ export const jobView = z.object({
       "while a remote or push attempt runs: when its lease ends unless its worker's heartbeat extends it",
     ),
   lastHeartbeatAt: z.string().nullable().describe("the running remote or push attempt's last heartbeat"),
+  scheduleId: z.string().nullable().describe('the schedule that made the job (an occurrence or a trigger)'),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
@@ -68,6 +69,7 @@ export function viewJob(row: JobRow): JobView {
         ? iso(row.next_attempt_at)
         : null,
     lastHeartbeatAt: row.status === 'running' ? iso(row.heartbeat_at) : null,
+    scheduleId: row.schedule_id,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),

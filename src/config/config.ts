@@ -104,6 +104,14 @@ const environment = z.object({
   TENANT_MAX_QUEUED_JOBS: integer(1, 10_000_000).default(10_000),
   TENANT_MAX_RUNNING_JOBS: integer(1, 1_000_000).optional(),
   TENANT_RATE_LIMIT: integer(1, 1_000_000).default(500),
+  TENANT_MAX_SCHEDULES: integer(1, 1_000_000).default(1_000),
+  // pg-boss's cron pass (one process at a time) runs this often; an occurrence's job is made within about this.
+  SCHEDULE_CHECK_INTERVAL: duration
+    .default(5_000)
+    .refine(
+      (ms) => ms >= 1_000 && ms <= 45_000 && ms % 1_000 === 0,
+      'must be whole seconds from 1s to 45s (an occurrence stays due for a minute)',
+    ),
   RETENTION: duration.default(30 * 86_400_000).refine((ms) => ms >= 60_000, 'must be at least 1m'),
   RETENTION_SWEEP_MINUTES: integer(1, 60).default(15),
   CIRCUIT_BREAKER_THRESHOLD: integer(1, 10_000).default(10),
@@ -148,6 +156,8 @@ const configSchema = environment.transform((e) => ({
   /** Jobs one tenant may have running at once, across every worker process; unset: no limit but fair shares. */
   tenantMaxRunningJobs: e.TENANT_MAX_RUNNING_JOBS,
   tenantRateLimitPerSecond: e.TENANT_RATE_LIMIT,
+  tenantMaxSchedules: e.TENANT_MAX_SCHEDULES,
+  scheduleCheckIntervalSeconds: e.SCHEDULE_CHECK_INTERVAL / 1_000,
   retentionMs: e.RETENTION,
   retentionSweepMinutes: e.RETENTION_SWEEP_MINUTES,
   circuitThreshold: e.CIRCUIT_BREAKER_THRESHOLD,

@@ -9,6 +9,7 @@ import { endpointRoutes } from './routes/endpoints.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 
 export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPluginAsync {
   return async (app) => {
@@ -17,6 +18,7 @@ export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPlugin
     await limitPerSecond(app, ctx.config.tenantRateLimitPerSecond, tenantOf);
     await app.register(jobRoutes(ctx, draining));
     await app.register(jobTypeRoutes(ctx));
+    await app.register(scheduleRoutes(ctx));
     await app.register(endpointRoutes(ctx));
     await app.register(endpointStatsRoutes(ctx));
     await app.register(messageRoutes(ctx));

@@ -101,16 +101,27 @@ async function resolveType(
   };
 }
 
-export async function submitJob(
-  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>,
+/**
+ * Checks a submission as POST /v1/jobs does (its type, its input against the type's schema, the URLs it names,
+ * its endpoint) and answers the job to write. `inputPath` is where the input sits in the request, for the
+ * field errors. Throws the refusal (400 or 422) when the job would not be accepted.
+ */
+export async function prepareJob(
+  ctx: Needs<'intake' | 'jobTypes' | 'outbound' | 'tenantTypes'>,
   tenantId: string,
   body: JobSubmission,
-  idempotencyKey: string | undefined,
-): Promise<Submitted> {
+  options: { inputPath?: string; scheduleId?: string } = {},
+): Promise<NewJob> {
   const type = await resolveType(ctx, tenantId, body.type);
   const errors = type.check(body.input);
   if (errors.length > 0) {
-    throw new InvalidRequest(`The input is not valid for job type "${body.type}".`, errors);
+    const prefix = options.inputPath ?? 'body';
+    throw new InvalidRequest(
+      `The input is not valid for job type "${body.type}".`,
+      prefix === 'body'
+        ? errors
+        : errors.map((error) => ({ ...error, path: error.path.replace(/^body/, prefix) })),
+    );
   }
   for (const url of type.outboundUrls()) {
     const refused = await ctx.outbound.check(new URL(url));
@@ -129,25 +140,7 @@ export async function submitJob(
       { path: 'body.runAt', message: 'at most 365 days ahead' },
     ]);
   }
-
-  const requestHash =
-    idempotencyKey === undefined ? undefined : createHash('sha256').update(stringify(body)).digest();
-  if (idempotencyKey !== undefined && requestHash) {
-    const earlier = await replayOf(ctx, tenantId, idempotencyKey, requestHash);
-    if (earlier) return earlier;
-  }
-
-  if (!(await ctx.intake.queueDepth.admit(tenantId))) {
-    throw new QuotaExceeded(
-      `This tenant already has ${ctx.config.tenantMaxQueuedJobs} queued jobs, the most allowed; retry later.`,
-      5,
-    );
-  }
-
-  const timeoutSeconds = body.timeoutSeconds ?? type.timeoutSeconds;
-  const maxAttempts = body.maxAttempts ?? 3;
-  const priority = body.priority ?? 0;
-  const job: NewJob = {
+  return {
     id: newId('job'),
     tenantId,
     type: body.type,
@@ -155,14 +148,42 @@ export async function submitJob(
     input: body.input,
     callbackUrl: body.callbackUrl ?? null,
     endpointId: body.endpointId ?? null,
-    timeoutSeconds,
-    maxAttempts,
-    priority,
+    timeoutSeconds: body.timeoutSeconds ?? type.timeoutSeconds,
+    maxAttempts: body.maxAttempts ?? 3,
+    priority: body.priority ?? 0,
     runAt,
     metadata: body.metadata ?? {},
     execution: type.execution,
     heartbeatSeconds: type.heartbeatSeconds,
+    scheduleId: options.scheduleId ?? null,
   };
+}
+
+/** 429 while the tenant has as many queued jobs as it may. */
+export async function admitJob(ctx: Needs<'config' | 'intake'>, tenantId: string): Promise<void> {
+  if (!(await ctx.intake.queueDepth.admit(tenantId))) {
+    throw new QuotaExceeded(
+      `This tenant already has ${ctx.config.tenantMaxQueuedJobs} queued jobs, the most allowed; retry later.`,
+      5,
+    );
+  }
+}
+
+export async function submitJob(
+  ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>,
+  tenantId: string,
+  body: JobSubmission,
+  idempotencyKey: string | undefined,
+): Promise<Submitted> {
+  const job = await prepareJob(ctx, tenantId, body);
+  const requestHash =
+    idempotencyKey === undefined ? undefined : createHash('sha256').update(stringify(body)).digest();
+  if (idempotencyKey !== undefined && requestHash) {
+    const earlier = await replayOf(ctx, tenantId, idempotencyKey, requestHash);
+    if (earlier) return earlier;
+  }
+
+  await admitJob(ctx, tenantId);
   if (idempotencyKey === undefined || !requestHash)
     return { job: await ctx.intake.write(job), replayed: false };
   try {

@@ -10,12 +10,16 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   const runsWorkers = config.role !== 'api';
   const boss = new PgBoss({
     connectionString: url,
-    // One schedule and pg-boss's own maintenance: a couple of connections is plenty.
+    // A few schedules' timing and pg-boss's own maintenance: a couple of connections is plenty.
     max: 2,
     application_name: `hookrelay-${config.role}-boss`,
     migrate: true,
     supervise: runsWorkers,
     schedule: runsWorkers,
+    // The cron pass (one process at a time) bounds how late an occurrence's job is; the occurrences it sends are
+    // picked up within a second (src/schedules/timing.ts).
+    cronMonitorIntervalSeconds: config.scheduleCheckIntervalSeconds,
+    cronWorkerIntervalSeconds: 1,
     instanceName: `hookrelay-${config.role}`,
   });
   // Without an error listener pg-boss errors (a dropped connection during maintenance) crash the process.

@@ -53,6 +53,7 @@ const cases: Case[] = [
         metadata: {},
         execution: 'builtin',
         heartbeatSeconds: null,
+        scheduleId: null,
       });
       return job.id;
     },

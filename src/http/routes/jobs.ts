@@ -6,6 +6,7 @@ import * as jobs from '../../api/jobs.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { keyRevoked, tenantOf, untilRevoked } from '../auth.ts';
+import { submissionBody } from '../job-submission.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 import { streamEvents } from '../sse.ts';
@@ -20,44 +21,6 @@ const accepted = z.object({
 });
 const jobType = z.string().regex(/^[\w.-]{1,100}$/, 'not a job type name');
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const MAX_METADATA_BYTES = 16 * 1024;
-
-/**
- * A job as submitted; intake (src/jobs/intake.ts) checks what a schema cannot: its type, input and URLs. The
- * OpenAPI document names the types this service runs (`types`), built-in and task modules alike.
- */
-const submitBody = (types: string[]) =>
-  z
-    .object({
-      type: z
-        .string()
-        .min(1)
-        .max(100)
-        .describe(
-          `One of the job types this service runs: ${types.join(', ')} (GET /v1/job-types has each one's input).`,
-        ),
-      input: z.unknown().refine((value) => value !== undefined, 'Required'),
-      callbackUrl: z
-        .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
-        .max(2048)
-        .optional(),
-      endpointId: idOf('ep').optional(),
-      timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
-      maxAttempts: z.number().int().min(1).max(25).optional(),
-      priority: z.number().int().min(-100).max(100).optional(),
-      runAt: z.iso.datetime({ offset: true }).optional(),
-      metadata: z
-        .record(z.string().max(100), z.unknown())
-        .refine((value) => Object.keys(value).length <= 50, 'at most 50 keys')
-        .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, 'at most 16 KiB')
-        .optional(),
-    })
-    .strict()
-    .refine((body) => body.callbackUrl === undefined || body.endpointId === undefined, {
-      message: 'give callbackUrl or endpointId, not both',
-      path: ['endpointId'],
-    });
-
 export function jobRoutes(
   ctx: Needs<
     | 'config'
@@ -81,7 +44,7 @@ export function jobRoutes(
           summary: 'Submit a job; answered 202 at once, the job runs in the background',
           security,
           headers: z.object({ 'idempotency-key': z.string().optional() }),
-          body: submitBody(ctx.jobTypes.names()),
+          body: submissionBody(ctx.jobTypes.names()),
           response: { 200: accepted, 202: accepted },
         },
       },
@@ -110,15 +73,17 @@ export function jobRoutes(
           querystring: pageQuery('job').extend({
             status: jobStatus.optional(),
             type: jobType.optional(),
+            scheduleId: idOf('sch').optional().describe('jobs made by this schedule'),
           }),
           response: { 200: pageOf(jobView) },
         },
       },
       async (request) => {
-        const { limit, cursor, status, type } = request.query;
+        const { limit, cursor, status, type, scheduleId } = request.query;
         const views = await jobs.list(ctx, tenantOf(request), {
           status,
           type,
+          scheduleId,
           before: cursor,
           limit: limit + 1,
         });

@@ -1,0 +1,208 @@
+// What the API does with a tenant's schedules: create, list, show, change, pause, resume, trigger and delete.
+// Each change writes our row and pg-boss's timing (src/schedules/timing.ts) in one transaction.
+import type { Needs } from '../context.ts';
+import { InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { type JobSubmission, prepareJob } from '../jobs/intake.ts';
+import { triggerSchedule } from '../schedules/occurrence.ts';
+import { canonicalZone, cronProblem, nextRuns } from '../schedules/recurrence.ts';
+import { armTiming, disarmTiming } from '../schedules/timing.ts';
+import {
+  countSchedules,
+  deleteSchedule,
+  getSchedule,
+  insertSchedule,
+  listSchedules,
+  lockSchedule,
+  lockTenantSchedules,
+  type Overlap,
+  type ScheduleFields,
+  type ScheduleRow,
+  updateSchedule,
+} from '../store/schedules.ts';
+import { type Tx, withTransaction } from '../store/transaction.ts';
+
+export interface ScheduleView {
+  id: string;
+  name: string | null;
+  cron: string;
+  timezone: string;
+  job: Record<string, unknown>;
+  overlap: Overlap;
+  paused: boolean;
+  nextRuns: string[];
+  lastRunAt: string | null;
+  lastJobId: string | null;
+  lastError: string | null;
+  occurrences: { fired: number; skipped: number };
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A schedule as created; PATCH gives any of these (a job replaces the template whole). */
+export interface ScheduleInput {
+  name?: string | null;
+  cron: string;
+  timezone?: string;
+  job: JobSubmission;
+  overlap?: Overlap;
+  paused?: boolean;
+}
+
+type Ctx = Needs<'boss' | 'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>;
+
+class ScheduleNotFound extends NotFound {
+  constructor(id: string) {
+    super(`No schedule ${id}.`);
+  }
+}
+
+export function viewSchedule(ctx: Needs<'boss'>, row: ScheduleRow): ScheduleView {
+  return {
+    id: row.id,
+    name: row.name,
+    cron: row.cron,
+    timezone: row.timezone,
+    job: row.job,
+    overlap: row.overlap,
+    paused: row.paused,
+    // A paused schedule has no runs ahead until it is resumed.
+    nextRuns: row.paused ? [] : nextRuns(ctx.boss, row.cron, row.timezone).map((run) => run.toISOString()),
+    lastRunAt: row.last_run_at?.toISOString() ?? null,
+    lastJobId: row.last_job_id,
+    lastError: row.last_error,
+    occurrences: { fired: Number(row.fired_count), skipped: Number(row.skipped_count) },
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** Checks what a schema cannot (the expression, the zone, the job as POST /v1/jobs would) and answers the row's fields. */
+async function fieldsOf(ctx: Ctx, tenantId: string, input: ScheduleInput): Promise<ScheduleFields> {
+  const problem = cronProblem(input.cron);
+  if (problem) {
+    throw new InvalidRequest('The cron expression is not valid.', [{ path: 'body.cron', message: problem }]);
+  }
+  const timezone = canonicalZone(input.timezone ?? 'UTC');
+  if (!timezone) {
+    throw new InvalidRequest('The time zone is not known.', [
+      { path: 'body.timezone', message: 'must be an IANA time zone name, like Europe/Berlin or UTC' },
+    ]);
+  }
+  await prepareJob(ctx, tenantId, input.job, { inputPath: 'body.job' });
+  return {
+    name: input.name ?? null,
+    cron: input.cron.trim(),
+    timezone,
+    job: input.job as unknown as Record<string, unknown>,
+    overlap: input.overlap ?? 'skip',
+    paused: input.paused ?? false,
+  };
+}
+
+/** Writes pg-boss's timing to match the row: armed while the schedule runs, none while it is paused. */
+async function syncTiming(ctx: Needs<'boss'>, tx: Tx, row: ScheduleRow): Promise<void> {
+  if (row.paused) await disarmTiming(ctx.boss, tx, row.id);
+  else await armTiming(ctx.boss, tx, row);
+}
+
+export async function create(ctx: Ctx, tenantId: string, input: ScheduleInput): Promise<ScheduleView> {
+  const fields = await fieldsOf(ctx, tenantId, input);
+  const row = await withTransaction(ctx.pool, async (tx) => {
+    // One creation at a time per tenant, so the count below cannot be raced past the limit.
+    await lockTenantSchedules(tx, tenantId);
+    const limit = ctx.config.tenantMaxSchedules;
+    if ((await countSchedules(tx, tenantId, limit)) >= limit) {
+      throw new Unprocessable(`This tenant has ${limit} schedules, the most allowed; delete one first.`);
+    }
+    const inserted = await insertSchedule(tx, newId('sch'), tenantId, fields);
+    await syncTiming(ctx, tx, inserted);
+    return inserted;
+  });
+  return viewSchedule(ctx, row);
+}
+
+export async function list(
+  ctx: Needs<'boss' | 'pool'>,
+  tenantId: string,
+  page: { before?: string; limit: number },
+): Promise<ScheduleView[]> {
+  return (await listSchedules(ctx.pool, tenantId, page)).map((row) => viewSchedule(ctx, row));
+}
+
+export async function show(ctx: Needs<'boss' | 'pool'>, tenantId: string, id: string): Promise<ScheduleView> {
+  const row = await getSchedule(ctx.pool, tenantId, id);
+  if (!row) throw new ScheduleNotFound(id);
+  return viewSchedule(ctx, row);
+}
+
+/** Changes what is given; the rest stays. */
+export async function update(
+  ctx: Ctx,
+  tenantId: string,
+  id: string,
+  change: Partial<ScheduleInput>,
+): Promise<ScheduleView> {
+  const before = await getSchedule(ctx.pool, tenantId, id);
+  if (!before) throw new ScheduleNotFound(id);
+  const fields = await fieldsOf(ctx, tenantId, {
+    name: change.name === undefined ? before.name : change.name,
+    cron: change.cron ?? before.cron,
+    timezone: change.timezone ?? before.timezone,
+    job: (change.job ?? before.job) as unknown as JobSubmission,
+    overlap: change.overlap ?? before.overlap,
+    paused: change.paused ?? before.paused,
+  });
+  return viewSchedule(ctx, await write(ctx, tenantId, id, () => fields));
+}
+
+/** Pauses or resumes; the schedule otherwise stays as it is (its template is not checked again). */
+export async function setPaused(
+  ctx: Needs<'boss' | 'pool'>,
+  tenantId: string,
+  id: string,
+  paused: boolean,
+): Promise<ScheduleView> {
+  return viewSchedule(
+    ctx,
+    await write(ctx, tenantId, id, (row) => ({
+      name: row.name,
+      cron: row.cron,
+      timezone: row.timezone,
+      job: row.job,
+      overlap: row.overlap,
+      paused,
+    })),
+  );
+}
+
+async function write(
+  ctx: Needs<'boss' | 'pool'>,
+  tenantId: string,
+  id: string,
+  fields: (row: ScheduleRow) => ScheduleFields,
+): Promise<ScheduleRow> {
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await lockSchedule(tx, tenantId, id);
+    if (!row) throw new ScheduleNotFound(id);
+    const updated = await updateSchedule(tx, id, fields(row));
+    // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.
+    if (updated.paused !== row.paused || !updated.paused) await syncTiming(ctx, tx, updated);
+    return updated;
+  });
+}
+
+export async function trigger(ctx: Ctx, tenantId: string, id: string): Promise<{ jobId: string }> {
+  const job = await triggerSchedule(ctx, tenantId, id);
+  if (!job) throw new ScheduleNotFound(id);
+  return { jobId: job.id };
+}
+
+/** Deletes the schedule and its timing; the jobs it made stay (still listed by its id). */
+export async function remove(ctx: Needs<'boss' | 'pool'>, tenantId: string, id: string): Promise<void> {
+  await withTransaction(ctx.pool, async (tx) => {
+    if (!(await lockSchedule(tx, tenantId, id))) throw new ScheduleNotFound(id);
+    await disarmTiming(ctx.boss, tx, id);
+    await deleteSchedule(tx, id);
+  });
+}

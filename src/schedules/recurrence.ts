@@ -1,0 +1,79 @@
+// What a schedule's cron expression and time zone may be, and the occurrences they make. pg-boss evaluates them
+// (its cron pass and its preview use cron-parser); this module refuses, before pg-boss sees them, what the
+// contract does not take: anything but 5 fields (pg-boss would also read seconds and RFC 5545 rules), a random
+// `H` field (each read would pick another minute), and a zone that is not an IANA name.
+import { CronExpressionParser } from 'cron-parser';
+import type { PgBoss } from 'pg-boss';
+
+/** The 5-field shorthands cron users write; @reboot and the sub-minute ones have no meaning here. */
+const SHORTHANDS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);
+const MAX_CRON_LENGTH = 200;
+
+/** Why the expression is refused, or undefined when pg-boss may have it. */
+export function cronProblem(cron: string): string | undefined {
+  const text = cron.trim();
+  if (text.length === 0 || text.length > MAX_CRON_LENGTH) return `must be 1 to ${MAX_CRON_LENGTH} characters`;
+  if (text.startsWith('@')) {
+    return SHORTHANDS.has(text.toLowerCase())
+      ? undefined
+      : `the shorthands are ${[...SHORTHANDS].join(', ')}`;
+  }
+  const fields = text.split(/\s+/);
+  if (fields.length !== 5) {
+    return `must have 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}`;
+  }
+  if (fields.some((field) => /\bH\b/i.test(field))) return 'the random H field is not supported';
+  try {
+    CronExpressionParser.parse(text, { tz: 'UTC', strict: false });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * The zone as Intl names it (`utc` → `UTC`), or undefined when it is not an IANA name: offsets like `+05:00`
+ * are refused although Intl reads them, since they never change for DST and the contract asks for a zone.
+ */
+export function canonicalZone(timezone: string): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(timezone)) return undefined;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Previews kept per expression and zone: a sparse one (`0 0 29 2 *`) costs tens of milliseconds to walk. */
+const PREVIEWS_KEPT = 5_000;
+const previews = new Map<string, Date[]>();
+
+/**
+ * The next five occurrences, from pg-boss's preview (the reading its cron pass makes). Kept per expression and
+ * zone until one of them has passed, so listing schedules does not walk the calendar again on every request.
+ */
+export function nextRuns(boss: PgBoss, cron: string, timezone: string, now = Date.now()): Date[] {
+  const key = `${timezone}\n${cron}`;
+  const kept = previews.get(key);
+  if (kept && (kept[0]?.getTime() ?? 0) > now) {
+    // Most recently used last, so the first key is the one to drop.
+    previews.delete(key);
+    previews.set(key, kept);
+    return kept;
+  }
+  const runs = boss.previewSchedule(cron.trim(), { tz: timezone, count: 5, from: new Date(now) });
+  previews.delete(key);
+  previews.set(key, runs);
+  if (previews.size > PREVIEWS_KEPT) previews.delete(previews.keys().next().value as string);
+  return runs;
+}
+
+/** The latest occurrence at or before `at`: which occurrence a job pg-boss created at `at` stands for. */
+export function occurrenceAt(cron: string, timezone: string, at: Date): Date {
+  const interval = CronExpressionParser.parse(cron.trim(), {
+    tz: timezone,
+    strict: false,
+    currentDate: new Date(at.getTime() + 1),
+  });
+  return interval.prev().toDate();
+}
