@@ -15,7 +15,7 @@ import {
   type ScheduleRow,
 } from '../store/schedules.ts';
 import { withTransaction } from '../store/transaction.ts';
-import { occurrenceAt } from './recurrence.ts';
+import { isRun, occurrenceAt } from './recurrence.ts';
 import { type OccurrenceData, SCHEDULE_QUEUE } from './timing.ts';
 
 type MakeJobNeeds = Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'tenantTypes'>;
@@ -53,7 +53,10 @@ export async function handleOccurrence(
     // Sent after its occurrence (by the pass interval, or by a catch-up): the occurrence is the latest one at or
     // before the send.
     const occurrence = occurrenceAt(schedule.cron, schedule.timezone, sentAt);
-    if (schedule.last_occurrence_at && occurrence <= schedule.last_occurrence_at) {
+    if (
+      (schedule.last_occurrence_at && occurrence <= schedule.last_occurrence_at) ||
+      !isRun(schedule.cron, schedule.timezone, occurrence)
+    ) {
       return { outcome: 'repeat' as const };
     }
     if (

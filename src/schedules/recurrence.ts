@@ -49,8 +49,33 @@ const PREVIEWS_KEPT = 5_000;
 const previews = new Map<string, Date[]>();
 
 /**
- * The next five occurrences, from pg-boss's preview (the reading its cron pass makes). Kept per expression and
- * zone until one of them has passed, so listing schedules does not walk the calendar again on every request.
+ * Whether pg-boss's cron pass sends the run. The pass finds an occurrence by walking back from its own time, and
+ * cron-parser's backward walk misses a run that the spring-forward shifts (02:30 on the day New York skips from
+ * 02:00 to 03:00, which its forward walk, the preview, puts at 03:30): that day has no such run.
+ */
+function passSends(cron: string, timezone: string, run: Date): boolean {
+  return occurrenceAt(cron, timezone, run).getTime() === run.getTime();
+}
+
+/**
+ * Whether an occurrence the pass found is one of the forward walk's. In the hour the fall-back repeats, the
+ * backward walk finds 01:30 twice (before and after the change); the zone's 01:30 is the first, as the preview
+ * says, so the second is not a run of its own.
+ */
+export function isRun(cron: string, timezone: string, occurrence: Date): boolean {
+  const previous = occurrenceAt(cron, timezone, new Date(occurrence.getTime() - 1));
+  const interval = CronExpressionParser.parse(cron.trim(), {
+    tz: timezone,
+    strict: false,
+    currentDate: previous,
+  });
+  return interval.next().toDate().getTime() === occurrence.getTime();
+}
+
+/**
+ * The next five runs: pg-boss's preview (the reading its cron pass makes), less a run the pass would not send
+ * (`passSends`). Kept per expression and zone until one of them has passed, so listing schedules does not walk
+ * the calendar again on every request.
  */
 export function nextRuns(boss: PgBoss, cron: string, timezone: string, now = Date.now()): Date[] {
   const key = `${timezone}\n${cron}`;
@@ -61,14 +86,22 @@ export function nextRuns(boss: PgBoss, cron: string, timezone: string, now = Dat
     previews.set(key, kept);
     return kept;
   }
-  const runs = boss.previewSchedule(cron.trim(), { tz: timezone, count: 5, from: new Date(now) });
+  const runs: Date[] = [];
+  let from = new Date(now);
+  // A skipped run is one a year at most: a second page is plenty.
+  for (let page = 0; page < 2 && runs.length < 5; page++) {
+    const preview = boss.previewSchedule(cron.trim(), { tz: timezone, count: 5, from });
+    runs.push(...preview.filter((run) => passSends(cron, timezone, run)));
+    from = preview.at(-1) ?? from;
+  }
+  runs.splice(5);
   previews.delete(key);
   previews.set(key, runs);
   if (previews.size > PREVIEWS_KEPT) previews.delete(previews.keys().next().value as string);
   return runs;
 }
 
-/** The latest occurrence at or before `at`: which occurrence a job pg-boss created at `at` stands for. */
+/** The latest occurrence at or before `at` (the backward walk pg-boss's pass makes). */
 export function occurrenceAt(cron: string, timezone: string, at: Date): Date {
   const interval = CronExpressionParser.parse(cron.trim(), {
     tz: timezone,
