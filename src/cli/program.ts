@@ -11,6 +11,7 @@ import { jobTypeCommands } from './commands/job-types.ts';
 import { jobCommands } from './commands/jobs.ts';
 import { listenCommand } from './commands/listen.ts';
 import { messageCommands } from './commands/messages.ts';
+import { scheduleCommands } from './commands/schedules.ts';
 import { tenantCommands } from './commands/tenants.ts';
 
 export function hookrelayProgram(): Command {
@@ -79,6 +80,7 @@ export function hookrelayProgram(): Command {
   endpointCommands(program);
   jobCommands(program);
   jobTypeCommands(program);
+  scheduleCommands(program);
   messageCommands(program);
   deadLetterCommands(program);
   listenCommand(program);

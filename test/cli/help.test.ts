@@ -29,6 +29,7 @@ for (const name of [
   'endpoints rotate',
   'jobs watch',
   'job-types put',
+  'schedules show',
   'dead-letters replay',
   'listen',
 ])

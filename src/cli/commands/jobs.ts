@@ -22,7 +22,8 @@ interface Job {
   completedAt: string | null;
 }
 
-interface SubmitOptions {
+/** The job's fields as options: `jobs submit` and `schedules create` (a schedule's job template) take the same. */
+export interface JobFieldOptions {
   input?: string;
   inputFile?: string;
   callbackUrl?: string;
@@ -30,8 +31,11 @@ interface SubmitOptions {
   timeout?: string;
   maxAttempts?: string;
   priority?: string;
-  runAt?: string;
   metadata?: string;
+}
+
+interface SubmitOptions extends JobFieldOptions {
+  runAt?: string;
   idempotencyKey?: string;
   watch?: boolean;
 }
@@ -39,12 +43,34 @@ interface SubmitOptions {
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const path = (id: string, rest = '') => `/v1/jobs/${encodeURIComponent(id)}${rest}`;
 
-async function submitBody(type: string, options: SubmitOptions) {
+/** Adds the job's field options (JobFieldOptions) to a command; `jobFields` reads them. */
+export function withJobFields(command: Command): Command {
+  return command
+    .option('--input <json>', 'the job input, as JSON', undefined)
+    .option('--input-file <file>', 'read the job input from a JSON file')
+    .option('--callback-url <url>', 'deliver the result here (signed with the tenant secret)')
+    .option('--endpoint <id>', 'deliver the result to this endpoint')
+    .option('--timeout <seconds>', 'time limit of one attempt')
+    .option('--max-attempts <n>', 'attempts before the job fails')
+    .option('--priority <n>', 'higher runs first (-100 to 100)')
+    .option('--metadata <json>', 'an object kept with the job and sent with its webhooks');
+}
+
+async function inputFrom(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --input-file ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** The job as POST /v1/jobs takes it (and a schedule's `job`), from its type and the options. */
+export async function jobFields(type: string, options: JobFieldOptions) {
   if (options.input !== undefined && options.inputFile !== undefined)
     throw new UsageError('give --input or --input-file, not both');
   const input =
     options.inputFile !== undefined
-      ? jsonOption('--input-file', await fs.readFile(options.inputFile, 'utf8'))
+      ? jsonOption('--input-file', await inputFrom(options.inputFile))
       : (jsonOption('--input', options.input) ?? {});
   const priority = options.priority === undefined ? undefined : Number(options.priority);
   if (priority !== undefined && !Number.isInteger(priority))
@@ -59,8 +85,14 @@ async function submitBody(type: string, options: SubmitOptions) {
       maxAttempts: countOption('--max-attempts', options.maxAttempts),
     }),
     ...(priority !== undefined && { priority }),
-    ...(options.runAt !== undefined && { runAt: timeOption('--run-at', options.runAt) }),
     ...(options.metadata !== undefined && { metadata: jsonOption('--metadata', options.metadata) }),
+  };
+}
+
+async function submitBody(type: string, options: SubmitOptions) {
+  return {
+    ...(await jobFields(type, options)),
+    ...(options.runAt !== undefined && { runAt: timeOption('--run-at', options.runAt) }),
   };
 }
 
@@ -111,18 +143,12 @@ function summary(job: Job): void {
 export function jobCommands(program: Command): void {
   const jobs = program.command('jobs').description('submit and follow jobs');
 
-  jobs
-    .command('submit <type>')
-    .description('submit a job: 202 with its id at once (or follow it with --watch)')
-    .option('--input <json>', 'the job input, as JSON', undefined)
-    .option('--input-file <file>', 'read the job input from a JSON file')
-    .option('--callback-url <url>', 'deliver the result here (signed with the tenant secret)')
-    .option('--endpoint <id>', 'deliver the result to this endpoint')
-    .option('--timeout <seconds>', 'time limit of one attempt')
-    .option('--max-attempts <n>', 'attempts before the job fails')
-    .option('--priority <n>', 'higher runs first (-100 to 100)')
+  withJobFields(
+    jobs
+      .command('submit <type>')
+      .description('submit a job: 202 with its id at once (or follow it with --watch)'),
+  )
     .option('--run-at <time>', 'do not start before this time (RFC 3339)')
-    .option('--metadata <json>', 'an object kept with the job and sent with its webhooks')
     .option('--idempotency-key <key>', 'the same key and body within 24 h return the same job')
     .option('--watch', 'follow the job until it ends; exit 1 unless it succeeds')
     .addHelpText(
