@@ -1,6 +1,7 @@
 // The web console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against a real
 // service process: log in, find a dead letter, replay it and see it delivered; replay many at once; rotate a
-// secret; and a second tenant sees none of it. `npm run test:e2e`; with SCREENSHOTS=dir, saves the main pages.
+// secret; a schedule's next runs in two zones, trigger, pause, resume and delete; and a second tenant sees none
+// of it. `npm run test:e2e`; with SCREENSHOTS=dir, saves the main pages.
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -74,8 +75,12 @@ t.teardown(() => browser.close());
 /** Script errors and console errors per page: a script or style the page policy refused shows up here. */
 const pageErrors = new WeakMap<Page, string[]>();
 
-async function logIn(key: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
+async function logIn(
+  key: string,
+  viewport = { width: 1280, height: 800 },
+  timezoneId?: string,
+): Promise<Page> {
+  const context = await browser.newContext({ viewport, ...(timezoneId && { timezoneId }) });
   const page = await context.newPage();
   const errors: string[] = [];
   pageErrors.set(page, errors);
@@ -141,7 +146,13 @@ t.test('long lists page: the count shown, and more on request', async (t) => {
 
 t.test('on a 390 px phone screen nothing overflows the page and the header is whole', async (t) => {
   const page = await logIn(tenantA.apiKey, { width: 390, height: 800 });
-  for (const hash of ['#/jobs', '#/messages', '#/dead-letters', `#/endpoints/${endpoint.id}`]) {
+  for (const hash of [
+    '#/jobs',
+    '#/schedules',
+    '#/messages',
+    '#/dead-letters',
+    `#/endpoints/${endpoint.id}`,
+  ]) {
     await page.goto(`${base}/console/${hash}`);
     await page.waitForSelector('h1');
     await page.waitForLoadState('networkidle');
@@ -317,3 +328,125 @@ t.test('a remote job shows how it runs, its lease and its last heartbeat', async
   t.notMatch(await details(), 'Lease expires', 'no lease once the job has ended');
   noErrors(t, page);
 });
+
+t.test(
+  "a schedule: its next runs in its zone and the browser's, trigger, pause, resume, delete",
+  async (t) => {
+    // A tenant of its own: the jobs it makes deliver nowhere and count in no other test.
+    const tenant = (await admin('POST', '/v1/admin/tenants', { name: 'scheduled' })).body as {
+      apiKey: string;
+    };
+    const own = client(base, tenant.apiKey);
+    const created = await own<{ id: string; nextRuns: string[] }>('POST', '/v1/schedules', {
+      name: 'nightly <b>report</b>',
+      cron: '30 2 * * *',
+      timezone: 'Asia/Kolkata',
+      job: { type: 'echo', input: { report: 'nightly' } },
+    });
+    t.equal(created.status, 201);
+    const schedule = created.body;
+    const idle = (
+      await own<{ id: string }>('POST', '/v1/schedules', {
+        cron: '@daily',
+        job: { type: 'echo', input: {} },
+        paused: true,
+      })
+    ).body;
+    const name = 'nightly <b>report</b>';
+
+    // The browser's clock reads UTC: 02:30 in Kolkata (no summer time) is 21:00 there.
+    const page = await logIn(tenant.apiKey, undefined, 'UTC');
+    await page.click('nav a:text("Schedules")');
+    await page.waitForSelector('h1:text("Schedules")');
+    await page.waitForSelector('tbody tr');
+    t.ok(await page.isVisible('nav a.active:text("Schedules")'), 'the nav marks the page');
+    t.equal(await page.locator('tbody tr').count(), 2, 'both schedules are listed');
+    t.match(await page.textContent('.paging'), /Showing 2 schedules, all there are\./);
+    const row = page.locator('tbody tr', { hasText: schedule.id });
+    t.equal(await row.locator('a').first().textContent(), name, 'the name is text, not markup');
+    t.equal(await page.locator('main b').count(), 0);
+    t.match(
+      (await row.innerText()).replace(/\s+/g, ' '),
+      /30 2 \* \* \* Asia\/Kolkata active in \d+ (s|min|h) — 0 fired, 0 skipped/,
+    );
+    const idleRow = page.locator('tbody tr', { hasText: idle.id });
+    t.match((await idleRow.innerText()).replace(/\s+/g, ' '), /@daily UTC paused — — 0 fired, 0 skipped/);
+    await snap(page, 'schedules');
+
+    await row.locator(`a:text("${name}")`).click();
+    await page.waitForSelector(`h1:has-text("${schedule.id}")`);
+    const runs = page.locator('h2:text("Next runs") + div tbody tr');
+    t.equal(await runs.count(), 5, 'five runs ahead');
+    const headings = await page.$$eval('h2:text("Next runs") + div th', (cells) =>
+      cells.map((cell) => cell.textContent ?? ''),
+    );
+    t.same(headings.slice(0, 2), ['When', 'In Asia/Kolkata']);
+    t.match(headings[2], /^Your time \((Etc\/)?UTC\)$/, 'the local column names the browser zone');
+    for (let i = 0; i < 5; i++) {
+      const [, zoned, local] = await runs
+        .nth(i)
+        .locator('td')
+        .evaluateAll((cells) => cells.map((cell) => cell.textContent ?? ''));
+      t.match(zoned, /02:30/, `run ${i + 1} in the schedule's zone: ${zoned}`);
+      t.match(local, /21:00/, `and in the browser's: ${local}`);
+    }
+    const template = (await page.textContent('pre.json')) ?? '';
+    t.match(JSON.parse(template), { type: 'echo', input: { report: 'nightly' } }, 'the job template');
+    t.match(template, /\n {4}"report": "nightly"/, 'indented');
+
+    await page.click('button:text("Trigger now")');
+    await page.waitForSelector('#notice a');
+    const jobId = (await page.textContent('#notice a')) as string;
+    t.match(jobId, /^job_/);
+    t.equal(await page.textContent('#notice'), `Triggered ${name} (${schedule.id}): ${jobId}.`);
+    await page.waitForSelector(`h2:text("Recent jobs") + div a:text("${jobId}")`);
+    t.match((await page.innerText('dl')).replace(/\s+/g, ' '), new RegExp(`Last run \\d+ s ago ${jobId}`));
+    await page.click('#notice a');
+    await page.waitForSelector(`h1:has-text("${jobId}")`);
+    t.ok(await page.isVisible(`dd a:text("${schedule.id}")`), 'the job names its schedule');
+    await page.click(`dd a:text("${schedule.id}")`);
+    await page.waitForSelector(`h1:has-text("${schedule.id}")`);
+
+    await page.click('button:text("Pause")');
+    await page.waitForSelector('#notice:text("Paused")');
+    await page.waitForSelector('button:text("Resume")');
+    await page.waitForSelector('text=None while paused.');
+    t.ok(await page.isVisible('dd .badge.paused'));
+    t.equal((await own<{ paused: boolean }>('GET', `/v1/schedules/${schedule.id}`)).body.paused, true);
+    await page.click('button:text("Resume")');
+    await page.waitForSelector('#notice:text("Resumed")');
+    await page.waitForSelector('dd .badge.active');
+    t.equal(await runs.count(), 5, 'runs ahead again');
+    await snap(page, 'schedule');
+
+    page.once('dialog', (dialog) => {
+      t.equal(dialog.message(), `Delete schedule ${name} (${schedule.id})? The jobs it made stay.`);
+      dialog.accept();
+    });
+    await page.click('button:text("Delete")');
+    await page.waitForSelector(`#notice:text("Deleted schedule ${name} (${schedule.id}).")`);
+    await page.waitForSelector('h1:text("Schedules")');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+    t.equal((await own('GET', `/v1/schedules/${schedule.id}`)).status, 404, 'the schedule is gone');
+    t.equal((await own('GET', `/v1/jobs/${jobId}`)).status, 200, 'the job it made stays');
+    // The refresh after the move says nothing of the deleted schedule.
+    await page.waitForTimeout(2_500);
+    t.notOk(await page.isVisible('#notice.error'), 'no error once it is gone');
+    noErrors(t, page);
+
+    const phone = await logIn(tenant.apiKey, { width: 390, height: 800 });
+    await phone.goto(`${base}/console/#/schedules/${idle.id}`);
+    await phone.waitForSelector(`h1:has-text("${idle.id}")`);
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    t.ok(width <= 390, `a schedule on a phone is ${width} px wide`);
+    noErrors(t, phone);
+
+    const other = await logIn(tenantB.apiKey);
+    await other.goto(`${base}/console/#/schedules`);
+    await other.waitForSelector('text=No schedules yet.');
+    await other.goto(`${base}/console/#/schedules/${idle.id}`);
+    await other.waitForSelector(`text=No schedule ${idle.id}`);
+    t.pass("another tenant's schedules are 404s");
+    noErrors(t, other);
+  },
+);

@@ -40,6 +40,43 @@ t.test('the page, its modules and their headers', async (t) => {
   t.equal(again.status, 304, 'unchanged files are not sent again');
 });
 
+t.test('every page in the nav is routed, and its view is served', async (t) => {
+  const page = await (await fetch(`${app.base}/console/`)).text();
+  const nav = page.slice(page.indexOf('<nav'), page.indexOf('</nav>'));
+  const pages = [...nav.matchAll(/href="#\/([\w-]+)"/g)].map(([, name]) => name);
+  t.same(pages, ['jobs', 'schedules', 'endpoints', 'messages', 'dead-letters'], 'the nav, in order');
+
+  const main = await (await fetch(`${app.base}/console/js/main.js`)).text();
+  const routes = main.slice(
+    main.indexOf('const routes = {'),
+    main.indexOf('};', main.indexOf('const routes')),
+  );
+  for (const name of pages)
+    t.match(routes, new RegExp(`^\\s*'?${name}'?: \\[`, 'm'), `#/${name} has a route`);
+  t.match(routes, /schedules: \[schedulesView, scheduleView\]/, 'schedules has a list and a detail view');
+
+  const views = [...main.matchAll(/from '\.\/(views\/[\w-]+\.js)'/g)].map(([, file]) => file);
+  t.ok(views.includes('views/schedules.js'), 'main.js imports the schedules view');
+  for (const file of views) {
+    const response = await fetch(`${app.base}/console/js/${file}`);
+    t.equal(response.status, 200, `${file} is served`);
+    t.match(response.headers.get('content-type'), /javascript/);
+    const source = await response.text();
+    t.notMatch(source, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, `${file} parses no markup`);
+  }
+
+  const schedules = await (await fetch(`${app.base}/console/js/views/schedules.js`)).text();
+  for (const call of [
+    "'/v1/jobs', { query: { scheduleId: id, limit: 10 } }",
+    "path(id, resuming ? '/resume' : '/pause')",
+    "path(id, '/trigger')",
+    "api('DELETE', path(id))",
+    "pagedList('/v1/schedules', 50)",
+  ])
+    t.match(schedules, call, `the schedules view calls ${call}`);
+  t.match(schedules, /confirm\(/, 'deleting a schedule asks first');
+});
+
 t.test('nothing outside the console folder', async (t) => {
   for (const probe of [
     '/console/../package.json',

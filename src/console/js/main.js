@@ -6,6 +6,7 @@ import { deadLettersView } from './views/dead-letters.js';
 import { endpointsView, endpointView } from './views/endpoints.js';
 import { jobsView, jobView } from './views/jobs.js';
 import { messagesView, messageView } from './views/messages.js';
+import { schedulesView, scheduleView } from './views/schedules.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -16,6 +17,7 @@ const nav = document.getElementById('nav');
  */
 const routes = {
   jobs: [jobsView, jobView],
+  schedules: [schedulesView, scheduleView],
   endpoints: [endpointsView, endpointView],
   messages: [messagesView, messageView],
   'dead-letters': [deadLettersView],

@@ -81,6 +81,7 @@ export function jobView(id) {
             ['Type', job.type],
             ['Execution', job.execution],
             ['Status', badge(job.status)],
+            ...(job.scheduleId ? [['Schedule', link(`#/schedules/${job.scheduleId}`, job.scheduleId)]] : []),
             ...remoteFields(job),
             [
               'Progress',
