@@ -20,6 +20,7 @@ import { backlogScenario } from './backlog.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';
 import { retentionScenario } from './retention.ts';
+import { schedulesScenario } from './schedules.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 5_000);
 const INTAKE_JOBS = Number(process.env.BENCH_INTAKE_JOBS ?? 10_000);
@@ -435,7 +436,16 @@ async function remote(receiver: BenchReceiver, baselineRate: number): Promise<Ro
   return [inProcess, row];
 }
 
-const SCENARIOS = ['baseline', 'intake', 'all-in-one', 'scale-out', 'remote', 'retention', 'backlog'];
+const SCENARIOS = [
+  'baseline',
+  'intake',
+  'all-in-one',
+  'scale-out',
+  'remote',
+  'retention',
+  'backlog',
+  'schedules',
+];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
 if (unknown.length > 0) {
@@ -469,6 +479,12 @@ try {
     const backlog = await backlogScenario(serverUrl as string, receiver, SERVICE_ENV);
     rows.push(...backlog.rows);
     report = { ...report, backlog: backlog.report };
+  }
+  // Only when named: it runs for BENCH_SCHEDULE_MINUTES (10).
+  if (chosen.includes('schedules')) {
+    const scheduled = await schedulesScenario(serverUrl as string, receiver, SERVICE_ENV);
+    rows.push(...scheduled.rows);
+    report = { ...report, schedules: scheduled.report };
   }
   // Only when named: it loads a million rows first (docs/benchmarks.md, Retention).
   if (chosen.includes('retention')) {

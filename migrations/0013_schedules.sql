@@ -14,7 +14,9 @@ create table schedules (
   job jsonb not null,
   overlap text not null check (overlap in ('skip', 'allow')),
   paused boolean not null default false,
-  -- The latest occurrence handled (a job made, or skipped): an occurrence at or before it is a repeat.
+  -- The latest occurrence handled (a job made, or skipped): an occurrence at or before it is a repeat. Set to the
+  -- time of creation, resumption or a change of expression or zone, since pg-boss's pass sends an occurrence up to
+  -- a minute old, which may be older than that.
   last_occurrence_at timestamptz,
   -- When the schedule last made a job (an occurrence or a trigger), and which.
   last_run_at timestamptz,

@@ -185,7 +185,9 @@ async function write(
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockSchedule(tx, tenantId, id);
     if (!row) throw new ScheduleNotFound(id);
-    const updated = await updateSchedule(tx, id, fields(row));
+    const next = fields(row);
+    const rearm = !next.paused && (row.paused || next.cron !== row.cron || next.timezone !== row.timezone);
+    const updated = await updateSchedule(tx, id, next, rearm);
     // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.
     if (updated.paused !== row.paused || !updated.paused) await syncTiming(ctx, tx, updated);
     return updated;

@@ -40,23 +40,26 @@ export async function insertSchedule(
   fields: ScheduleFields,
 ): Promise<ScheduleRow> {
   const { rows } = await db.query<ScheduleRow>(
-    `insert into schedules (id, tenant_id, name, cron, timezone, job, overlap, paused)
-     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+    `insert into schedules (id, tenant_id, name, cron, timezone, job, overlap, paused, last_occurrence_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, now()) returning *`,
     [id, tenantId, fields.name, fields.cron, fields.timezone, fields.job, fields.overlap, fields.paused],
   );
   return rows[0] as ScheduleRow;
 }
 
+/** `rearm`: the timing starts anew (resumed, or another expression or zone): earlier occurrences are not its. */
 export async function updateSchedule(
   db: Queryable,
   id: string,
   fields: ScheduleFields,
+  rearm: boolean,
 ): Promise<ScheduleRow> {
   const { rows } = await db.query<ScheduleRow>(
     `update schedules set name = $2, cron = $3, timezone = $4, job = $5, overlap = $6, paused = $7,
+            last_occurrence_at = case when $8 then greatest(last_occurrence_at, now()) else last_occurrence_at end,
             updated_at = now()
       where id = $1 returning *`,
-    [id, fields.name, fields.cron, fields.timezone, fields.job, fields.overlap, fields.paused],
+    [id, fields.name, fields.cron, fields.timezone, fields.job, fields.overlap, fields.paused, rearm],
   );
   return rows[0] as ScheduleRow;
 }

@@ -298,11 +298,13 @@ t.test('an occurrence makes one job however often pg-boss sends it', async (t) =
   const { body: schedule } = await api<Schedule>('POST', '/v1/schedules', {
     cron: '0 0 1 1 *',
     job: { type: 'nightly', input: {} },
-    paused: true,
   });
+  // As if made two years ago: this year's 1 January occurrence is its latest, and not yet handled.
+  await db.query(`update schedules set last_occurrence_at = now() - interval '2 years' where id = $1`, [
+    schedule.id,
+  ]);
   // What pg-boss's cron pass sends at an occurrence, sent three times at once and then again.
   const send = () => boss.send('hookrelay-schedules', { scheduleId: schedule.id });
-  await api('POST', `/v1/schedules/${schedule.id}/resume`);
   await Promise.all([send(), send(), send()]);
   const fired = await waitFor('the occurrence to make its job', async () => {
     const { body } = await api<Schedule>('GET', `/v1/schedules/${schedule.id}`);
@@ -323,6 +325,16 @@ t.test('an occurrence makes one job however often pg-boss sends it', async (t) =
   t.equal(jobs.data.length, 1, 'one job for the occurrence, however many sends');
   t.equal(jobs.data[0]?.id, fired.lastJobId);
   t.equal(jobs.data[0]?.scheduleId, schedule.id);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const count = (outcome: string) =>
+    Number(
+      new RegExp(`hookrelay_schedule_occurrences_total\\{outcome="${outcome}"\\} (\\d+)`).exec(
+        metrics,
+      )?.[1] ?? 0,
+    );
+  t.ok(count('fired') >= 1, 'fired occurrences are counted');
+  t.ok(count('repeat') >= 3, 'and the repeated sends');
+  t.match(metrics, /hookrelay_schedule_lag_seconds_count [1-9]/, "and each fired one's lag");
 });
 
 t.test('a gap with no cron pass gives one catch-up job', async (t) => {
@@ -331,6 +343,9 @@ t.test('a gap with no cron pass gives one catch-up job', async (t) => {
     job: { type: 'echo', input: { catchUp: true } },
   });
   // As if no worker had run for three hours: the last cron pass, and the schedule's creation, lie before them.
+  await db.query(`update schedules set last_occurrence_at = now() - interval '5 hours' where id = $1`, [
+    schedule.id,
+  ]);
   await db.query(`update pgboss.schedule set created_on = now() - interval '5 hours' where key = $1`, [
     schedule.id,
   ]);
