@@ -1014,6 +1014,69 @@ t.test('every hostile input gets its 4xx problem+json', async (t) => {
       status: 400,
     },
     { name: 'task: an unknown report', method: 'POST', path: `${T}/explode`, who: 'none', status: 404 },
+    // Schedules (issue 21).
+    { name: 'schedule: a string body', method: 'POST', path: '/v1/schedules', body: '"@daily"', status: 400 },
+    {
+      name: 'schedule: a cron with seconds',
+      method: 'POST',
+      path: '/v1/schedules',
+      body: { cron: '* * * * * *', job: { type: 'echo', input: 1 } },
+      status: 400,
+      errors: ['body.cron'],
+    },
+    {
+      name: 'schedule: a cron of 10,000 characters',
+      method: 'POST',
+      path: '/v1/schedules',
+      body: { cron: `${'1,'.repeat(5_000)}1 * * * *`, job: { type: 'echo', input: 1 } },
+      status: 400,
+      errors: ['body.cron'],
+    },
+    {
+      name: 'schedule: a zone that is a path',
+      method: 'POST',
+      path: '/v1/schedules',
+      body: { cron: '@daily', timezone: '../../../etc/localtime', job: { type: 'echo', input: 1 } },
+      status: 400,
+      errors: ['body.timezone'],
+    },
+    {
+      name: 'schedule: a job to the metadata address',
+      method: 'POST',
+      path: '/v1/schedules',
+      body: {
+        cron: '@daily',
+        job: { type: 'http', input: { url: 'http://169.254.169.254/latest/meta-data' } },
+      },
+      status: 422,
+    },
+    {
+      name: 'schedule: a template with runAt',
+      method: 'POST',
+      path: '/v1/schedules',
+      body: { cron: '@daily', job: { type: 'echo', input: 1, runAt: '2030-01-01T00:00:00Z' } },
+      status: 400,
+    },
+    {
+      name: 'schedule: an id with a NUL',
+      method: 'GET',
+      path: '/v1/schedules/sch_%00',
+      status: 400,
+    },
+    {
+      name: 'schedule: paused as a string',
+      method: 'PATCH',
+      path: `/v1/schedules/sch_${'0'.repeat(26)}`,
+      body: { paused: 'yes' },
+      status: 400,
+      errors: ['body.paused'],
+    },
+    {
+      name: 'jobs: a scheduleId of another kind',
+      method: 'GET',
+      path: `/v1/jobs?scheduleId=job_${'0'.repeat(26)}`,
+      status: 400,
+    },
   ];
 
   t.ok(catalogue.length >= 60, `${catalogue.length} hostile inputs`);

@@ -30,6 +30,16 @@ const later = new Date(Date.now() + 3_600_000).toISOString();
 const queued = (
   await owner.api<{ id: string }>('POST', '/v1/jobs', { type: 'echo', input: 'z', runAt: later })
 ).body;
+// A remote type no worker claims: the schedule's job stays queued and sends nothing.
+await owner.api('PUT', '/v1/job-types/owner.task', { execution: 'remote' });
+const schedule = (
+  await owner.api<{ id: string }>('POST', '/v1/schedules', {
+    cron: '0 0 1 1 *',
+    job: { type: 'owner.task', input: 's', endpointId: endpoint.id },
+  })
+).body;
+// The owner's schedule has made a job (it is listed by ?scheduleId=).
+await owner.api('POST', `/v1/schedules/${schedule.id}/trigger`);
 const message = await waitFor(
   'the owner’s delivered message',
   async () => {
@@ -55,9 +65,11 @@ const idFor: Record<string, string> = {
   endpoints: endpoint.id,
   messages: message.id,
   'dead-letters': deadLetter.id,
+  schedules: schedule.id,
 };
 const bodies: Record<string, unknown> = {
   'PATCH /v1/endpoints/{id}': { description: 'taken over' },
+  'PATCH /v1/schedules/{id}': { paused: true },
 };
 
 const spec = (await app.admin<{ paths: Record<string, Record<string, unknown>> }>('GET', '/openapi.json'))
@@ -95,17 +107,21 @@ t.test('lists and filters never show another tenant’s objects', async (t) => {
   );
   t.same(
     lists.map((r) => r.path).sort(),
-    ['/v1/dead-letters', '/v1/endpoints', '/v1/jobs', '/v1/messages'],
+    ['/v1/dead-letters', '/v1/endpoints', '/v1/jobs', '/v1/messages', '/v1/schedules'],
     'every list is probed',
   );
+  // The owner's own remote type aside, the service's types, the same for every tenant.
+  const shared = (list: Listed) => ({
+    data: list.data.filter((type) => (type as { execution?: string }).execution !== 'remote'),
+  });
   for (const path of SHARED_LISTS)
     t.same(
       (await intruder.api<Listed>('GET', path)).body,
-      (await owner.api<Listed>('GET', path)).body,
+      shared((await owner.api<Listed>('GET', path)).body),
       `${path} is the service's, the same for every tenant`,
     );
   for (const list of lists) {
-    for (const query of ['', `?jobId=${failed.id}`, `?endpointId=${gone.id}`]) {
+    for (const query of ['', `?jobId=${failed.id}`, `?endpointId=${gone.id}`, `?scheduleId=${schedule.id}`]) {
       const response = await intruder.api<Listed>('GET', `${list.path}${query}`);
       if (response.status === 200) t.same(response.body.data, [], `${list.path}${query} is empty`);
       else t.equal(response.status, 400, `${list.path}${query}: a filter this list does not take`);
@@ -120,6 +136,11 @@ t.test('references in bodies cannot reach another tenant’s objects', async (t)
     endpointId: endpoint.id,
   });
   t.equal(submitted.status, 422, "a job cannot be sent to another tenant's endpoint");
+  const scheduled = await intruder.api('POST', '/v1/schedules', {
+    cron: '@daily',
+    job: { type: 'echo', input: 1, endpointId: endpoint.id },
+  });
+  t.equal(scheduled.status, 422, "nor can a schedule's job");
   const replay = await intruder.api('POST', '/v1/dead-letters/replay', { endpointId: gone.id });
   t.same(replay.body, { replayed: 0 }, "a bulk replay never touches another tenant's dead letters");
 });
