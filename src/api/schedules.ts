@@ -136,24 +136,24 @@ export async function show(ctx: Needs<'boss' | 'pool'>, tenantId: string, id: st
   return viewSchedule(ctx, row);
 }
 
-/** Changes what is given; the rest stays. */
+/** Changes what is given; the rest stays. The change is checked as a new schedule would be. */
 export async function update(
   ctx: Ctx,
   tenantId: string,
   id: string,
   change: Partial<ScheduleInput>,
 ): Promise<ScheduleView> {
-  const before = await getSchedule(ctx.pool, tenantId, id);
-  if (!before) throw new ScheduleNotFound(id);
-  const fields = await fieldsOf(ctx, tenantId, {
-    name: change.name === undefined ? before.name : change.name,
-    cron: change.cron ?? before.cron,
-    timezone: change.timezone ?? before.timezone,
-    job: (change.job ?? before.job) as unknown as JobSubmission,
-    overlap: change.overlap ?? before.overlap,
-    paused: change.paused ?? before.paused,
-  });
-  return viewSchedule(ctx, await write(ctx, tenantId, id, () => fields));
+  const row = await write(ctx, tenantId, id, (before) =>
+    fieldsOf(ctx, tenantId, {
+      name: change.name === undefined ? before.name : change.name,
+      cron: change.cron ?? before.cron,
+      timezone: change.timezone ?? before.timezone,
+      job: (change.job ?? before.job) as unknown as JobSubmission,
+      overlap: change.overlap ?? before.overlap,
+      paused: change.paused ?? before.paused,
+    }),
+  );
+  return viewSchedule(ctx, row);
 }
 
 /** Pauses or resumes; the schedule otherwise stays as it is (its template is not checked again). */
@@ -165,7 +165,7 @@ export async function setPaused(
 ): Promise<ScheduleView> {
   return viewSchedule(
     ctx,
-    await write(ctx, tenantId, id, (row) => ({
+    await write(ctx, tenantId, id, async (row) => ({
       name: row.name,
       cron: row.cron,
       timezone: row.timezone,
@@ -180,12 +180,13 @@ async function write(
   ctx: Needs<'boss' | 'pool'>,
   tenantId: string,
   id: string,
-  fields: (row: ScheduleRow) => ScheduleFields,
+  fields: (row: ScheduleRow) => Promise<ScheduleFields>,
 ): Promise<ScheduleRow> {
   return withTransaction(ctx.pool, async (tx) => {
+    // Locked before the change is worked out, so two changes at once apply one after the other.
     const row = await lockSchedule(tx, tenantId, id);
     if (!row) throw new ScheduleNotFound(id);
-    const next = fields(row);
+    const next = await fields(row);
     const rearm = !next.paused && (row.paused || next.cron !== row.cron || next.timezone !== row.timezone);
     const updated = await updateSchedule(tx, id, next, rearm);
     // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.
