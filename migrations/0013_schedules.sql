@@ -23,7 +23,7 @@ create table schedules (
   last_job_id text,
   fired_count bigint not null default 0,
   skipped_count bigint not null default 0,
-  -- Why the latest occurrence made no job although due (its job template no longer accepted); null once one is made.
+  -- Why the latest refused occurrence made no job (its job template no longer accepted); null once one makes a job.
   last_error text,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
@@ -32,8 +32,8 @@ create table schedules (
 create index schedules_tenant on schedules (tenant_id, id);
 
 -- Jobs made by a schedule name it; deleting the schedule leaves them (no foreign key), still listed by its id. A
--- nullable column without a default is a change to the catalogue only. The index is partial, so its build reads
--- jobs but writes nothing for existing rows; on a large table, build it first `concurrently` under this name
--- (`if not exists` then leaves it as it is).
+-- nullable column without a default is a change to the catalogue only. Building the index reads all of jobs and
+-- blocks writes to it meanwhile (about a second per million rows); on a large table, build it first
+-- `concurrently` under this name (`if not exists` then leaves it as it is).
 alter table jobs add column schedule_id text;
 create index if not exists jobs_schedule on jobs (tenant_id, schedule_id, id) where schedule_id is not null;

@@ -1,11 +1,11 @@
 // What the API does with a tenant's schedules: create, list, show, change, pause, resume, trigger and delete.
 // Each change writes our row and pg-boss's timing (src/schedules/timing.ts) in one transaction.
 import type { Needs } from '../context.ts';
-import { InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
+import { Conflict, InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { type JobSubmission, prepareJob } from '../jobs/intake.ts';
 import { triggerSchedule } from '../schedules/occurrence.ts';
-import { canonicalZone, cronProblem, nextRuns } from '../schedules/recurrence.ts';
+import { canonicalZone, nextRuns, parseCron } from '../schedules/recurrence.ts';
 import { armTiming, disarmTiming } from '../schedules/timing.ts';
 import {
   countSchedules,
@@ -67,7 +67,7 @@ export function viewSchedule(ctx: Needs<'boss'>, row: ScheduleRow): ScheduleView
     overlap: row.overlap,
     paused: row.paused,
     // A paused schedule has no runs ahead until it is resumed.
-    nextRuns: row.paused ? [] : nextRuns(ctx.boss, row.cron, row.timezone).map((run) => run.toISOString()),
+    nextRuns: row.paused ? [] : previewOf(ctx, row),
     lastRunAt: row.last_run_at?.toISOString() ?? null,
     lastJobId: row.last_job_id,
     lastError: row.last_error,
@@ -77,11 +77,33 @@ export function viewSchedule(ctx: Needs<'boss'>, row: ScheduleRow): ScheduleView
   };
 }
 
-/** Checks what a schema cannot (the expression, the zone, the job as POST /v1/jobs would) and answers the row's fields. */
-async function fieldsOf(ctx: Ctx, tenantId: string, input: ScheduleInput): Promise<ScheduleFields> {
-  const problem = cronProblem(input.cron);
-  if (problem) {
-    throw new InvalidRequest('The cron expression is not valid.', [{ path: 'body.cron', message: problem }]);
+/**
+ * The next runs as ISO times; none if the preview gives up (pg-boss bounds it by time, which a busy machine may
+ * exceed): a view of the schedule must not fail over it, least of all after a change has been written.
+ */
+function previewOf(ctx: Needs<'boss'>, row: ScheduleRow): string[] {
+  try {
+    return nextRuns(ctx.boss, row.cron, row.timezone).map((run) => run.toISOString());
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Checks what a schema cannot (the expression, the zone, and, unless `check.job` is false, the job as POST
+ * /v1/jobs would) and answers the row's fields. Runs outside any transaction: checking a URL may resolve its name.
+ */
+async function fieldsOf(
+  ctx: Ctx,
+  tenantId: string,
+  input: ScheduleInput,
+  check: { job: boolean } = { job: true },
+): Promise<ScheduleFields> {
+  const parsed = parseCron(input.cron);
+  if ('problem' in parsed) {
+    throw new InvalidRequest('The cron expression is not valid.', [
+      { path: 'body.cron', message: parsed.problem },
+    ]);
   }
   const timezone = canonicalZone(input.timezone ?? 'UTC');
   if (!timezone) {
@@ -89,10 +111,10 @@ async function fieldsOf(ctx: Ctx, tenantId: string, input: ScheduleInput): Promi
       { path: 'body.timezone', message: 'must be an IANA time zone name, like Europe/Berlin or UTC' },
     ]);
   }
-  await prepareJob(ctx, tenantId, input.job, { inputPath: 'body.job' });
+  if (check.job) await prepareJob(ctx, tenantId, input.job, { inputPath: 'body.job' });
   return {
     name: input.name ?? null,
-    cron: input.cron.trim(),
+    cron: parsed.cron,
     timezone,
     job: input.job as unknown as Record<string, unknown>,
     overlap: input.overlap ?? 'skip',
@@ -136,24 +158,38 @@ export async function show(ctx: Needs<'boss' | 'pool'>, tenantId: string, id: st
   return viewSchedule(ctx, row);
 }
 
-/** Changes what is given; the rest stays. The change is checked as a new schedule would be. */
+/**
+ * Changes what is given; the rest stays. What is given is checked as for a new schedule (the template only when
+ * a `job` is given), from the schedule as it is, and written if it is still that schedule.
+ */
 export async function update(
   ctx: Ctx,
   tenantId: string,
   id: string,
   change: Partial<ScheduleInput>,
 ): Promise<ScheduleView> {
-  const row = await write(ctx, tenantId, id, (before) =>
-    fieldsOf(ctx, tenantId, {
-      name: change.name === undefined ? before.name : change.name,
-      cron: change.cron ?? before.cron,
-      timezone: change.timezone ?? before.timezone,
-      job: (change.job ?? before.job) as unknown as JobSubmission,
-      overlap: change.overlap ?? before.overlap,
-      paused: change.paused ?? before.paused,
-    }),
-  );
-  return viewSchedule(ctx, row);
+  for (let attempt = 1; ; attempt++) {
+    const before = await getSchedule(ctx.pool, tenantId, id);
+    if (!before) throw new ScheduleNotFound(id);
+    const fields = await fieldsOf(
+      ctx,
+      tenantId,
+      {
+        name: change.name === undefined ? before.name : change.name,
+        cron: change.cron ?? before.cron,
+        timezone: change.timezone ?? before.timezone,
+        job: (change.job ?? before.job) as unknown as JobSubmission,
+        overlap: change.overlap ?? before.overlap,
+        paused: change.paused ?? before.paused,
+      },
+      { job: change.job !== undefined },
+    );
+    const row = await write(ctx, tenantId, id, (locked) =>
+      locked.updated_at.getTime() === before.updated_at.getTime() ? fields : undefined,
+    );
+    if (row) return viewSchedule(ctx, row);
+    if (attempt === 3) throw new Conflict('The schedule kept changing meanwhile; try again.');
+  }
 }
 
 /** Pauses or resumes; the schedule otherwise stays as it is (its template is not checked again). */
@@ -163,30 +199,32 @@ export async function setPaused(
   id: string,
   paused: boolean,
 ): Promise<ScheduleView> {
-  return viewSchedule(
-    ctx,
-    await write(ctx, tenantId, id, async (row) => ({
-      name: row.name,
-      cron: row.cron,
-      timezone: row.timezone,
-      job: row.job,
-      overlap: row.overlap,
-      paused,
-    })),
-  );
+  const row = await write(ctx, tenantId, id, (locked) => ({
+    name: locked.name,
+    cron: locked.cron,
+    timezone: locked.timezone,
+    job: locked.job,
+    overlap: locked.overlap,
+    paused,
+  }));
+  return viewSchedule(ctx, row as ScheduleRow);
 }
 
+/**
+ * Writes the fields `change` answers for the locked schedule, and pg-boss's timing with them; nothing when it
+ * answers none (the schedule changed since the caller read it).
+ */
 async function write(
   ctx: Needs<'boss' | 'pool'>,
   tenantId: string,
   id: string,
-  fields: (row: ScheduleRow) => Promise<ScheduleFields>,
-): Promise<ScheduleRow> {
+  change: (locked: ScheduleRow) => ScheduleFields | undefined,
+): Promise<ScheduleRow | undefined> {
   return withTransaction(ctx.pool, async (tx) => {
-    // Locked before the change is worked out, so two changes at once apply one after the other.
     const row = await lockSchedule(tx, tenantId, id);
     if (!row) throw new ScheduleNotFound(id);
-    const next = await fields(row);
+    const next = change(row);
+    if (!next) return undefined;
     const rearm = !next.paused && (row.paused || next.cron !== row.cron || next.timezone !== row.timezone);
     const updated = await updateSchedule(tx, id, next, rearm);
     // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.

@@ -10,8 +10,9 @@ export function createBoss(url: string, config: Config, log: Logger): PgBoss {
   const runsWorkers = config.role !== 'api';
   const boss = new PgBoss({
     connectionString: url,
-    // A few schedules' timing and pg-boss's own maintenance: a couple of connections is plenty.
-    max: 2,
+    // The cron pass, its send-it worker and the occurrence worker (src/schedules/), a few maintenance schedules
+    // and pg-boss's own upkeep: each a short statement now and then.
+    max: 4,
     application_name: `hookrelay-${config.role}-boss`,
     migrate: true,
     supervise: runsWorkers,

@@ -1,125 +1,199 @@
 // Turning a schedule into a job: at each occurrence pg-boss sends (src/schedules/timing.ts), and on demand
-// (trigger). An occurrence is handled in one transaction under the schedule's lock, and its time only moves the
+// (trigger). An occurrence is recorded in one transaction under the schedule's lock, and its time only moves the
 // schedule's cursor forward, so however often pg-boss sends it (two passes, a send repeated after a crash, an
 // occurrence job retried) it makes at most one job.
+//
+// The job is worked out before the lock is taken: checking it may resolve a URL's name and reads caches through the
+// pool, neither of which should happen while a transaction holds a connection and the schedule's row. The locked
+// transaction then checks that the schedule has not changed since (`updated_at`), and starts again if it has.
 import type { JobWithMetadata } from 'pg-boss';
 import type { Needs } from '../context.ts';
-import { InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
+import { Conflict, InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
 import { admitJob, type JobSubmission, prepareJob } from '../jobs/intake.ts';
-import { insertJob, type JobRow } from '../store/jobs.ts';
+import { insertJob, type JobRow, type NewJob } from '../store/jobs.ts';
 import {
+  getSchedule,
   jobInFlight,
   lockSchedule,
   recordOccurrence,
   recordTriggered,
   type ScheduleRow,
 } from '../store/schedules.ts';
-import { withTransaction } from '../store/transaction.ts';
+import { type Tx, withTransaction } from '../store/transaction.ts';
 import { isRun, occurrenceAt } from './recurrence.ts';
 import { type OccurrenceData, SCHEDULE_QUEUE } from './timing.ts';
 
-type MakeJobNeeds = Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'tenantTypes'>;
+type MakeJobNeeds = Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>;
 
-/** The job the schedule's template makes now; throws as POST /v1/jobs would refuse it (400, 422, 429). */
-async function jobOf(ctx: MakeJobNeeds, schedule: ScheduleRow) {
-  const job = await prepareJob(ctx, schedule.tenant_id, schedule.job as unknown as JobSubmission, {
-    inputPath: 'body.job',
-    scheduleId: schedule.id,
-  });
-  await admitJob(ctx, schedule.tenant_id);
-  return job;
-}
+/** pg-boss's queue for forwarding due occurrences (timekeeper.js, QUEUES.SEND_IT). */
+const SEND_IT_QUEUE = '__pgboss__send-it';
 
-function refusal(error: unknown): string | undefined {
-  if (error instanceof InvalidRequest || error instanceof Unprocessable || error instanceof QuotaExceeded) {
-    return error.message;
+/** How far ahead of the database's clock pg-boss's may be when it sends an occurrence. */
+const CLOCK_SLACK_MS = 2_000;
+
+/** How often a schedule changed under us is tried again before giving up (each try is a few milliseconds). */
+const TRIES = 3;
+
+/** The job the schedule's template makes now, or why POST /v1/jobs would refuse it (400, 422, 429). */
+async function jobOf(ctx: MakeJobNeeds, schedule: ScheduleRow): Promise<NewJob | { refused: Error }> {
+  try {
+    const job = await prepareJob(ctx, schedule.tenant_id, schedule.job as unknown as JobSubmission, {
+      inputPath: 'body.job',
+      scheduleId: schedule.id,
+    });
+    await admitJob(ctx, schedule.tenant_id);
+    return job;
+  } catch (error) {
+    if (error instanceof InvalidRequest || error instanceof Unprocessable || error instanceof QuotaExceeded) {
+      return { refused: error };
+    }
+    throw error;
   }
-  return undefined;
 }
 
-export type OccurrenceOutcome = 'fired' | 'overlap' | 'refused' | 'paused' | 'repeat' | 'gone';
+/** How a caller finds the schedule: as it is now, and locked in a transaction. */
+interface Finder {
+  read(): Promise<ScheduleRow | undefined>;
+  lock(tx: Tx): Promise<ScheduleRow | undefined>;
+}
+
+function finder(ctx: Needs<'pool'>, tenantId: string | null, scheduleId: string): Finder {
+  return {
+    read: () => getSchedule(ctx.pool, tenantId, scheduleId),
+    lock: (tx) => lockSchedule(tx, tenantId, scheduleId),
+  };
+}
+
+/**
+ * Works out the schedule's job from the schedule as it is, then runs `commit` with the schedule locked, provided it
+ * has not changed since; otherwise starts over. `undefined` when the schedule is gone.
+ */
+async function withJob<T>(
+  ctx: MakeJobNeeds,
+  find: Finder,
+  commit: (tx: Tx, schedule: ScheduleRow, job: NewJob | { refused: Error }) => Promise<T>,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const seen = await find.read();
+    if (!seen) return undefined;
+    const job = await jobOf(ctx, seen);
+    const done = await withTransaction(ctx.pool, async (tx) => {
+      const schedule = await find.lock(tx);
+      if (!schedule) return { gone: true as const };
+      if (schedule.updated_at.getTime() !== seen.updated_at.getTime()) return { changed: true as const };
+      return { result: await commit(tx, schedule, job) };
+    });
+    if ('result' in done) return done.result;
+    if ('gone' in done) return undefined;
+    if (attempt === TRIES) throw new Conflict('The schedule kept changing meanwhile; try again.');
+  }
+}
+
+export type OccurrenceOutcome = 'fired' | 'overlap' | 'refused' | 'paused' | 'repeat' | 'not_a_run' | 'gone';
+
+type Handled =
+  | { outcome: 'fired'; row: JobRow; occurrence: Date }
+  | { outcome: 'refused'; reason: string }
+  | { outcome: Exclude<OccurrenceOutcome, 'fired' | 'refused'> };
 
 /** Handles one occurrence of a schedule, which pg-boss sent at `sentAt` (its job's creation). */
 export async function handleOccurrence(
-  ctx: MakeJobNeeds & Needs<'log' | 'metrics' | 'pool'>,
+  ctx: MakeJobNeeds & Needs<'boss' | 'log' | 'metrics'>,
   scheduleId: string,
   sentAt: Date,
 ): Promise<OccurrenceOutcome> {
-  const outcome = await withTransaction(ctx.pool, async (tx) => {
-    const schedule = await lockSchedule(tx, null, scheduleId);
-    // Deleted or paused since pg-boss sent it: its pg-boss row went with that change.
-    if (!schedule) return { outcome: 'gone' as const };
-    if (schedule.paused) return { outcome: 'paused' as const };
-    // Sent after its occurrence (by the pass interval, or by a catch-up): the occurrence is the latest one at or
-    // before the send.
-    const occurrence = occurrenceAt(schedule.cron, schedule.timezone, sentAt);
-    if (
-      (schedule.last_occurrence_at && occurrence <= schedule.last_occurrence_at) ||
-      !isRun(schedule.cron, schedule.timezone, occurrence)
-    ) {
-      return { outcome: 'repeat' as const };
-    }
-    if (
-      schedule.overlap === 'skip' &&
-      schedule.last_job_id &&
-      (await jobInFlight(tx, schedule.last_job_id))
-    ) {
-      await recordOccurrence(tx, schedule.id, occurrence, { skipped: true, error: null });
-      return { outcome: 'overlap' as const, schedule };
-    }
-    let job: Awaited<ReturnType<typeof jobOf>>;
-    try {
-      job = await jobOf(ctx, schedule);
-    } catch (error) {
-      const reason = refusal(error);
-      if (reason === undefined) throw error;
-      await recordOccurrence(tx, schedule.id, occurrence, { skipped: true, error: reason });
-      return { outcome: 'refused' as const, schedule, reason };
-    }
-    const row = await insertJob(tx, job);
-    await recordOccurrence(tx, schedule.id, occurrence, { jobId: row.id });
-    return { outcome: 'fired' as const, schedule, row, occurrence };
-  });
-  ctx.metrics.scheduleOccurrences.inc({ outcome: outcome.outcome });
-  if (outcome.outcome === 'fired') {
-    const lagSeconds = (outcome.row.created_at.getTime() - outcome.occurrence.getTime()) / 1000;
+  const handled: Handled = (await withJob(
+    ctx,
+    finder(ctx, null, scheduleId),
+    async (tx, schedule, job): Promise<Handled> => {
+      // Paused since pg-boss sent it: its pg-boss row went with that change.
+      if (schedule.paused) return { outcome: 'paused' };
+      // pg-boss sends an occurrence once it is due by its clock, which may run a little ahead of the database's
+      // that dates the send: the latest occurrence at or just after the send.
+      const occurrence = occurrenceAt(
+        schedule.cron,
+        schedule.timezone,
+        new Date(sentAt.getTime() + CLOCK_SLACK_MS),
+      );
+      if (schedule.last_occurrence_at && occurrence <= schedule.last_occurrence_at)
+        return { outcome: 'repeat' };
+      // The hour the fall-back repeats: pg-boss's pass finds its time again an hour later (recurrence.ts).
+      if (!isRun(schedule.cron, schedule.timezone, occurrence)) return { outcome: 'not_a_run' };
+      if (
+        schedule.overlap === 'skip' &&
+        schedule.last_job_id &&
+        (await jobInFlight(tx, schedule.last_job_id))
+      ) {
+        await recordOccurrence(tx, schedule.id, occurrence, { skipped: true, error: null });
+        return { outcome: 'overlap' };
+      }
+      if ('refused' in job) {
+        await recordOccurrence(tx, schedule.id, occurrence, { skipped: true, error: job.refused.message });
+        return { outcome: 'refused', reason: job.refused.message };
+      }
+      const row = await insertJob(tx, job);
+      await recordOccurrence(tx, schedule.id, occurrence, { jobId: row.id });
+      return { outcome: 'fired', row, occurrence };
+    },
+  )) ?? { outcome: 'gone' };
+  ctx.metrics.scheduleOccurrences.inc({ outcome: handled.outcome });
+  if (handled.outcome === 'fired') {
+    const lagSeconds = (handled.row.created_at.getTime() - handled.occurrence.getTime()) / 1000;
     ctx.metrics.scheduleLag.observe(lagSeconds);
     ctx.log.debug(
-      { scheduleId, jobId: outcome.row.id, occurrence: outcome.occurrence, lagSeconds },
+      { scheduleId, jobId: handled.row.id, occurrence: handled.occurrence, lagSeconds },
       'schedule occurrence made its job',
     );
-  } else if (outcome.outcome === 'refused') {
+  } else if (handled.outcome === 'refused') {
     // The reason names the template's problem (type, endpoint, URL policy), never its input or metadata.
-    ctx.log.warn({ scheduleId, reason: outcome.reason }, 'schedule occurrence made no job: template refused');
+    ctx.log.warn({ scheduleId, reason: handled.reason }, 'schedule occurrence made no job: template refused');
+  } else if (handled.outcome === 'gone') {
+    // Deleted with its tenant (a cascade that pg-boss's row does not follow): stop its timing, on pg-boss's own
+    // connection (nothing of ours to keep in step with).
+    await ctx.boss.unschedule(SCHEDULE_QUEUE, scheduleId);
   }
-  return outcome.outcome;
+  return handled.outcome;
 }
 
 /** A job now, outside the cron (POST /v1/schedules/:id/trigger); refused as POST /v1/jobs would refuse it. */
 export async function triggerSchedule(
-  ctx: MakeJobNeeds & Needs<'pool'>,
+  ctx: MakeJobNeeds,
   tenantId: string,
   scheduleId: string,
 ): Promise<JobRow | undefined> {
-  return withTransaction(ctx.pool, async (tx) => {
-    const schedule = await lockSchedule(tx, tenantId, scheduleId);
-    if (!schedule) return undefined;
-    const row = await insertJob(tx, await jobOf(ctx, schedule));
+  return withJob(ctx, finder(ctx, tenantId, scheduleId), async (tx, schedule, job) => {
+    if ('refused' in job) throw job.refused;
+    const row = await insertJob(tx, job);
     await recordTriggered(tx, schedule.id, row.id);
     return row;
   });
 }
 
 /** Makes the jobs of the occurrences pg-boss sends, on this worker process. */
-export async function startOccurrences(
-  ctx: MakeJobNeeds & Needs<'boss' | 'log' | 'metrics' | 'pool'>,
-): Promise<void> {
+export async function startOccurrences(ctx: MakeJobNeeds & Needs<'boss' | 'log' | 'metrics'>): Promise<void> {
+  // pg-boss forwards each due occurrence through its send-it queue, whose jobs a killed process holds for the
+  // queue's expiry (15 minutes by default) before another sends them: an occurrence sent that late would stand for
+  // a later one (handleOccurrence). Forwarding takes milliseconds; a minute is ample.
+  await ctx.boss.updateQueue(SEND_IT_QUEUE, { expireInSeconds: 60 });
   await ctx.boss.work(
     SCHEDULE_QUEUE,
-    { includeMetadata: true, batchSize: 10, pollingIntervalSeconds: 1 } as const,
+    { includeMetadata: true, batchSize: 10, pollingIntervalSeconds: 1, perJobResults: true } as const,
     async (jobs: JobWithMetadata<OccurrenceData>[]) => {
-      // One at a time: each is a short transaction, and a failure sends the batch again (repeats are no-ops).
-      for (const job of jobs) await handleOccurrence(ctx, job.data.scheduleId, job.createdOn);
+      // Each settled on its own: one that fails (the database away) is retried without holding up the others.
+      const results = [];
+      for (const job of jobs) {
+        try {
+          await handleOccurrence(ctx, job.data.scheduleId, job.createdOn);
+          results.push({ id: job.id, status: 'completed' as const });
+        } catch (error) {
+          ctx.log.warn(
+            { err: error, scheduleId: job.data.scheduleId },
+            'schedule occurrence failed; retried',
+          );
+          results.push({ id: job.id, status: 'failed' as const });
+        }
+      }
+      return results;
     },
   );
 }

@@ -21,7 +21,7 @@ function onTransaction(tx: Tx) {
 
 export async function createScheduleQueue(boss: PgBoss): Promise<void> {
   // Making a job takes one short transaction: a minute before pg-boss takes an occurrence for lost and sends it
-  // again (src/schedules/fire.ts makes a repeat a no-op), and retries spread over about half an hour.
+  // again (src/schedules/occurrence.ts makes a repeat a no-op), and retries spread over about half an hour.
   await boss.createQueue(SCHEDULE_QUEUE, {
     expireInSeconds: 60,
     retryLimit: 10,

@@ -64,16 +64,16 @@ export async function updateSchedule(
   return rows[0] as ScheduleRow;
 }
 
-/** A tenant's schedule; another tenant's id reads as missing. */
+/** A tenant's schedule (another tenant's id reads as missing); `tenantId` null when the caller is the scheduler. */
 export async function getSchedule(
   db: Queryable,
-  tenantId: string,
+  tenantId: string | null,
   id: string,
 ): Promise<ScheduleRow | undefined> {
-  const { rows } = await db.query<ScheduleRow>('select * from schedules where id = $1 and tenant_id = $2', [
-    id,
-    tenantId,
-  ]);
+  const { rows } = await db.query<ScheduleRow>(
+    'select * from schedules where id = $1 and ($2::text is null or tenant_id = $2)',
+    [id, tenantId],
+  );
   return rows[0];
 }
 

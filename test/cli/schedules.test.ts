@@ -112,8 +112,12 @@ t.test('create in a zone, then list it', async (t) => {
     ),
     'the next run in the schedule’s zone',
   );
-  t.match(listed.stdout, /│ sch_\w+\s+│\s+│ @hourly\s+│ UTC\s+│ yes\s+│ -\s+│ -\s+│ 0\/0/, 'the paused one');
-  t.ok(listed.stdout.indexOf('@hourly') < listed.stdout.indexOf(schedule.id), 'newest first');
+  t.match(
+    listed.stdout,
+    /│ sch_\w+\s+│\s+│ 0 \* \* \* \*\s+│ UTC\s+│ yes\s+│ -\s+│ -\s+│ 0\/0/,
+    'the paused one',
+  );
+  t.ok(listed.stdout.indexOf('0 * * * *') < listed.stdout.indexOf(schedule.id), 'newest first');
   const page = json<{ data: Schedule[]; nextCursor: string | null }>(
     (await hookrelay(['schedules', 'list', '--limit', '1', '--json'])).stdout,
   );

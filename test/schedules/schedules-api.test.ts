@@ -262,6 +262,14 @@ t.test('hostile and invalid input: 400 or 422 with the field named, never a 5xx'
       );
   }
   const { body: s } = await api<Schedule>('POST', '/v1/schedules', { cron: '@hourly', job });
+  t.equal(s.cron, '0 * * * *', 'a shorthand is kept as its 5 fields');
+  for (const shorthand of ['@midnight', '@DAILY', '@Weekly']) {
+    const made = await api<Schedule>('POST', '/v1/schedules', { cron: shorthand, job, paused: true });
+    t.equal(made.status, 201, shorthand);
+    t.equal((await api('POST', `/v1/schedules/${made.body.id}/resume`)).status, 200, `${shorthand} resumes`);
+    await api('DELETE', `/v1/schedules/${made.body.id}`);
+  }
+  t.equal((await api('POST', '/v1/schedules', { cron: '0 0 29 2 *', job })).status, 400, 'too sparse');
   t.equal((await api('PATCH', `/v1/schedules/${s.id}`, { cron: 'nope' })).status, 400);
   t.equal((await api('PATCH', `/v1/schedules/${s.id}`, { timezone: 'Nowhere/Land' })).status, 400);
   t.equal((await api('PATCH', `/v1/schedules/${s.id}`, { job: { type: 'nope', input: {} } })).status, 422);
@@ -270,11 +278,36 @@ t.test('hostile and invalid input: 400 or 422 with the field named, never a 5xx'
   t.equal((await api('GET', '/v1/jobs?scheduleId=x')).status, 400);
   t.equal(
     (await api<Schedule>('GET', `/v1/schedules/${s.id}`)).body.cron,
-    '@hourly',
+    '0 * * * *',
     'refused changes leave it',
   );
   await api('DELETE', `/v1/schedules/${s.id}`);
 });
+
+t.test(
+  'a template whose type was deleted: occurrences are refused, the schedule can still be renamed',
+  async (t) => {
+    t.equal((await api('PUT', '/v1/job-types/short.lived', { execution: 'remote' })).status, 201);
+    const { body: s } = await api<Schedule>('POST', '/v1/schedules', {
+      cron: '@daily',
+      job: { type: 'short.lived', input: {} },
+    });
+    t.equal((await api('DELETE', '/v1/job-types/short.lived')).status, 204);
+    const renamed = await api<Schedule>('PATCH', `/v1/schedules/${s.id}`, { name: 'renamed' });
+    t.equal(renamed.status, 200, 'a change that leaves the template is not refused for it');
+    t.equal(renamed.body.name, 'renamed');
+    t.equal(
+      (await api('POST', `/v1/schedules/${s.id}/trigger`)).status,
+      422,
+      'a trigger is refused as the job would be',
+    );
+    t.equal(
+      (await api('PATCH', `/v1/schedules/${s.id}`, { job: { type: 'short.lived', input: {} } })).status,
+      422,
+    );
+    await api('DELETE', `/v1/schedules/${s.id}`);
+  },
+);
 
 t.test('the per-tenant limit (TENANT_MAX_SCHEDULES) refuses with 422; deleting makes room', async (t) => {
   const { api } = await newTenant('limited');

@@ -22,9 +22,10 @@ const env = {
 };
 const apiProcess = runHookrelay(t, { ...env, HOOKRELAY_ROLE: 'api', LOG_LEVEL: 'info' });
 const base = await apiProcess.ready();
+const urls = new Map<ServiceProcess, string>();
 const startWorker = async () => {
   const worker = runHookrelay(t, { ...env, HOOKRELAY_ROLE: 'worker', LOG_LEVEL: 'info' });
-  await worker.ready();
+  urls.set(worker, await worker.ready());
   return worker;
 };
 const workers: ServiceProcess[] = [await startWorker(), await startWorker()];
@@ -112,6 +113,15 @@ t.test('three occurrences with two worker processes, one killed before each of t
     t.equal(body.data[0]?.status, 'queued');
     const view = (await api<Schedule>('GET', `/v1/schedules/${skipping.id}`)).body;
     t.strictSame(view.occurrences, { fired: 1, skipped: occurrences.length - 1 });
+    // The third occurrence was handled by a worker alive now (both were started again before it).
+    let overlaps = 0;
+    for (const worker of workers) {
+      const metrics = await (await fetch(`${urls.get(worker)}/metrics`)).text();
+      overlaps += Number(
+        /hookrelay_schedule_occurrences_total\{outcome="overlap"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+      );
+    }
+    t.ok(overlaps >= 1, `the live workers' metrics count ${overlaps} skipped for overlap`);
   });
 
   t.test('the workers log no errors', async (t) => {

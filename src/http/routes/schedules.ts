@@ -29,7 +29,7 @@ const scheduleView = z.object({
     .string()
     .nullable()
     .describe(
-      'why the latest due occurrence made no job (its template no longer accepted); null once one is made',
+      'why the latest refused occurrence made no job (its template no longer accepted); null once one makes a job',
     ),
   occurrences: z
     .object({ fired: z.number(), skipped: z.number() })
