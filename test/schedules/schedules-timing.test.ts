@@ -12,6 +12,8 @@ import { ADMIN_KEY } from '../helpers/jobs-app.ts';
 import { runHookrelay, type ServiceProcess } from '../helpers/process.ts';
 import { upstream, verifiedWebhook } from '../helpers/upstream.ts';
 
+// Three minutes of occurrences and the processes' starts: past the suite's 120 s a file.
+t.setTimeout(300_000);
 const database = await freshDatabase(t);
 const env = {
   DATABASE_URL: database,
@@ -91,7 +93,9 @@ t.test('three occurrences with two worker processes, one killed before each of t
     t.equal(jobs.length, occurrences.length, 'one job per occurrence');
     for (const [index, job] of jobs.entries()) {
       const lag = Date.parse(job.createdAt) - (occurrences[index] as number);
-      t.ok(lag >= 0 && lag < 15_000, `job ${index + 1} made ${lag} ms after its occurrence`);
+      // pg-boss's pass may read its clock a little ahead of the database's (its skew estimate is as good as a
+      // round trip), so a job can be dated just before its minute (src/schedules/occurrence.ts, CLOCK_SLACK_MS).
+      t.ok(lag > -2_000 && lag < 15_000, `job ${index + 1} made ${lag} ms after its occurrence`);
     }
     const delivered = await waitFor('the webhooks of every job', () => {
       const hooks = receiver.requests.map((request) => verifiedWebhook(tenant.signingSecret, request));
