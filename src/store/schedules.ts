@@ -64,30 +64,35 @@ export async function updateSchedule(
   return rows[0] as ScheduleRow;
 }
 
-/** A tenant's schedule (another tenant's id reads as missing); `tenantId` null when the caller is the scheduler. */
-export async function getSchedule(
+async function selectSchedule(
   db: Queryable,
   tenantId: string | null,
   id: string,
+  lock: boolean,
 ): Promise<ScheduleRow | undefined> {
   const { rows } = await db.query<ScheduleRow>(
-    'select * from schedules where id = $1 and ($2::text is null or tenant_id = $2)',
+    `select * from schedules where id = $1 and ($2::text is null or tenant_id = $2)${lock ? ' for update' : ''}`,
     [id, tenantId],
   );
   return rows[0];
 }
 
-/** The schedule locked for a change or an occurrence; `tenantId` null when the caller is the scheduler. */
-export async function lockSchedule(
+/** A tenant's schedule (another tenant's id reads as missing); `tenantId` null when the caller is the scheduler. */
+export function getSchedule(
   db: Queryable,
   tenantId: string | null,
   id: string,
 ): Promise<ScheduleRow | undefined> {
-  const { rows } = await db.query<ScheduleRow>(
-    'select * from schedules where id = $1 and ($2::text is null or tenant_id = $2) for update',
-    [id, tenantId],
-  );
-  return rows[0];
+  return selectSchedule(db, tenantId, id, false);
+}
+
+/** The same, locked for a change or an occurrence until the transaction ends. */
+export function lockSchedule(
+  db: Queryable,
+  tenantId: string | null,
+  id: string,
+): Promise<ScheduleRow | undefined> {
+  return selectSchedule(db, tenantId, id, true);
 }
 
 export async function listSchedules(
