@@ -59,14 +59,16 @@ export function parseCron(cron: string, now = Date.now()): { cron: string } | { 
 }
 
 /**
- * The zone as Intl names it (`utc` → `UTC`), or undefined when it is not a name from the IANA database: offsets
- * like `+05:00` are refused although Intl reads them, since the contract asks for a zone by name (the database's
- * own fixed-offset names, such as `Etc/GMT+5` and `EST`, are names and are taken).
+ * The zone as given, or undefined when it is not a name from the IANA database. Offsets like `+05:00` are
+ * refused although Intl reads them, since the contract asks for a zone by name (the database's own fixed-offset
+ * names, such as `Etc/GMT+5` and `EST`, are names and are taken). Only the case is corrected (`utc` → `UTC`): Intl
+ * would also turn current names into older ones (`Asia/Kolkata` → `Asia/Calcutta`), which is not what was asked.
  */
 export function canonicalZone(timezone: string): string | undefined {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(timezone)) return undefined;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+    return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
   } catch {
     return undefined;
   }

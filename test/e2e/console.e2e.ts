@@ -370,7 +370,10 @@ t.test(
       /30 2 \* \* \* Asia\/Kolkata active in \d+ (s|min|h) — 0 fired, 0 skipped/,
     );
     const idleRow = page.locator('tbody tr', { hasText: idle.id });
-    t.match((await idleRow.innerText()).replace(/\s+/g, ' '), /@daily UTC paused — — 0 fired, 0 skipped/);
+    t.match(
+      (await idleRow.innerText()).replace(/\s+/g, ' '),
+      /0 0 \* \* \* UTC paused — — 0 fired, 0 skipped/,
+    );
     await snap(page, 'schedules');
 
     await row.locator(`a:text("${name}")`).click();

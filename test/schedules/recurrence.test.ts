@@ -131,6 +131,9 @@ t.test('5-field expressions and the usual shorthands (as their 5 fields) only', 
 t.test('IANA zones only, in their canonical spelling', async (t) => {
   t.equal(canonicalZone('Europe/Berlin'), 'Europe/Berlin');
   t.equal(canonicalZone('utc'), 'UTC');
+  t.equal(canonicalZone('europe/berlin'), 'Europe/Berlin', 'the case corrected');
+  t.equal(canonicalZone('Asia/Kolkata'), 'Asia/Kolkata', 'not turned into an older name');
+  t.equal(canonicalZone('Asia/Calcutta'), 'Asia/Calcutta', 'nor a link into the current one');
   for (const bad of ['Mars/Olympus', '+05:00', '-0300', '', '../etc', 'Europe/Berlin\u0000']) {
     t.equal(canonicalZone(bad), undefined, JSON.stringify(bad));
   }
