@@ -71,7 +71,7 @@ export function createMetrics(pool: Pool): Metrics {
     }),
     scheduleOccurrences: new Counter({
       name: 'hookrelay_schedule_occurrences_total',
-      help: 'Schedule occurrences by outcome: fired (a job made), overlap (skipped: the previous job still queued or running), refused (the job template no longer accepted), paused, repeat (already handled), gone (schedule deleted).',
+      help: 'Schedule occurrences by outcome: fired (a job made), overlap (skipped: the previous job still queued or running), refused (the job template no longer accepted), paused, repeat (already handled), not_a_run (the hour a fall-back repeats), gone (schedule deleted).',
       labelNames: ['outcome'],
       registers: [registry],
     }),

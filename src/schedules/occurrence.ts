@@ -177,7 +177,15 @@ export async function startOccurrences(ctx: MakeJobNeeds & Needs<'boss' | 'log' 
   await ctx.boss.updateQueue(SEND_IT_QUEUE, { expireInSeconds: 60 });
   await ctx.boss.work(
     SCHEDULE_QUEUE,
-    { includeMetadata: true, batchSize: 10, pollingIntervalSeconds: 1, perJobResults: true } as const,
+    {
+      includeMetadata: true,
+      batchSize: 20,
+      // A minute's occurrences of many schedules arrive at once: fetch again at once while batches come full,
+      // rather than a batch a second.
+      burstWhenBatchFull: true,
+      pollingIntervalSeconds: 1,
+      perJobResults: true,
+    } as const,
     async (jobs: JobWithMetadata<OccurrenceData>[]) => {
       // Each settled on its own: one that fails (the database away) is retried without holding up the others.
       const results = [];
