@@ -370,6 +370,73 @@ t.test('an occurrence makes one job however often pg-boss sends it', async (t) =
   t.match(metrics, /hookrelay_schedule_lag_seconds_count [1-9]/, "and each fired one's lag");
 });
 
+t.test(
+  'an occurrence whose job cannot be written is retried and made once; the others in its batch are not held',
+  async (t) => {
+    const boss = new PgBoss({
+      connectionString: database,
+      schedule: false,
+      supervise: false,
+      migrate: false,
+    });
+    await boss.start();
+    t.teardown(() => boss.stop({ graceful: false }));
+    const make = async () =>
+      (
+        await api<Schedule>('POST', '/v1/schedules', {
+          cron: '0 0 1 1 *',
+          job: { type: 'echo', input: {} },
+        })
+      ).body;
+    const [failing, fine] = [await make(), await make()];
+    await db.query(
+      `update schedules set last_occurrence_at = now() - interval '2 years' where id = any($1)`,
+      [[failing.id, fine.id]],
+    );
+    // The database refuses the failing schedule's job, as it would a write that cannot be made.
+    await db.query(`create function refuse_job() returns trigger language plpgsql as $$
+    begin raise exception 'refused for the test'; end $$`);
+    await db.query(
+      `create trigger refuse_job before insert on jobs for each row
+       when (new.schedule_id = '${failing.id}') execute function refuse_job()`,
+    );
+    await boss.insert('hookrelay-schedules', [
+      { data: { scheduleId: failing.id } },
+      { data: { scheduleId: fine.id } },
+    ]);
+    const made = await waitFor('the other schedule to make its job', async () => {
+      const { body } = await api<Schedule>('GET', `/v1/schedules/${fine.id}`);
+      return body.lastJobId ? body : undefined;
+    });
+    t.equal(made.occurrences.fired, 1, 'the other occurrence of the batch made its job');
+    const other = await waitFor('the other occurrence to complete', async () => {
+      const { rows } = await db.query(
+        `select state, retry_count from pgboss.job where name = 'hookrelay-schedules' and data->>'scheduleId' = $1`,
+        [fine.id],
+      );
+      return rows[0]?.state === 'completed' ? rows[0] : undefined;
+    });
+    t.equal(other.retry_count, 0, 'completed at its first try, not failed with the batch');
+    const retried = await waitFor('the failed occurrence to be retried', async () => {
+      const { rows } = await db.query(
+        `select retry_count from pgboss.job where name = 'hookrelay-schedules' and data->>'scheduleId' = $1`,
+        [failing.id],
+      );
+      return rows[0]?.retry_count >= 1 ? rows[0] : undefined;
+    });
+    t.ok(retried, 'pg-boss retries it');
+    t.equal((await api<Schedule>('GET', `/v1/schedules/${failing.id}`)).body.lastJobId, null, 'no job yet');
+    await db.query('drop trigger refuse_job on jobs');
+    const recovered = await waitFor('the retried occurrence to make its job', async () => {
+      const { body } = await api<Schedule>('GET', `/v1/schedules/${failing.id}`);
+      return body.lastJobId ? body : undefined;
+    });
+    t.equal(recovered.occurrences.fired, 1);
+    const { body: jobs } = await api<{ data: unknown[] }>('GET', `/v1/jobs?scheduleId=${failing.id}`);
+    t.equal(jobs.data.length, 1, 'exactly one job once it could be written');
+  },
+);
+
 t.test('a gap with no cron pass gives one catch-up job', async (t) => {
   const { body: schedule } = await api<Schedule>('POST', '/v1/schedules', {
     cron: '0 * * * *',
