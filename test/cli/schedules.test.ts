@@ -163,6 +163,55 @@ t.test('pause and resume: the next runs go and come back', async (t) => {
   t.match(again.stdout, expectedRow(schedule.nextRuns[0] as string, 1));
 });
 
+t.test('update: what is given changes, the rest stays; job options need --type', async (t) => {
+  const renamed = await hookrelay(['schedules', 'update', schedule.id, '--name', 'twice a year', '--json']);
+  t.equal(renamed.code, 0, renamed.stderr);
+  t.match(json<Schedule>(renamed.stdout), { name: 'twice a year', cron: CRON, timezone: 'Europe/Berlin' });
+  const retimed = await hookrelay([
+    'schedules',
+    'update',
+    schedule.id,
+    '--cron',
+    '0 9 1 * *',
+    '--timezone',
+    'Asia/Tokyo',
+    '--type',
+    'echo',
+    '--input',
+    '{"monthly":true}',
+  ]);
+  t.equal(retimed.code, 0, retimed.stderr);
+  t.match(retimed.stderr, `updated schedule ${schedule.id}`);
+  t.match(retimed.stdout, /│ 1\s+│ \w{3} \d{4}-\d{2}-01 09:00 \(GMT\+09:00\)/, 'next runs in the new zone');
+  const shown = json<Schedule>((await hookrelay(['schedules', 'show', schedule.id, '--json'])).stdout);
+  t.match(shown, { cron: '0 9 1 * *', timezone: 'Asia/Tokyo', name: 'twice a year' });
+  t.strictSame(shown.job, { type: 'echo', input: { monthly: true } }, 'the job replaced whole');
+  const partial = await hookrelay(['schedules', 'update', schedule.id, '--input', '{}']);
+  t.equal(partial.code, 1);
+  t.match(partial.stderr, 'give --type');
+  const nothing = await hookrelay(['schedules', 'update', schedule.id]);
+  t.equal(nothing.code, 1);
+  t.match(nothing.stderr, 'nothing to change');
+  const refused = await hookrelay(['schedules', 'update', schedule.id, '--timezone', 'Mars/Olympus']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, 'body.timezone');
+  // Back as the tests below expect it.
+  const restored = await hookrelay([
+    'schedules',
+    'update',
+    schedule.id,
+    '--cron',
+    CRON,
+    '--timezone',
+    'Europe/Berlin',
+    '--type',
+    'echo',
+    '--input',
+    JSON.stringify(schedule.job.input),
+  ]);
+  t.equal(restored.code, 0, restored.stderr);
+});
+
 t.test('trigger: a job now, made by the schedule', async (t) => {
   const triggered = await hookrelay(['schedules', 'trigger', schedule.id]);
   t.equal(triggered.code, 0, triggered.stderr);

@@ -2,7 +2,7 @@
 // and the local one, pausing, resuming, triggering one now, and the jobs they made.
 import { type Command, Option } from 'commander';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
-import { printJson, printRecord, printTable, say } from '../client/output.ts';
+import { printJson, printRecord, printTable, say, UsageError } from '../client/output.ts';
 import { action, type Session, session } from '../client/session.ts';
 import { type JobFieldOptions, jobFields, withJobFields } from './jobs.ts';
 
@@ -119,6 +119,41 @@ async function createBody(options: CreateOptions) {
   };
 }
 
+interface UpdateOptions extends JobFieldOptions {
+  cron?: string;
+  timezone?: string;
+  type?: string;
+  name?: string;
+  overlap?: 'skip' | 'allow';
+}
+
+const JOB_OPTIONS = [
+  'input',
+  'inputFile',
+  'callbackUrl',
+  'endpoint',
+  'timeout',
+  'maxAttempts',
+  'priority',
+  'metadata',
+];
+
+/** What PATCH changes: the fields given; a job only with --type (it replaces the template whole). */
+async function updateBody(options: UpdateOptions) {
+  const jobOptions = JOB_OPTIONS.filter((name) => options[name as keyof UpdateOptions] !== undefined);
+  if (options.type === undefined && jobOptions.length > 0)
+    throw new UsageError('the job options replace the whole job: give --type with them');
+  const body = {
+    ...(options.name !== undefined && { name: options.name }),
+    ...(options.cron !== undefined && { cron: options.cron }),
+    ...(options.timezone !== undefined && { timezone: options.timezone }),
+    ...(options.overlap !== undefined && { overlap: options.overlap }),
+    ...(options.type !== undefined && { job: await jobFields(options.type, options) }),
+  };
+  if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one option');
+  return body;
+}
+
 /** POSTs pause or resume and prints the schedule as it now is. */
 async function setPaused(s: Session, id: string, verb: 'pause' | 'resume'): Promise<void> {
   const schedule = await s.api.call<Schedule>('POST', path(id, `/${verb}`));
@@ -164,6 +199,37 @@ export function scheduleCommands(program: Command): void {
         if (s.json) return printJson(created);
         printSchedule(created);
         say(`created schedule ${created.id}`);
+      }),
+    );
+
+  withJobFields(
+    schedules
+      .command('update <id>')
+      .description(
+        'change a schedule: what is given changes; --type and the job options replace its job whole',
+      )
+      .option('--cron <expression>', '5 fields (minute hour day-of-month month day-of-week), or @daily, …')
+      .option('--timezone <zone>', 'the IANA time zone the expression is read in')
+      .option('--type <type>', 'the job type of the new job template'),
+  )
+    .option('--name <name>', 'what the schedule is for')
+    .addOption(
+      new Option(
+        '--overlap <policy>',
+        'skip: no job while the previous one is queued or running; allow',
+      ).choices(['skip', 'allow']),
+    )
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ hookrelay schedules update sch_01J… --cron "30 8 * * 1-5"\n  $ hookrelay schedules update sch_01J… --type echo --input '{"report":"weekly"}' --endpoint ep_01J…`,
+    )
+    .action(
+      action(async (id: string, options: UpdateOptions, command: Command) => {
+        const s = session(command);
+        const changed = await s.api.call<Schedule>('PATCH', path(id), { body: await updateBody(options) });
+        if (s.json) return printJson(changed);
+        printSchedule(changed);
+        say(`updated schedule ${changed.id}`);
       }),
     );
 
