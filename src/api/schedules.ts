@@ -1,12 +1,13 @@
 // What the API does with a tenant's schedules: create, list, show, change, pause, resume, trigger and delete.
 // Each change writes our row and pg-boss's timing (src/schedules/timing.ts) in one transaction.
 import type { Needs } from '../context.ts';
-import { Conflict, InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
+import { InvalidRequest, NotFound, Unprocessable } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { type JobSubmission, prepareJob } from '../jobs/intake.ts';
 import { triggerSchedule } from '../schedules/occurrence.ts';
-import { canonicalZone, nextRuns, parseCron } from '../schedules/recurrence.ts';
+import { canonicalZone, parseCron } from '../schedules/recurrence.ts';
 import { armTiming, disarmTiming } from '../schedules/timing.ts';
+import { whileUnchanged } from '../schedules/unchanged.ts';
 import {
   countSchedules,
   deleteSchedule,
@@ -21,23 +22,7 @@ import {
   updateSchedule,
 } from '../store/schedules.ts';
 import { type Tx, withTransaction } from '../store/transaction.ts';
-
-export interface ScheduleView {
-  id: string;
-  name: string | null;
-  cron: string;
-  timezone: string;
-  job: Record<string, unknown>;
-  overlap: Overlap;
-  paused: boolean;
-  nextRuns: string[];
-  lastRunAt: string | null;
-  lastJobId: string | null;
-  lastError: string | null;
-  occurrences: { fired: number; skipped: number };
-  createdAt: string;
-  updatedAt: string;
-}
+import { type ScheduleView, viewSchedule } from './schedule-view.ts';
 
 /** A schedule as created; PATCH gives any of these (a job replaces the template whole). */
 export interface ScheduleInput {
@@ -54,38 +39,6 @@ type Ctx = Needs<'boss' | 'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool'
 class ScheduleNotFound extends NotFound {
   constructor(id: string) {
     super(`No schedule ${id}.`);
-  }
-}
-
-export function viewSchedule(ctx: Needs<'boss'>, row: ScheduleRow): ScheduleView {
-  return {
-    id: row.id,
-    name: row.name,
-    cron: row.cron,
-    timezone: row.timezone,
-    job: row.job,
-    overlap: row.overlap,
-    paused: row.paused,
-    // A paused schedule has no runs ahead until it is resumed.
-    nextRuns: row.paused ? [] : previewOf(ctx, row),
-    lastRunAt: row.last_run_at?.toISOString() ?? null,
-    lastJobId: row.last_job_id,
-    lastError: row.last_error,
-    occurrences: { fired: Number(row.fired_count), skipped: Number(row.skipped_count) },
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
-
-/**
- * The next runs as ISO times; none if the preview gives up (pg-boss bounds it by time, which a busy machine may
- * exceed): a view of the schedule must not fail over it, least of all after a change has been written.
- */
-function previewOf(ctx: Needs<'boss'>, row: ScheduleRow): string[] {
-  try {
-    return nextRuns(ctx.boss, row.cron, row.timezone).map((run) => run.toISOString());
-  } catch {
-    return [];
   }
 }
 
@@ -168,28 +121,27 @@ export async function update(
   id: string,
   change: Partial<ScheduleInput>,
 ): Promise<ScheduleView> {
-  for (let attempt = 1; ; attempt++) {
-    const before = await getSchedule(ctx.pool, tenantId, id);
-    if (!before) throw new ScheduleNotFound(id);
-    const fields = await fieldsOf(
-      ctx,
-      tenantId,
-      {
-        name: change.name === undefined ? before.name : change.name,
-        cron: change.cron ?? before.cron,
-        timezone: change.timezone ?? before.timezone,
-        job: (change.job ?? before.job) as unknown as JobSubmission,
-        overlap: change.overlap ?? before.overlap,
-        paused: change.paused ?? before.paused,
-      },
-      { job: change.job !== undefined },
-    );
-    const row = await write(ctx, tenantId, id, (locked) =>
-      locked.updated_at.getTime() === before.updated_at.getTime() ? fields : undefined,
-    );
-    if (row) return viewSchedule(ctx, row);
-    if (attempt === 3) throw new Conflict('The schedule kept changing meanwhile; try again.');
-  }
+  const row = await whileUnchanged(
+    ctx.pool,
+    { tenantId, id },
+    (before) =>
+      fieldsOf(
+        ctx,
+        tenantId,
+        {
+          name: change.name === undefined ? before.name : change.name,
+          cron: change.cron ?? before.cron,
+          timezone: change.timezone ?? before.timezone,
+          job: (change.job ?? before.job) as unknown as JobSubmission,
+          overlap: change.overlap ?? before.overlap,
+          paused: change.paused ?? before.paused,
+        },
+        { job: change.job !== undefined },
+      ),
+    (tx, locked, fields) => apply(ctx, tx, locked, fields),
+  );
+  if (!row) throw new ScheduleNotFound(id);
+  return viewSchedule(ctx, row);
 }
 
 /** Pauses or resumes; the schedule otherwise stays as it is (its template is not checked again). */
@@ -199,38 +151,26 @@ export async function setPaused(
   id: string,
   paused: boolean,
 ): Promise<ScheduleView> {
-  const row = await write(ctx, tenantId, id, (locked) => ({
-    name: locked.name,
-    cron: locked.cron,
-    timezone: locked.timezone,
-    job: locked.job,
-    overlap: locked.overlap,
-    paused,
-  }));
-  return viewSchedule(ctx, row as ScheduleRow);
+  const row = await withTransaction(ctx.pool, async (tx) => {
+    const locked = await lockSchedule(tx, tenantId, id);
+    if (!locked) throw new ScheduleNotFound(id);
+    return apply(ctx, tx, locked, { ...locked, paused });
+  });
+  return viewSchedule(ctx, row);
 }
 
-/**
- * Writes the fields `change` answers for the locked schedule, and pg-boss's timing with them; nothing when it
- * answers none (the schedule changed since the caller read it).
- */
-async function write(
-  ctx: Needs<'boss' | 'pool'>,
-  tenantId: string,
-  id: string,
-  change: (locked: ScheduleRow) => ScheduleFields | undefined,
-): Promise<ScheduleRow | undefined> {
-  return withTransaction(ctx.pool, async (tx) => {
-    const row = await lockSchedule(tx, tenantId, id);
-    if (!row) throw new ScheduleNotFound(id);
-    const next = change(row);
-    if (!next) return undefined;
-    const rearm = !next.paused && (row.paused || next.cron !== row.cron || next.timezone !== row.timezone);
-    const updated = await updateSchedule(tx, id, next, rearm);
-    // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.
-    if (updated.paused !== row.paused || !updated.paused) await syncTiming(ctx, tx, updated);
-    return updated;
-  });
+/** Writes `next` over the locked schedule, and pg-boss's timing with it. */
+async function apply(
+  ctx: Needs<'boss'>,
+  tx: Tx,
+  row: ScheduleRow,
+  next: ScheduleFields,
+): Promise<ScheduleRow> {
+  const rearm = !next.paused && (row.paused || next.cron !== row.cron || next.timezone !== row.timezone);
+  const updated = await updateSchedule(tx, row.id, next, rearm);
+  // Resuming writes pg-boss's row anew; pausing again or changing a paused schedule leaves none.
+  if (updated.paused !== row.paused || !updated.paused) await syncTiming(ctx, tx, updated);
+  return updated;
 }
 
 export async function trigger(ctx: Ctx, tenantId: string, id: string): Promise<{ jobId: string }> {

@@ -3,25 +3,16 @@
 // schedule's cursor forward, so however often pg-boss sends it (two passes, a send repeated after a crash, an
 // occurrence job retried) it makes at most one job.
 //
-// The job is worked out before the lock is taken: checking it may resolve a URL's name and reads caches through the
-// pool, neither of which should happen while a transaction holds a connection and the schedule's row. The locked
-// transaction then checks that the schedule has not changed since (`updated_at`), and starts again if it has.
+// The job is worked out before the schedule is locked (src/schedules/unchanged.ts).
 import type { JobWithMetadata } from 'pg-boss';
 import type { Needs } from '../context.ts';
-import { Conflict, InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
+import { InvalidRequest, QuotaExceeded, Unprocessable } from '../errors.ts';
 import { admitJob, type JobSubmission, prepareJob } from '../jobs/intake.ts';
 import { insertJob, type JobRow, type NewJob } from '../store/jobs.ts';
-import {
-  getSchedule,
-  jobInFlight,
-  lockSchedule,
-  recordOccurrence,
-  recordTriggered,
-  type ScheduleRow,
-} from '../store/schedules.ts';
-import { type Tx, withTransaction } from '../store/transaction.ts';
+import { jobInFlight, recordOccurrence, recordTriggered, type ScheduleRow } from '../store/schedules.ts';
 import { isRun, occurrenceAt } from './recurrence.ts';
 import { type OccurrenceData, SCHEDULE_QUEUE } from './timing.ts';
+import { whileUnchanged } from './unchanged.ts';
 
 type MakeJobNeeds = Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>;
 
@@ -30,9 +21,6 @@ const SEND_IT_QUEUE = '__pgboss__send-it';
 
 /** How far ahead of the database's clock pg-boss's may be when it sends an occurrence. */
 const CLOCK_SLACK_MS = 2_000;
-
-/** How often a schedule changed under us is tried again before giving up (each try is a few milliseconds). */
-const TRIES = 3;
 
 /** The job the schedule's template makes now, or why POST /v1/jobs would refuse it (400, 422, 429). */
 async function jobOf(ctx: MakeJobNeeds, schedule: ScheduleRow): Promise<NewJob | { refused: Error }> {
@@ -51,44 +39,6 @@ async function jobOf(ctx: MakeJobNeeds, schedule: ScheduleRow): Promise<NewJob |
   }
 }
 
-/** How a caller finds the schedule: as it is now, and locked in a transaction. */
-interface Finder {
-  read(): Promise<ScheduleRow | undefined>;
-  lock(tx: Tx): Promise<ScheduleRow | undefined>;
-}
-
-function finder(ctx: Needs<'pool'>, tenantId: string | null, scheduleId: string): Finder {
-  return {
-    read: () => getSchedule(ctx.pool, tenantId, scheduleId),
-    lock: (tx) => lockSchedule(tx, tenantId, scheduleId),
-  };
-}
-
-/**
- * Works out the schedule's job from the schedule as it is, then runs `commit` with the schedule locked, provided it
- * has not changed since; otherwise starts over. `undefined` when the schedule is gone.
- */
-async function withJob<T>(
-  ctx: MakeJobNeeds,
-  find: Finder,
-  commit: (tx: Tx, schedule: ScheduleRow, job: NewJob | { refused: Error }) => Promise<T>,
-): Promise<T | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    const seen = await find.read();
-    if (!seen) return undefined;
-    const job = await jobOf(ctx, seen);
-    const done = await withTransaction(ctx.pool, async (tx) => {
-      const schedule = await find.lock(tx);
-      if (!schedule) return { gone: true as const };
-      if (schedule.updated_at.getTime() !== seen.updated_at.getTime()) return { changed: true as const };
-      return { result: await commit(tx, schedule, job) };
-    });
-    if ('result' in done) return done.result;
-    if ('gone' in done) return undefined;
-    if (attempt === TRIES) throw new Conflict('The schedule kept changing meanwhile; try again.');
-  }
-}
-
 export type OccurrenceOutcome = 'fired' | 'overlap' | 'refused' | 'paused' | 'repeat' | 'not_a_run' | 'gone';
 
 type Handled =
@@ -102,9 +52,10 @@ export async function handleOccurrence(
   scheduleId: string,
   sentAt: Date,
 ): Promise<OccurrenceOutcome> {
-  const handled: Handled = (await withJob(
-    ctx,
-    finder(ctx, null, scheduleId),
+  const handled: Handled = (await whileUnchanged(
+    ctx.pool,
+    { tenantId: null, id: scheduleId },
+    (seen) => jobOf(ctx, seen),
     async (tx, schedule, job): Promise<Handled> => {
       // Paused since pg-boss sent it: its pg-boss row went with that change.
       if (schedule.paused) return { outcome: 'paused' };
@@ -161,12 +112,17 @@ export async function triggerSchedule(
   tenantId: string,
   scheduleId: string,
 ): Promise<JobRow | undefined> {
-  return withJob(ctx, finder(ctx, tenantId, scheduleId), async (tx, schedule, job) => {
-    if ('refused' in job) throw job.refused;
-    const row = await insertJob(tx, job);
-    await recordTriggered(tx, schedule.id, row.id);
-    return row;
-  });
+  return whileUnchanged(
+    ctx.pool,
+    { tenantId, id: scheduleId },
+    (seen) => jobOf(ctx, seen),
+    async (tx, schedule, job) => {
+      if ('refused' in job) throw job.refused;
+      const row = await insertJob(tx, job);
+      await recordTriggered(tx, schedule.id, row.id);
+      return row;
+    },
+  );
 }
 
 /** Makes the jobs of the occurrences pg-boss sends, on this worker process. */

@@ -94,7 +94,7 @@ function passSends(cron: string, timezone: string, run: Date): boolean {
  */
 export function isRun(cron: string, timezone: string, occurrence: Date): boolean {
   const previous = occurrenceAt(cron, timezone, new Date(occurrence.getTime() - 1));
-  const interval = CronExpressionParser.parse(cron.trim(), {
+  const interval = CronExpressionParser.parse(cron, {
     tz: timezone,
     strict: false,
     currentDate: previous,
@@ -120,7 +120,7 @@ export function nextRuns(boss: PgBoss, cron: string, timezone: string, now = Dat
   let from = new Date(now);
   // Runs the spring-forward skips come in one day a year: a few pages are plenty.
   for (let page = 0; page < 4 && runs.length < 5; page++) {
-    const preview = boss.previewSchedule(cron.trim(), { tz: timezone, count: 5, from });
+    const preview = boss.previewSchedule(cron, { tz: timezone, count: 5, from });
     runs.push(...preview.filter((run) => passSends(cron, timezone, run)));
     from = preview.at(-1) ?? from;
   }
@@ -133,7 +133,7 @@ export function nextRuns(boss: PgBoss, cron: string, timezone: string, now = Dat
 
 /** The latest occurrence at or before `at` (the backward walk pg-boss's pass makes). */
 export function occurrenceAt(cron: string, timezone: string, at: Date): Date {
-  const interval = CronExpressionParser.parse(cron.trim(), {
+  const interval = CronExpressionParser.parse(cron, {
     tz: timezone,
     strict: false,
     currentDate: new Date(at.getTime() + 1),

@@ -38,7 +38,7 @@ export async function armTiming(
   schedule: { id: string; cron: string; timezone: string },
 ): Promise<void> {
   const data: OccurrenceData = { scheduleId: schedule.id };
-  await boss.schedule(SCHEDULE_QUEUE, schedule.cron.trim(), data, {
+  await boss.schedule(SCHEDULE_QUEUE, schedule.cron, data, {
     tz: schedule.timezone,
     key: schedule.id,
     missed: 'once',

@@ -24,14 +24,7 @@ export interface ScheduleRow {
 }
 
 /** What a tenant sets on a schedule. */
-export interface ScheduleFields {
-  name: string | null;
-  cron: string;
-  timezone: string;
-  job: Record<string, unknown>;
-  overlap: Overlap;
-  paused: boolean;
-}
+export type ScheduleFields = Pick<ScheduleRow, 'name' | 'cron' | 'timezone' | 'job' | 'overlap' | 'paused'>;
 
 export async function insertSchedule(
   db: Queryable,

@@ -437,7 +437,78 @@ t.test(
   },
 );
 
+t.test(
+  "a send dated just before its occurrence (pg-boss's clock ahead) stands for that occurrence",
+  async (t) => {
+    // A tenant of its own: the shared one is at TENANT_MAX_SCHEDULES by now.
+    const { api } = await newTenant('own');
+    const boss = new PgBoss({
+      connectionString: database,
+      schedule: false,
+      supervise: false,
+      migrate: false,
+    });
+    await boss.start();
+    t.teardown(() => boss.stop({ graceful: false }));
+    // An hourly schedule whose next run is at least two minutes away, so no pass sends it meanwhile.
+    const at = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
+    const { body: schedule } = await api<Schedule>('POST', '/v1/schedules', {
+      cron: `${at.getUTCMinutes()} * * * *`,
+      job: { type: 'echo', input: {} },
+    });
+    // A send held back, then dated half a second before the run, as a pass whose clock reads ahead would date it.
+    const id = await boss.send('hookrelay-schedules', { scheduleId: schedule.id }, { startAfter: 3_600 });
+    await db.query(`update pgboss.job set created_on = $2, start_after = now() where id = $1`, [
+      id,
+      new Date(at.getTime() - 500),
+    ]);
+    const fired = await waitFor('the send to make its job', async () => {
+      const { body } = await api<Schedule>('GET', `/v1/schedules/${schedule.id}`);
+      return body.lastJobId ? body : undefined;
+    });
+    t.equal(
+      fired.occurrences.fired,
+      1,
+      'a job, for the run it was sent for (the hour before is older than the schedule)',
+    );
+    const { rows } = await db.query('select last_occurrence_at from schedules where id = $1', [schedule.id]);
+    t.equal(rows[0].last_occurrence_at.toISOString(), at.toISOString(), 'recorded as that run');
+  },
+);
+
+t.test(
+  "a schedule gone without pg-boss's row (deleted with its tenant) stops its timing at its next send",
+  async (t) => {
+    // A tenant of its own: the shared one is at TENANT_MAX_SCHEDULES by now.
+    const { api } = await newTenant('own');
+    const boss = new PgBoss({
+      connectionString: database,
+      schedule: false,
+      supervise: false,
+      migrate: false,
+    });
+    await boss.start();
+    t.teardown(() => boss.stop({ graceful: false }));
+    const { body: schedule } = await api<Schedule>('POST', '/v1/schedules', {
+      cron: '0 0 1 1 *',
+      job: { type: 'echo', input: {} },
+    });
+    t.ok(await bossRow(schedule.id));
+    await db.query('delete from schedules where id = $1', [schedule.id]);
+    await boss.send('hookrelay-schedules', { scheduleId: schedule.id });
+    await waitFor("pg-boss's row to go", async () => (await bossRow(schedule.id)) === undefined);
+    t.pass("pg-boss's row removed");
+  },
+);
+
+t.test("pg-boss's forwards of a dead process are sent again within a minute", async (t) => {
+  const { rows } = await db.query(`select expire_seconds from pgboss.queue where name = '__pgboss__send-it'`);
+  t.equal(rows[0]?.expire_seconds, 60);
+});
+
 t.test('a gap with no cron pass gives one catch-up job', async (t) => {
+  // A tenant of its own: the shared one is at TENANT_MAX_SCHEDULES by now.
+  const { api } = await newTenant('own');
   const { body: schedule } = await api<Schedule>('POST', '/v1/schedules', {
     cron: '0 * * * *',
     job: { type: 'echo', input: { catchUp: true } },

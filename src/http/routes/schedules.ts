@@ -1,6 +1,7 @@
 // Tenant routes for schedules: recurring jobs, timed by pg-boss's scheduler (src/schedules/).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { overlap, scheduleView } from '../../api/schedule-view.ts';
 import * as schedules from '../../api/schedules.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
@@ -10,34 +11,6 @@ import { pageOf, pageQuery, toPage } from '../pagination.ts';
 
 const security = [{ bearer: [] }];
 const scheduleParams = idParams('sch');
-const overlap = z
-  .enum(['skip', 'allow'])
-  .describe('skip (default): an occurrence makes no job while the previous job is queued or running');
-
-const scheduleView = z.object({
-  id: z.string(),
-  name: z.string().nullable(),
-  cron: z.string(),
-  timezone: z.string(),
-  job: z.record(z.string(), z.unknown()),
-  overlap,
-  paused: z.boolean(),
-  nextRuns: z.array(z.string()).describe('the next five occurrences (none while paused)'),
-  lastRunAt: z.string().nullable().describe('when the schedule last made a job (an occurrence or a trigger)'),
-  lastJobId: z.string().nullable(),
-  lastError: z
-    .string()
-    .nullable()
-    .describe(
-      'why the latest refused occurrence made no job (its template no longer accepted); null once one makes a job',
-    ),
-  occurrences: z
-    .object({ fired: z.number(), skipped: z.number() })
-    .describe('occurrences that made a job, and those skipped (overlap, or a refused template)'),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
-
 const fields = (types: string[]) => ({
   name: z.string().max(200).nullable().optional(),
   cron: z
