@@ -26,6 +26,12 @@ export const messageView = z.object({
   lastError: z.string().nullable(),
   lastResponseStatus: z.number().nullable(),
   nextAttemptAt: z.string().nullable(),
+  orderingKey: z.string().nullable().describe("its job's ordering key"),
+  waiting: z
+    .boolean()
+    .describe(
+      'pending behind the message before it of its ordering key to the same receiver: not attempted until that one is delivered or dead-lettered',
+    ),
   createdAt: z.string(),
   deliveredAt: z.string().nullable(),
   payload: z.unknown(),
@@ -76,6 +82,8 @@ export function viewMessage(row: MessageRow): z.infer<typeof messageView> {
     lastError: row.last_error,
     lastResponseStatus: row.last_response_status,
     nextAttemptAt: iso(row.next_attempt_at),
+    orderingKey: row.ordering_key,
+    waiting: row.status === 'pending' && row.ordering_key !== null && row.next_attempt_at === null,
     createdAt: row.created_at.toISOString(),
     deliveredAt: iso(row.delivered_at),
     payload: row.payload,

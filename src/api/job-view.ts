@@ -34,6 +34,12 @@ export const jobView = z.object({
     ),
   lastHeartbeatAt: z.string().nullable().describe("the running remote or push attempt's last heartbeat"),
   scheduleId: z.string().nullable().describe('the schedule that made the job (an occurrence or a trigger)'),
+  orderingKey: z
+    .string()
+    .nullable()
+    .describe(
+      'jobs with the same key run one at a time in submission order; a queued one may wait for those before it',
+    ),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
@@ -70,6 +76,7 @@ export function viewJob(row: JobRow): JobView {
         : null,
     lastHeartbeatAt: row.status === 'running' ? iso(row.heartbeat_at) : null,
     scheduleId: row.schedule_id,
+    orderingKey: row.ordering_key,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),

@@ -23,7 +23,7 @@ export async function submit(
 export async function list(
   ctx: Needs<'pool'>,
   tenantId: string,
-  filter: { status?: JobStatus; type?: string; scheduleId?: string; before?: string; limit: number },
+  filter: Parameters<typeof listJobs>[2],
 ): Promise<JobView[]> {
   return (await listJobs(ctx.pool, tenantId, filter)).map(viewJob);
 }

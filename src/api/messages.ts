@@ -36,7 +36,7 @@ async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promi
 export async function list(
   ctx: Needs<'pool'>,
   tenantId: string,
-  filter: { jobId?: string; endpointId?: string; status?: MessageStatus; before?: string; limit: number },
+  filter: Parameters<typeof listMessages>[2],
 ): Promise<MessageView[]> {
   return (await listMessages(ctx.pool, tenantId, filter)).map(viewMessage);
 }

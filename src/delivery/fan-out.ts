@@ -13,6 +13,8 @@ export interface WebhookEvent {
   jobId: string | null;
   type: string;
   data: unknown;
+  /** A job's ordering key: its messages reach each receiver one at a time, in order (migration 0014). */
+  orderingKey?: string | null;
 }
 
 /** Where an event goes: a job's callbackUrl, one named endpoint, or every subscribed endpoint (fan-out). */
@@ -74,7 +76,9 @@ export async function fanOutMany(
         eventType: event.type,
         payload,
         receiver,
-        ...(handoff?.reserve(receiver) && { leaseId: randomUUID() }),
+        orderingKey: event.orderingKey ?? null,
+        // A keyed message may have to wait for the one before it: it is written unleased, for the claims.
+        ...(!event.orderingKey && handoff?.reserve(receiver) && { leaseId: randomUUID() }),
       });
     }
   }

@@ -5,6 +5,16 @@ import { idOf } from '../ids.ts';
 
 const MAX_METADATA_BYTES = 16 * 1024;
 
+/** 1–128 printable ASCII characters, as the contract says (inner spaces allowed). */
+export const orderingKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'printable ASCII, not starting or ending with a space')
+  .describe(
+    'jobs of the tenant with the same key run one at a time in submission order, and their messages reach each receiver one at a time in that order',
+  );
+
 /** The OpenAPI document names the types this service runs (`types`), built-in and task modules alike. */
 const jobFields = (types: string[]) =>
   z.object({
@@ -24,6 +34,7 @@ const jobFields = (types: string[]) =>
     timeoutSeconds: z.number().int().min(1).max(21_600).optional(),
     maxAttempts: z.number().int().min(1).max(25).optional(),
     priority: z.number().int().min(-100).max(100).optional(),
+    orderingKey: orderingKey.optional(),
     runAt: z.iso.datetime({ offset: true }).optional(),
     metadata: z
       .record(z.string().max(100), z.unknown())

@@ -33,6 +33,7 @@ export interface JobSubmission {
   timeoutSeconds?: number;
   maxAttempts?: number;
   priority?: number;
+  orderingKey?: string;
   /** ISO 8601 with an offset. */
   runAt?: string;
   metadata?: Record<string, unknown>;
@@ -151,6 +152,7 @@ export async function prepareJob(
     timeoutSeconds: body.timeoutSeconds ?? type.timeoutSeconds,
     maxAttempts: body.maxAttempts ?? 3,
     priority: body.priority ?? 0,
+    orderingKey: body.orderingKey ?? null,
     runAt,
     metadata: body.metadata ?? {},
     execution: type.execution,

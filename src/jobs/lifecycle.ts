@@ -54,7 +54,13 @@ export async function announceEnds(
   if (finished.length === 0) return [];
   const events = finished.map((job) => {
     ctx.metrics.jobsFinished.inc({ status: job.status });
-    return { tenantId: job.tenant_id, jobId: job.id, type: `job.${job.status}`, data: jobEventData(job) };
+    return {
+      tenantId: job.tenant_id,
+      jobId: job.id,
+      type: `job.${job.status}`,
+      data: jobEventData(job),
+      orderingKey: job.ordering_key,
+    };
   });
   await insertJobEvents(
     tx,

@@ -27,6 +27,7 @@ export async function announceProgress(tx: Tx, job: JobRow): Promise<void> {
     tenantId: job.tenant_id,
     jobId: job.id,
     type: 'job.progress',
+    orderingKey: job.ordering_key,
     data: {
       ...jobEventData(job),
       progress: { percent: job.progress_percent, message: job.progress_message },

@@ -61,6 +61,8 @@ export interface JobRow {
   /** When a push attempt was handed over to its task token (answer 202); null while its worker holds the lease. */
   handed_over_at: Date | null;
   schedule_id: string | null;
+  /** Jobs of the tenant with the same key run one at a time, in submission order (migration 0014). */
+  ordering_key: string | null;
   version: number;
   created_at: Date;
   started_at: Date | null;
@@ -83,6 +85,7 @@ export interface NewJob {
   heartbeatSeconds: number | null;
   /** The schedule whose occurrence (or trigger) made the job. */
   scheduleId: string | null;
+  orderingKey: string | null;
 }
 
 /**
@@ -138,12 +141,14 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
     name: 'jobs.insert-many',
     text: `with inserted as (
        insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                         priority, run_at, metadata, execution, heartbeat_seconds, schedule_id, next_attempt_at)
+                         priority, run_at, metadata, execution, heartbeat_seconds, schedule_id, ordering_key,
+                         next_attempt_at)
        select *, coalesce(run_at, now())
          from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
-                     $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::text[], $13::int[], $14::text[])
+                     $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::text[], $13::int[], $14::text[],
+                     $15::text[])
               as j (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
-                    priority, run_at, metadata, execution, heartbeat_seconds, schedule_id)
+                    priority, run_at, metadata, execution, heartbeat_seconds, schedule_id, ordering_key)
        returning *
      ), woken as (
        select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted
@@ -169,6 +174,7 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
       jobs.map((j) => j.execution),
       jobs.map((j) => j.heartbeatSeconds),
       jobs.map((j) => j.scheduleId),
+      jobs.map((j) => j.orderingKey),
     ],
   });
   const byId = new Map(rows.map((row) => [row.id, row]));
@@ -187,12 +193,20 @@ export async function getJob(db: Queryable, tenantId: string, id: string): Promi
 export async function listJobs(
   db: Queryable,
   tenantId: string,
-  filter: { status?: JobStatus; type?: string; scheduleId?: string; before?: string; limit: number },
+  filter: {
+    status?: JobStatus;
+    type?: string;
+    scheduleId?: string;
+    orderingKey?: string;
+    before?: string;
+    limit: number;
+  },
 ): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
     `select * from jobs
       where tenant_id = $1 and ($2::text is null or status = $2) and ($3::text is null or type = $3)
         and ($4::text is null or id < $4) and ($6::text is null or schedule_id = $6)
+        and ($7::text is null or ordering_key = $7)
       order by id desc limit $5`,
     [
       tenantId,
@@ -201,6 +215,7 @@ export async function listJobs(
       filter.before ?? null,
       filter.limit,
       filter.scheduleId ?? null,
+      filter.orderingKey ?? null,
     ],
   );
   return rows;

@@ -33,6 +33,11 @@ export interface MessageRow {
   last_response_status: number | null;
   /** Who receives it (endpoint id or callback origin), for per-receiver concurrency. */
   receiver: string;
+  /**
+   * Its job's ordering key: a pending message of a key with no due time waits for the one before it to the same
+   * receiver (migration 0014).
+   */
+  ordering_key: string | null;
   /** The lease of the dispatcher allowed to settle the attempt in flight; a new claim writes a new one. */
   lease_id: string;
   /** Claimed and not yet recorded or given back (migrations/0006_counted_attempts.sql). */
@@ -61,6 +66,7 @@ export interface NewMessage {
   eventType: string;
   payload: unknown;
   receiver: string;
+  orderingKey: string | null;
   /** Written already leased, under this lease id, to the dispatcher of the writing process (see handoff). */
   leaseId?: string;
 }
@@ -80,13 +86,13 @@ export async function insertMessages(
     name: 'messages.insert-many',
     text: `with inserted as (
        insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id,
-                             leased, next_attempt_at)
+                             leased, next_attempt_at, ordering_key)
        select id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver,
               coalesce(lease_id, gen_random_uuid()), lease_id is not null,
-              case when lease_id is null then now() else now() + $10 * interval '1 millisecond' end
+              case when lease_id is null then now() else now() + $10 * interval '1 millisecond' end, ordering_key
          from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
-                     $8::text[], $9::uuid[])
-              as m (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id)
+                     $8::text[], $9::uuid[], $11::text[])
+              as m (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id, ordering_key)
        returning *
      ), woken as (
        select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
@@ -106,6 +112,7 @@ export async function insertMessages(
       messages.map((m) => m.receiver),
       messages.map((m) => m.leaseId ?? null),
       leaseMs,
+      messages.map((m) => m.orderingKey),
     ],
   });
   return rows;
@@ -131,12 +138,20 @@ export async function getMessage(
 export async function listMessages(
   db: Queryable,
   tenantId: string,
-  filter: { jobId?: string; endpointId?: string; status?: MessageStatus; before?: string; limit: number },
+  filter: {
+    jobId?: string;
+    endpointId?: string;
+    status?: MessageStatus;
+    orderingKey?: string;
+    before?: string;
+    limit: number;
+  },
 ): Promise<MessageRow[]> {
   const { rows } = await db.query<MessageRow>(
     `select * from messages
       where tenant_id = $1 and ($2::text is null or job_id = $2) and ($3::text is null or endpoint_id = $3)
         and ($4::text is null or status = $4) and ($5::text is null or id < $5)
+        and ($7::text is null or ordering_key = $7)
       order by id desc limit $6`,
     [
       tenantId,
@@ -145,6 +160,7 @@ export async function listMessages(
       filter.status ?? null,
       filter.before ?? null,
       filter.limit,
+      filter.orderingKey ?? null,
     ],
   );
   return rows;
@@ -161,12 +177,16 @@ export async function attemptsOf(db: Queryable, messageIds: string[]): Promise<A
 /**
  * Sends messages again from a fresh schedule, due now: the schedule's attempts restart (the message's count goes
  * on, in earlier_attempts), ids (webhook-id) stay, and a new lease
- * id voids the outcome of any attempt still in flight. Wakes the dispatchers when it commits.
+ * id voids the outcome of any attempt still in flight. Wakes the dispatchers when it commits. A message that has
+ * ended joins the back of its ordering key's queue (migration 0014's trigger); one still waiting there keeps its
+ * place and waits on, rather than overtake the message before it.
  */
 export async function restartMessages(db: Queryable, ids: string[]): Promise<void> {
   await db.query(
     `with restarted as (
-       update messages set status = 'pending', earlier_attempts = earlier_attempts + attempts, attempts = 0, lease_id = gen_random_uuid(), next_attempt_at = now(),
+       update messages set status = 'pending', earlier_attempts = earlier_attempts + attempts, attempts = 0, lease_id = gen_random_uuid(),
+                           next_attempt_at = case when status = 'pending' and next_attempt_at is null
+                                                   and ordering_key is not null then null else now() end,
                            leased = false
         where id = any($1::text[])
        returning 1

@@ -54,6 +54,7 @@ const cases: Case[] = [
         execution: 'builtin',
         heartbeatSeconds: null,
         scheduleId: null,
+        orderingKey: null,
       });
       return job.id;
     },
@@ -77,6 +78,7 @@ const cases: Case[] = [
             url: 'http://127.0.0.1:9/hook',
             eventType: 'job.succeeded',
             payload: {},
+            orderingKey: null,
             receiver: 'http://127.0.0.1:9',
           },
         ],

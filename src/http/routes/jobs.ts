@@ -6,7 +6,7 @@ import * as jobs from '../../api/jobs.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { keyRevoked, tenantOf, untilRevoked } from '../auth.ts';
-import { submissionBody } from '../job-submission.ts';
+import { orderingKey, submissionBody } from '../job-submission.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 import { HttpProblem } from '../problem.ts';
 import { streamEvents } from '../sse.ts';
@@ -74,16 +74,18 @@ export function jobRoutes(
             status: jobStatus.optional(),
             type: jobType.optional(),
             scheduleId: idOf('sch').optional().describe('jobs made by this schedule'),
+            orderingKey: orderingKey.optional(),
           }),
           response: { 200: pageOf(jobView) },
         },
       },
       async (request) => {
-        const { limit, cursor, status, type, scheduleId } = request.query;
+        const { limit, cursor, status, type, scheduleId, orderingKey } = request.query;
         const views = await jobs.list(ctx, tenantOf(request), {
           status,
           type,
           scheduleId,
+          orderingKey,
           before: cursor,
           limit: limit + 1,
         });

@@ -1,4 +1,5 @@
 // Tenant routes for messages: list, one with its attempts, resend; and a job's deliveries.
+
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageView, messageWithAttempts } from '../../api/delivery-views.ts';
@@ -6,6 +7,7 @@ import * as messages from '../../api/messages.ts';
 import type { Needs } from '../../context.ts';
 import { idOf, idParams } from '../../ids.ts';
 import { tenantOf } from '../auth.ts';
+import { orderingKey } from '../job-submission.ts';
 import { pageOf, pageQuery, toPage } from '../pagination.ts';
 
 const security = [{ bearer: [] }];
@@ -24,6 +26,7 @@ export function messageRoutes(ctx: Needs<'pool'>): FastifyPluginAsyncZod {
             jobId: idOf('job').optional(),
             endpointId: idOf('ep').optional(),
             status: z.enum(['pending', 'delivered', 'dead']).optional(),
+            orderingKey: orderingKey.optional().describe("a key's messages (with status=pending: its queue)"),
           }),
           response: { 200: pageOf(messageView) },
         },
