@@ -17,6 +17,7 @@ import { signatureHeader } from '../src/delivery/sign.ts';
 import { createLogger } from '../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
 import { backlogScenario } from './backlog.ts';
+import { orderingScenario } from './ordering.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';
 import { retentionScenario } from './retention.ts';
@@ -445,6 +446,7 @@ const SCENARIOS = [
   'retention',
   'backlog',
   'schedules',
+  'ordering',
 ];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !SCENARIOS.includes(name));
@@ -485,6 +487,12 @@ try {
     const scheduled = await schedulesScenario(serverUrl as string, receiver, SERVICE_ENV);
     rows.push(...scheduled.rows);
     report = { ...report, schedules: scheduled.report };
+  }
+  // Only when named: its failing key is refused for BENCH_ORDERING_FAIL_SECONDS (60).
+  if (chosen.includes('ordering')) {
+    const ordered = await orderingScenario(serverUrl as string, receiver, SERVICE_ENV);
+    rows.push(...ordered.rows);
+    report = { ...report, ordering: ordered.report };
   }
   // Only when named: it loads a million rows first (docs/benchmarks.md, Retention).
   if (chosen.includes('retention')) {

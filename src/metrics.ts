@@ -21,6 +21,12 @@ export interface Metrics {
   scheduleOccurrences: Counter<'outcome'>;
   /** From an occurrence's time to its job's creation. */
   scheduleLag: Histogram;
+  /** Delivery attempts running in this process. */
+  deliveriesInFlight: Gauge;
+  /** Receivers whose adaptive concurrency limit here is below its cap (they pushed back or slowed down). */
+  receiversThrottled: Gauge;
+  /** Changes of receivers' adaptive limits: increase, or a decrease for pushback or a latency rise. */
+  concurrencyChanges: Counter<'change'>;
 }
 
 export function createMetrics(pool: Pool): Metrics {
@@ -79,6 +85,22 @@ export function createMetrics(pool: Pool): Metrics {
       name: 'hookrelay_schedule_lag_seconds',
       help: "Time from a schedule occurrence to its job's creation.",
       buckets: [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300],
+      registers: [registry],
+    }),
+    deliveriesInFlight: new Gauge({
+      name: 'hookrelay_delivery_in_flight',
+      help: 'Delivery attempts running in this process.',
+      registers: [registry],
+    }),
+    receiversThrottled: new Gauge({
+      name: 'hookrelay_delivery_receivers_throttled',
+      help: "Receivers whose adaptive concurrency limit in this process is below its cap (they pushed back or slowed down); each endpoint's own limit is in its view.",
+      registers: [registry],
+    }),
+    concurrencyChanges: new Counter({
+      name: 'hookrelay_delivery_concurrency_changes_total',
+      help: "Changes of receivers' adaptive concurrency limits in this process: increase, pushback (429, 503, timeout, connection error) or latency (round trips rose).",
+      labelNames: ['change'],
       registers: [registry],
     }),
   };

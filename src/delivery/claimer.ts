@@ -1,16 +1,18 @@
 // Keeps up to DELIVERY_CONCURRENCY deliveries in flight in this process: leases due messages in batches
-// (at most DELIVERY_ENDPOINT_CONCURRENCY per receiver in flight here), renews the leases while they are held,
-// and claims again whenever there is room and maybe work: on a NOTIFY that messages fell due for a receiver
-// not full here, when a delivery ends with nothing waiting behind it, and on a short poll for retries whose
-// time came (those announce nothing). A receiver's share beyond DELIVERY_ENDPOINT_CONCURRENCY waits here,
-// leased, for a slot: the next attempt starts without a query, and a claim asks only for what fits.
+// (at most each receiver's concurrency limit in flight here: receiver-limits.ts), renews the leases while they
+// are held, and claims again whenever there is room and maybe work: on a NOTIFY that messages fell due for a
+// receiver not full here, when a delivery ends with nothing waiting behind it, and on a short poll for retries
+// whose time came (those announce nothing). A receiver's share beyond its limit waits here, leased, for a slot:
+// the next attempt starts without a query, and a claim asks only for what fits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
-import { deliveryQueue, nextCursor } from '../store/delivery-queue.ts';
+import { type ClaimedMessage, deliveryQueue, nextCursor } from '../store/delivery-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
+import { type AttemptFeedback, INITIAL_LIMIT } from './concurrency.ts';
+import { receiverLimits } from './receiver-limits.ts';
 
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
@@ -30,10 +32,11 @@ export interface Dispatcher {
 
 /**
  * `prepare` receives each claimed batch (to load what its deliveries need, once) and returns the function
- * that makes one message's attempt; `signal` aborts it when the lease is lost (another dispatcher may send).
+ * that makes one message's attempt; `signal` aborts it when the lease is lost (another dispatcher may send). An
+ * attempt that reached the receiver returns what its answer says about the receiver's load.
  */
 export type Prepare = (batch: MessageRow[]) => Send;
-type Send = (message: MessageRow, signal: AbortSignal) => Promise<void>;
+type Send = (message: MessageRow, signal: AbortSignal) => Promise<AttemptFeedback | undefined>;
 
 /**
  * Messages written by this process (a job's end) can skip the claim: `reserve` says whether this dispatcher
@@ -62,7 +65,9 @@ export function startClaimer(
   prepare: Prepare,
 ): Dispatcher {
   const capacity = ctx.config.deliveryConcurrency;
-  const perReceiver = ctx.config.deliveryEndpointConcurrency;
+  const limits = receiverLimits(ctx);
+  /** What a claim may take for a receiver not running here: twice where a new limit starts. */
+  const firstRoom = 2 * Math.min(INITIAL_LIMIT, ctx.config.deliveryEndpointConcurrency);
   /** How long a claimed message stays ours without renewal: a dispatcher killed mid-attempt delays it so long. */
   const leaseMs = ctx.config.deliveryLeaseMs;
   /** Every message leased here, running or waiting, by lease id: its id, and its attempt once running. */
@@ -118,7 +123,7 @@ export function startClaimer(
   const roomOf = (name: string) => {
     const receiver = receivers.get(name);
     const load = receiver ? receiver.running + receiver.reserved + receiver.waiting.length : 0;
-    return Math.max(0, 2 * perReceiver - load);
+    return Math.max(0, 2 * limits.limitOf(name) - load);
   };
   const isFull = (name: string) => roomOf(name) === 0;
   const forget = (name: string, receiver: Receiver) => {
@@ -137,21 +142,31 @@ export function startClaimer(
       limit,
       leaseMs,
       rooms,
-      room: 2 * perReceiver,
+      room: firstRoom,
       cursor,
     });
     cursor = nextCursor(cursor, batch);
     const send = prepare(batch);
     for (const message of batch) {
+      learn(message);
       hold(message, since);
       admit(message, send);
     }
     return batch.length === limit && batch.some((message) => !isFull(message.receiver));
   }
 
+  /** A claimed message carries its endpoint's concurrency settings. */
+  function learn(message: ClaimedMessage): void {
+    limits.learn(message.receiver, {
+      maxConcurrency: message.max_concurrency,
+      adaptive: message.adaptive_concurrency,
+    });
+  }
+
   function admit(message: MessageRow, send: Send): void {
     const receiver = receiverOf(message.receiver);
-    if (receiver.running < perReceiver && running < capacity) run(message, send, receiver);
+    if (receiver.running < limits.limitOf(message.receiver) && running < capacity)
+      run(message, send, receiver);
     else {
       receiver.waiting.push({ message, send });
       held.set(message.lease_id, { id: message.id });
@@ -161,10 +176,15 @@ export function startClaimer(
   function run(message: MessageRow, send: Send, receiver: Receiver) {
     receiver.running += 1;
     running += 1;
+    limits.started(message.receiver);
     const abort = new AbortController();
     const attempt = send(message, abort.signal)
-      .catch((error: unknown) =>
-        warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
+      .then(
+        (feedback) => limits.ended(message.receiver, feedback),
+        (error: unknown) => {
+          limits.ended(message.receiver, undefined);
+          warn(error, 'delivery attempt not recorded; it runs again when its lease ends');
+        },
       )
       .finally(() => {
         held.delete(message.lease_id);
@@ -182,12 +202,11 @@ export function startClaimer(
   function startWaiting(first: Receiver): boolean {
     if (running + reserved >= capacity) return false;
     for (const receiver of [first, ...receivers.values()]) {
-      if (receiver.running >= perReceiver) continue;
-      const next = receiver.waiting.shift();
-      if (next) {
-        run(next.message, next.send, receiver);
-        return true;
-      }
+      const next = receiver.waiting[0];
+      if (!next || receiver.running >= limits.limitOf(next.message.receiver)) continue;
+      receiver.waiting.shift();
+      run(next.message, next.send, receiver);
+      return true;
     }
     return false;
   }
@@ -223,8 +242,8 @@ export function startClaimer(
         const receiver = receivers.get(name);
         // Only what can start at once: a receiver at its share, or a full dispatcher, leaves it to the claims.
         if (stopped || running + reserved >= capacity) return false;
-        if (receiver && receiver.running + receiver.reserved + receiver.waiting.length >= perReceiver)
-          return false;
+        const load = receiver ? receiver.running + receiver.reserved + receiver.waiting.length : 0;
+        if (load >= limits.limitOf(name)) return false;
         receiverOf(name).reserved += 1;
         reserved += 1;
         promised.push(name);
@@ -278,6 +297,7 @@ export function startClaimer(
       ]);
       waited.abort();
       leases.stop();
+      await limits.stop();
     },
   };
 }

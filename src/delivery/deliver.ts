@@ -23,6 +23,7 @@ import { type AttemptRow, insertAttempt, lockMessage, type MessageRow } from '..
 import { withTransaction } from '../store/transaction.ts';
 import { VERSION } from '../version.ts';
 import { classify, type Outcome } from './classify.ts';
+import type { AttemptFeedback } from './concurrency.ts';
 import { deadLetter } from './dead-letter.ts';
 import { nextDelayMs } from './retry-policy.ts';
 import { type SendResult, send } from './send.ts';
@@ -58,8 +59,8 @@ const DEFER_JITTER_MS = 250;
 
 /**
  * Whether an attempt to this endpoint may go now: undefined if so, or until when it should wait. An open
- * circuit holds every attempt until its cooldown is over, then lets one probe; a rate limit holds attempts
- * while the endpoint's bucket (shared by all workers) is empty.
+ * circuit holds every attempt until its cooldown is over, then lets one probe; a Retry-After pauses them all
+ * until it has passed; a rate limit holds attempts while the endpoint's bucket (shared by all workers) is empty.
  */
 async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): Promise<Date | undefined> {
   const now = Date.now();
@@ -72,6 +73,8 @@ async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): 
     const until = endpoint.circuit_open_until.getTime();
     return new Date(until > now ? until : now + ctx.config.circuitCooldownMs);
   }
+  // Paused by a Retry-After another attempt got (this row is the claim's, updated by attempts that share it).
+  if (endpoint.paused_until && endpoint.paused_until.getTime() > now) return endpoint.paused_until;
   if (endpoint.rate_limit_per_second && !(await takeRateToken(ctx.pool, endpoint.id))) {
     return new Date(now + Math.ceil(1000 / endpoint.rate_limit_per_second));
   }
@@ -89,6 +92,15 @@ export const LOST_ATTEMPT_ERROR =
 /** A message as a dispatcher gets it: claimed (perhaps counting a lost attempt), or handed over fresh. */
 type Leased = MessageRow & { lost?: boolean };
 
+/** Answers that say the receiver has more than it can take now (none at all: a timeout, a refused connection). */
+const PUSHBACK = new Set([429, 503]);
+
+/** What an attempt's answer says about its receiver's load, for its concurrency limit (concurrency.ts). */
+const feedbackOf = (result: SendResult): AttemptFeedback => ({
+  rttMs: result.durationMs,
+  overloaded: result.status === null || PUSHBACK.has(result.status),
+});
+
 export async function deliver(
   ctx: Needs<'boss' | 'config' | 'deliveryOutbound' | 'log' | 'metrics' | 'pool'>,
   message: Leased,
@@ -96,28 +108,28 @@ export async function deliver(
   record: RecordDelivered,
   endpointRecords: OneByOne,
   signal: AbortSignal,
-) {
-  if (!to) return;
+): Promise<AttemptFeedback | undefined> {
+  if (!to) return undefined;
   if ('deadReason' in to) {
     await withTransaction(ctx.pool, async (tx) => {
       const locked = await lockMessage(tx, message.id);
       if (holds(locked, message.lease_id)) await deadLetter(ctx, tx, locked, to.deadReason);
     });
-    return;
+    return undefined;
   }
   const maxAttempts = ctx.config.deliveryRetryScheduleMs.length + 1;
   if (
     (message.lost || message.attempts >= maxAttempts) &&
     (await untilSent(ctx, message, accountFor(ctx, message, maxAttempts)))
   )
-    return;
+    return undefined;
   const wait = to.endpoint ? await untilSent(ctx, message, admission(ctx, to.endpoint)) : undefined;
   if (wait) {
     // The attempt waits without being counted: nothing is dropped.
     const at = new Date(wait.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
     await postpone(ctx.pool, message.id, message.lease_id, at);
     ctx.metrics.deliveryAttempts.inc({ outcome: 'deferred' });
-    return;
+    return undefined;
   }
   const body = JSON.stringify(message.payload);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -141,9 +153,16 @@ export async function deliver(
       ...(message.job_id && { 'x-job-id': message.job_id }),
     },
   });
+  const feedback = feedbackOf(result);
   // The lease was lost meanwhile: another dispatcher may be sending; this attempt records nothing.
-  if (signal.aborted) return;
+  if (signal.aborted) return feedback;
   const outcome = classify(result);
+  const pauseMs =
+    to.endpoint && outcome.kind === 'retry' && result.status !== null && PUSHBACK.has(result.status)
+      ? outcome.retryAfterMs
+      : undefined;
+  // The attempts of this claim waiting for a slot here hold too (the claims pass the endpoint over, once recorded).
+  if (to.endpoint && pauseMs !== undefined) to.endpoint.paused_until = new Date(Date.now() + pauseMs);
   const attempt = {
     id: newId('att'),
     message_id: message.id,
@@ -162,10 +181,10 @@ export async function deliver(
   if (recorded) {
     // Recording a delivery closes the endpoint's circuit (store/delivery-queue.ts): so for those waiting here too.
     if (to.endpoint) to.endpoint.circuit_open_until = null;
-    return;
+    return feedback;
   }
   const settleAttempt = () => {
-    const settling = () => settle(ctx, message.lease_id, attempt, result, outcome);
+    const settling = () => settle(ctx, message.lease_id, attempt, result, outcome, pauseMs);
     // Aborted while it waited its turn (its lease lost, or the dispatcher stopping): the next claim counts it.
     return message.endpoint_id
       ? endpointRecords(message.endpoint_id, async () => (signal.aborted ? undefined : settling()))
@@ -183,7 +202,7 @@ export async function deliver(
     if (isDatabaseUnavailable(error)) {
       ctx.log.warn({ err: error, messageId: message.id }, 'delivery attempt not recorded; trying once more');
       await settleAttempt();
-      return;
+      return feedback;
     }
     ctx.log.error(
       { err: error, messageId: message.id },
@@ -200,6 +219,7 @@ export async function deliver(
       nextAttemptAt: new Date(Date.now() + (delayMs ?? 0)),
     });
   }
+  return feedback;
 }
 
 /**
@@ -245,6 +265,7 @@ async function settle(
   attempt: AttemptRow,
   result: SendResult,
   outcome: Outcome,
+  pauseMs: number | undefined,
 ): Promise<Date | null | undefined> {
   const messageId = attempt.message_id;
   /** The endpoint's circuit after this attempt: open until, null when closed, undefined when not recorded. */
@@ -268,11 +289,16 @@ async function settle(
     }
     const error = outcome.kind === 'gone' ? 'receiver answered 410 Gone' : outcome.error;
     const failure = message.endpoint_id
-      ? await recordEndpointFailure(tx, message.endpoint_id, {
-          disableAfterMs: ctx.config.endpointDisableAfterMs,
-          circuitThreshold: ctx.config.circuitThreshold,
-          circuitCooldownMs: ctx.config.circuitCooldownMs,
-        })
+      ? await recordEndpointFailure(
+          tx,
+          message.endpoint_id,
+          {
+            disableAfterMs: ctx.config.endpointDisableAfterMs,
+            circuitThreshold: ctx.config.circuitThreshold,
+            circuitCooldownMs: ctx.config.circuitCooldownMs,
+          },
+          pauseMs,
+        )
       : undefined;
     circuit = failure?.circuitOpenUntil;
     const disabled = failure?.disabled;

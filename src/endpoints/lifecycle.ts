@@ -4,6 +4,7 @@
 // afterwards, in batches, ending with one endpoint.disabled alert.
 import type { Needs } from '../context.ts';
 import { owners } from '../crypto/secret-box.ts';
+import { INITIAL_LIMIT } from '../delivery/concurrency.ts';
 import { requestDrain } from '../delivery/drain.ts';
 import { fanOut } from '../delivery/fan-out.ts';
 import { EndpointNotFound, Unprocessable } from '../errors.ts';
@@ -20,6 +21,7 @@ import {
   rotateSecret,
   updateEndpoint,
 } from '../store/endpoints.ts';
+import { concurrencyOf } from '../store/receiver-concurrency.ts';
 import { type Tx, withTransaction } from '../store/transaction.ts';
 import { generateSigningSecret } from '../tenants/keys.ts';
 
@@ -29,15 +31,28 @@ const ROTATION_GRACE_SECONDS = 24 * 3600;
 /** An endpoint as its tenant registers it: a URL, and any other field (the API's schema checks their shape). */
 export type EndpointInput = Pick<EndpointFields, 'url'> & Partial<EndpointFields>;
 
-/** An endpoint as the API shows it, its signing secret opened. */
-export type EndpointView = EndpointFields & {
+/** An endpoint as the API shows it, its signing secret opened and its delivery concurrency now. */
+export type EndpointView = Omit<EndpointFields, 'maxConcurrency'> & {
   id: string;
+  /** As set, or the default. */
+  maxConcurrency: number;
+  /** Summed over the dispatching processes reporting it (store/receiver-concurrency.ts). */
+  concurrency: { limit: number; inFlight: number };
+  pausedUntil: string | null;
   createdAt: string;
   updatedAt: string;
   secret: string;
 };
 
-function viewOf(row: EndpointRow, secret: string): EndpointView {
+type Concurrency = EndpointView['concurrency'];
+
+function viewOf(
+  ctx: Needs<'config'>,
+  row: EndpointRow,
+  secret: string,
+  concurrency: Concurrency | undefined,
+): EndpointView {
+  const maxConcurrency = row.max_concurrency ?? ctx.config.deliveryEndpointConcurrency;
   return {
     id: row.id,
     url: row.url,
@@ -46,15 +61,40 @@ function viewOf(row: EndpointRow, secret: string): EndpointView {
     rateLimitPerSecond: row.rate_limit_per_second,
     headers: row.headers,
     disabled: row.disabled,
+    maxConcurrency,
+    adaptiveConcurrency: row.adaptive_concurrency,
+    // No process delivering to it now: the limit the first one would start at.
+    concurrency: concurrency ?? {
+      limit: row.adaptive_concurrency ? Math.min(INITIAL_LIMIT, maxConcurrency) : maxConcurrency,
+      inFlight: 0,
+    },
+    pausedUntil:
+      row.paused_until && row.paused_until.getTime() > Date.now() ? row.paused_until.toISOString() : null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     secret,
   };
 }
 
-/** The row's secret may be sealed at rest (HOOKRELAY_ENCRYPTION_KEY). */
-const view = (ctx: Needs<'secrets'>, row: EndpointRow) =>
-  viewOf(row, ctx.secrets.open(row.secret, owners.endpoint(row.id)));
+/** The rows' views: secrets opened (they may be sealed at rest, HOOKRELAY_ENCRYPTION_KEY), concurrency read. */
+async function views(
+  ctx: Needs<'config' | 'pool' | 'secrets'>,
+  rows: EndpointRow[],
+): Promise<EndpointView[]> {
+  const concurrency =
+    rows.length > 0
+      ? await concurrencyOf(
+          ctx.pool,
+          rows.map((row) => row.id),
+        )
+      : new Map();
+  return rows.map((row) =>
+    viewOf(ctx, row, ctx.secrets.open(row.secret, owners.endpoint(row.id)), concurrency.get(row.id)),
+  );
+}
+
+const view = async (ctx: Needs<'config' | 'pool' | 'secrets'>, row: EndpointRow) =>
+  (await views(ctx, [row]))[0] as EndpointView;
 
 async function checkUrl(ctx: Needs<'outbound'>, url: string): Promise<void> {
   const refused = await ctx.outbound.check(new URL(url));
@@ -62,7 +102,7 @@ async function checkUrl(ctx: Needs<'outbound'>, url: string): Promise<void> {
 }
 
 export async function createEndpoint(
-  ctx: Needs<'outbound' | 'pool' | 'secrets'>,
+  ctx: Needs<'config' | 'outbound' | 'pool' | 'secrets'>,
   tenantId: string,
   input: EndpointInput,
 ): Promise<EndpointView> {
@@ -79,8 +119,10 @@ export async function createEndpoint(
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     headers: input.headers ?? {},
     disabled: input.disabled ?? false,
+    maxConcurrency: input.maxConcurrency ?? null,
+    adaptiveConcurrency: input.adaptiveConcurrency ?? true,
   });
-  return viewOf(row, secret);
+  return viewOf(ctx, row, secret, undefined);
 }
 
 async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promise<EndpointRow> {
@@ -90,7 +132,7 @@ async function existing(ctx: Needs<'pool'>, tenantId: string, id: string): Promi
 }
 
 export async function showEndpoint(
-  ctx: Needs<'pool' | 'secrets'>,
+  ctx: Needs<'config' | 'pool' | 'secrets'>,
   tenantId: string,
   id: string,
 ): Promise<EndpointView> {
@@ -99,16 +141,16 @@ export async function showEndpoint(
 
 /** One page, newest first: `limit` of them, and one more if there is a next page. */
 export async function listEndpointsOf(
-  ctx: Needs<'pool' | 'secrets'>,
+  ctx: Needs<'config' | 'pool' | 'secrets'>,
   tenantId: string,
   page: { limit: number; before?: string },
 ): Promise<EndpointView[]> {
-  return (await listEndpoints(ctx.pool, tenantId, page.limit, page.before)).map((row) => view(ctx, row));
+  return views(ctx, await listEndpoints(ctx.pool, tenantId, page.limit, page.before));
 }
 
 /** Changes the fields given; disabling it closes it (its drain is queued). */
 export async function changeEndpoint(
-  ctx: Needs<'boss' | 'outbound' | 'pool' | 'secrets'>,
+  ctx: Needs<'boss' | 'config' | 'outbound' | 'pool' | 'secrets'>,
   tenantId: string,
   id: string,
   input: Partial<EndpointInput>,
@@ -127,6 +169,8 @@ export async function changeEndpoint(
         input.rateLimitPerSecond === undefined ? current.rate_limit_per_second : input.rateLimitPerSecond,
       headers: input.headers ?? current.headers,
       disabled: input.disabled ?? current.disabled,
+      maxConcurrency: input.maxConcurrency === undefined ? current.max_concurrency : input.maxConcurrency,
+      adaptiveConcurrency: input.adaptiveConcurrency ?? current.adaptive_concurrency,
     });
     if (!current.disabled && changed.disabled) {
       await requestDrain(ctx, tx, {

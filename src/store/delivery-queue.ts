@@ -20,13 +20,17 @@ export type ClaimedMessage = MessageRow & {
    * counted it in `attempts`.
    */
   lost: boolean;
+  /** Its endpoint's concurrency settings (null: the defaults, and for callbacks). */
+  max_concurrency: number | null;
+  adaptive_concurrency: boolean | null;
 };
 
 /**
  * Leases up to `limit` due messages for `leaseMs`, visiting receivers in turn from the one after `cursor` (and
  * round again to it), each taking up to its room: `rooms` for the receivers named (0: full in the caller), else
  * `room`. Endpoint receivers are their ids (callbacks' are origins, which start with their scheme): one that is
- * disabled or deleted is left to its drain (delivery/drain.ts), one whose circuit is open is passed over until
+ * disabled or deleted is left to its drain (delivery/drain.ts), one paused by a Retry-After is passed over until
+ * the pause ends, one whose circuit is open is passed over until
  * its wait is over, and then gives one message a claim, the probe (a claim of its full room would give back all
  * but the probe, one write each, and with a backlog behind it claim again at once: a loop through the whole
  * backlog every cooldown). A rate-limited endpoint gives as many as its bucket (takeRateToken) holds now, for
@@ -69,14 +73,15 @@ export async function claimDue(
        union all
        select receiver from up_to_cursor where receiver is not null and receiver collate "C" <= $6
      ), picked as (
-       select due.id, due.leased
+       select due.id, due.leased, share.max_concurrency, share.adaptive_concurrency
          from visits v
         cross join lateral (
-          select case
+          select e.max_concurrency, e.adaptive_concurrency, case
                    when not starts_with(v.receiver, 'ep_') then base.room
-                   when e.id is null or e.disabled or e.circuit_open_until > now() then 0
+                   -- Paused: a Retry-After holds the whole endpoint.
+                   when e.id is null or e.disabled or e.circuit_open_until > now() or e.paused_until > now() then 0
                    -- least() passes over nulls: no circuit, no rate limit.
-                   else least(base.room,
+                   else least(base.room, 2 * e.max_concurrency,
                               case when e.circuit_open_until is not null then 1 end,
                               floor(least(e.rate_limit_per_second::float,
                                           coalesce(e.rate_tokens, e.rate_limit_per_second)
@@ -103,7 +108,7 @@ export async function claimDue(
       -- The ids as an array as well: the rows are then found by primary key, whatever the statistics say (a
       -- join alone was planned as a scan of the whole table, statistics gathered when it was small).
       where m.id = picked.id and m.id = any(array(select id from picked))
-     returning m.*, picked.leased as lost`,
+     returning m.*, picked.leased as lost, picked.max_concurrency, picked.adaptive_concurrency`,
     values: [
       claim.limit,
       claim.leaseMs,

@@ -16,6 +16,12 @@ export interface EndpointRow {
   failing_since: Date | null;
   consecutive_failures: number;
   circuit_open_until: Date | null;
+  /** The most attempts in flight across processes; null: DELIVERY_ENDPOINT_CONCURRENCY. */
+  max_concurrency: number | null;
+  /** Whether the limit adapts below max_concurrency to the endpoint's answers (delivery/concurrency.ts). */
+  adaptive_concurrency: boolean;
+  /** A Retry-After on 429 or 503 holds every attempt to the endpoint until then. */
+  paused_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -27,6 +33,9 @@ export interface EndpointFields {
   rateLimitPerSecond: number | null;
   headers: Record<string, string>;
   disabled: boolean;
+  /** null: DELIVERY_ENDPOINT_CONCURRENCY. */
+  maxConcurrency: number | null;
+  adaptiveConcurrency: boolean;
 }
 
 export async function insertEndpoint(
@@ -34,8 +43,9 @@ export async function insertEndpoint(
   endpoint: EndpointFields & { id: string; tenantId: string; secret: string },
 ): Promise<EndpointRow> {
   const { rows } = await db.query<EndpointRow>(
-    `insert into endpoints (id, tenant_id, url, description, event_types, rate_limit_per_second, headers, disabled, secret)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
+    `insert into endpoints (id, tenant_id, url, description, event_types, rate_limit_per_second, headers, disabled, secret,
+                            max_concurrency, adaptive_concurrency)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
     [
       endpoint.id,
       endpoint.tenantId,
@@ -46,6 +56,8 @@ export async function insertEndpoint(
       JSON.stringify(endpoint.headers),
       endpoint.disabled,
       endpoint.secret,
+      endpoint.maxConcurrency,
+      endpoint.adaptiveConcurrency,
     ],
   );
   return rows[0] as EndpointRow;
@@ -114,7 +126,7 @@ export async function updateEndpoint(
 ): Promise<EndpointRow> {
   const { rows } = await db.query<EndpointRow>(
     `update endpoints set url = $3, description = $4, event_types = $5, rate_limit_per_second = $6, headers = $7,
-            disabled = $8, updated_at = now(),
+            disabled = $8, max_concurrency = $9, adaptive_concurrency = $10, updated_at = now(),
             -- Re-enabling starts a fresh failure streak.
             failing_since = case when disabled and not $8 then null else failing_since end
       where id = $1 and tenant_id = $2 returning *`,
@@ -127,6 +139,8 @@ export async function updateEndpoint(
       fields.rateLimitPerSecond,
       JSON.stringify(fields.headers),
       fields.disabled,
+      fields.maxConcurrency,
+      fields.adaptiveConcurrency,
     ],
   );
   return rows[0] as EndpointRow;
@@ -234,15 +248,19 @@ export async function recordEndpointFailure(
   db: Queryable,
   id: string,
   policy: { disableAfterMs: number; circuitThreshold: number; circuitCooldownMs: number },
+  /** A Retry-After: the whole endpoint waits this long (or longer, if paused longer already). */
+  pauseMs?: number,
 ): Promise<{ disabled?: EndpointRow; circuitOpenUntil: Date | null }> {
   // Two statements: one statement cannot update the same row twice (a CTE's change would be lost).
   const streak = await db.query<{ failing_since: Date; circuit_open_until: Date | null }>(
     `update endpoints set failing_since = coalesce(failing_since, now()), consecutive_failures = consecutive_failures + 1,
             circuit_open_until = case
               when consecutive_failures + 1 >= $2 and circuit_open_until is null
-              then now() + make_interval(secs => $3::float / 1000) else circuit_open_until end
+              then now() + make_interval(secs => $3::float / 1000) else circuit_open_until end,
+            paused_until = case when $4::float is null then paused_until
+              else greatest(paused_until, now() + make_interval(secs => $4::float / 1000)) end
       where id = $1 and not disabled returning failing_since, circuit_open_until`,
-    [id, policy.circuitThreshold, policy.circuitCooldownMs],
+    [id, policy.circuitThreshold, policy.circuitCooldownMs, pauseMs ?? null],
   );
   const row = streak.rows[0];
   const circuitOpenUntil = row?.circuit_open_until ?? null;

@@ -39,6 +39,22 @@ const fields = z.object({
   rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable().optional(),
   headers: headers.optional(),
   disabled: z.boolean().optional(),
+  maxConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .nullable()
+    .optional()
+    .describe(
+      'the most attempts in flight to it across worker processes (null: DELIVERY_ENDPOINT_CONCURRENCY)',
+    ),
+  adaptiveConcurrency: z
+    .boolean()
+    .optional()
+    .describe(
+      'whether the limit adapts between 1 and maxConcurrency to its answers (default true); false: fixed at maxConcurrency',
+    ),
 });
 
 const endpointView = z.object({
@@ -49,6 +65,17 @@ const endpointView = z.object({
   rateLimitPerSecond: z.number().nullable(),
   headers: z.record(z.string(), z.string()),
   disabled: z.boolean(),
+  maxConcurrency: z.number(),
+  adaptiveConcurrency: z.boolean(),
+  concurrency: z
+    .object({ limit: z.number(), inFlight: z.number() })
+    .describe(
+      'attempts allowed in flight now and running, summed over the worker processes delivering to it',
+    ),
+  pausedUntil: z
+    .string()
+    .nullable()
+    .describe('a Retry-After (on 429 or 503) holds every attempt to it until then'),
   createdAt: z.string(),
   updatedAt: z.string(),
   secret: z.string(),
@@ -57,7 +84,9 @@ const endpointView = z.object({
 const security = [{ bearer: [] }];
 const params = idParams('ep');
 
-export function endpointRoutes(ctx: Needs<'boss' | 'outbound' | 'pool' | 'secrets'>): FastifyPluginAsyncZod {
+export function endpointRoutes(
+  ctx: Needs<'boss' | 'config' | 'outbound' | 'pool' | 'secrets'>,
+): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/endpoints',

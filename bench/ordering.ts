@@ -1,0 +1,594 @@
+// `npm run bench -- ordering`: what ordering keys cost, and whether they hold (migration 0014). Two runs, each on
+// a fresh database with an API process and BENCH_ORDERING_WORKERS worker processes, one endpoint on this file's
+// own receiver (on its own thread, as bench/receiver.ts), BENCH_ORDERING_JOBS echo jobs submitted flat out:
+//
+// 1. unkeyed: the baseline, delivered/s from the first submission to the last arrival;
+// 2. keyed: the jobs round-robin over BENCH_ORDERING_KEYS ordering keys (key k's n-th job carries sequence n in
+//    its metadata, which the webhook carries as data.metadata), and the receiver answers 503 to every request
+//    of one key until BENCH_ORDERING_FAIL_SECONDS after the run's first submission, then 200.
+//
+// The issue's targets: every key's messages arrive in order (a key's first arrivals are its sequence 0, 1, 2 …
+// with no gap; at-least-once may repeat one, counted apart); the other keys' delivered/s (from the first
+// submission to the last of their arrivals) within 10 % of the unkeyed run's; the failing key resumes, in
+// order, when the receiver recovers. The retry schedule is short enough that the failing head is tried every
+// 10 s or so, and long enough that it is never dead-lettered inside the failure window. Writes
+// bench/results/ordering-<time>.svg: the share of each group's messages delivered over time.
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isMainThread, type MessagePort, parentPort, Worker, workerData } from 'node:worker_threads';
+import { type FreshDatabase, freshDatabase } from '../harness/database.ts';
+import {
+  type Api,
+  api,
+  percentile,
+  type Submitted,
+  submitMany,
+  tenantWithEndpoints,
+} from '../harness/load.ts';
+import { type Service, startService } from '../harness/service.ts';
+import type { BenchReceiver } from './receiver.ts';
+import type { Row } from './run.ts';
+import { timelinePlot } from './timeline-plot.ts';
+
+const JOBS = Number(process.env.BENCH_ORDERING_JOBS ?? 10_000);
+const KEYS = Number(process.env.BENCH_ORDERING_KEYS ?? 1_000);
+const FAIL_SECONDS = Number(process.env.BENCH_ORDERING_FAIL_SECONDS ?? 60);
+const WORKERS = Number(process.env.BENCH_ORDERING_WORKERS ?? 2);
+/** What the receiver answers the failing key: 503 by default (BENCH_ORDERING_FAIL_STATUS=500, say). */
+const FAIL_STATUS = Number(process.env.BENCH_ORDERING_FAIL_STATUS ?? 503);
+const CONNECTIONS = 32;
+/** The same input as bench/run.ts's: about 1 KiB, so each webhook body is a little over that. */
+const INPUT = { note: 'x'.repeat(900) };
+const TARGET_RATIO = 0.9;
+/** Retry delays are jittered ±20 % (src/delivery/retry-policy.ts). */
+const JITTER = 0.2;
+
+/**
+ * 1s, 2s, 5s, then 10s as often as it takes for even the shortest jitter of the whole schedule to outlast the
+ * failure window by 30 s: the head is tried every 10 s or so, and never dead-lettered while the receiver fails.
+ */
+const TENS = Math.max(1, Math.ceil(((FAIL_SECONDS + 30) / (1 - JITTER) - 8) / 10));
+const RETRY_SCHEDULE = ['1s', '2s', '5s', ...Array.from({ length: TENS }, () => '10s')].join(',');
+/** The longest a recovered receiver waits for the head's next attempt, plus a little for the rest to drain. */
+const RESUME_BOUND_MS = 10_000 * (1 + JITTER) + 5_000;
+
+const keyOf = (k: number) => `order-${String(k).padStart(4, '0')}`;
+const FAILING_KEY = keyOf(0);
+
+// ─── The receiver, on its own thread ────────────────────────────────────────────────────────────────────────
+
+/** One answered request: ordering key ('' for none), sequence, job id, when (ms since the epoch), status. */
+type Arrival = [key: string, seq: number, job: string, at: number, status: number];
+
+interface ReceiverCommand {
+  kind: 'configure' | 'snapshot';
+  failKey?: string;
+  failUntil?: number;
+}
+
+function receiverThread(port: MessagePort) {
+  let failKey: string | undefined;
+  let failUntil = 0;
+  let arrivals: Arrival[] = [];
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const at = Date.now();
+      let key = '';
+      let seq = -1;
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          data?: { metadata?: { key?: string | null; seq?: number } };
+        };
+        key = body.data?.metadata?.key ?? '';
+        seq = body.data?.metadata?.seq ?? -1;
+      } catch {
+        // Counted with seq -1: not a webhook of this benchmark.
+      }
+      const status = key !== '' && key === failKey && at < failUntil ? FAIL_STATUS : 200;
+      arrivals.push([key, seq, String(request.headers['x-job-id']), at, status]);
+      response.writeHead(status).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => port.postMessage({ port: (server.address() as AddressInfo).port }));
+  port.on('message', (command: ReceiverCommand) => {
+    if (command.kind === 'configure') {
+      failKey = command.failKey;
+      failUntil = command.failUntil ?? 0;
+      arrivals = [];
+      port.postMessage('configured');
+      return;
+    }
+    port.postMessage(arrivals);
+    arrivals = [];
+  });
+}
+
+if (!isMainThread && parentPort && workerData === 'ordering-receiver') receiverThread(parentPort);
+
+async function startOrderingReceiver() {
+  const worker = new Worker(new URL(import.meta.url), { workerData: 'ordering-receiver' });
+  const next = <T>() => new Promise<T>((resolve) => worker.once('message', resolve));
+  const { port } = await next<{ port: number }>();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Forgets every arrival; from now, answers FAIL_STATUS to `failKey`'s requests until `failUntil`. */
+    async configure(failKey?: string, failUntil?: number) {
+      worker.postMessage({ kind: 'configure', failKey, failUntil } satisfies ReceiverCommand);
+      await next();
+    },
+    /** The requests answered since the last snapshot, in the order they were answered. */
+    async snapshot() {
+      worker.postMessage({ kind: 'snapshot' } satisfies ReceiverCommand);
+      return next<Arrival[]>();
+    },
+    close: () => worker.terminate(),
+  };
+}
+type OrderingReceiver = Awaited<ReturnType<typeof startOrderingReceiver>>;
+
+// ─── Submitting ─────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Job {
+  type: 'echo';
+  input: typeof INPUT & { i: number };
+  endpointId: string;
+  orderingKey?: string;
+  metadata: { key: string | null; seq: number };
+}
+
+/**
+ * submitMany for keyed jobs: as fast as `concurrency` requests in flight allow, except that a key's job is sent
+ * only once the one before it was answered, so that its sequence is its submission order whatever the sizes
+ * (with more keys than requests in flight, as by default, this never waits).
+ */
+async function submitInKeyOrder(client: Api, count: number, body: (i: number) => Job, concurrency: number) {
+  const out: Submitted = { accepted: new Map(), refused: new Map() };
+  const answered: Array<Promise<void>> = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const before = answered[i - KEYS];
+        let done = () => {};
+        answered[i] = new Promise((resolve) => {
+          done = resolve;
+        });
+        await before;
+        const at = Date.now();
+        const result = await client.call<{ id?: string }>('POST', '/v1/jobs', body(i)).catch(() => undefined);
+        if (result?.status === 202 && result.body.id) out.accepted.set(result.body.id, at);
+        else out.refused.set(result?.status ?? 0, (out.refused.get(result?.status ?? 0) ?? 0) + 1);
+        done();
+      }
+    }),
+  );
+  return out;
+}
+
+// ─── One run ────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Run {
+  started: number;
+  submittedMs: number;
+  submitted: Submitted;
+  /** Every answered request, in the order answered. */
+  arrivals: Arrival[];
+  /** The failing key's queue as GET /v1/messages?orderingKey=&status=pending listed it inside the window. */
+  queue?: { atMs: number; pending: number; waiting: number; headAttempts: number | undefined };
+  /** When the other keys' messages had all arrived (the keyed run), or every message. */
+  othersDoneMs?: number;
+  database: {
+    attempts: number;
+    deadLetters: number;
+    messagesRetried: number;
+    jobsNotSucceeded: number;
+    headAttempts?: number;
+  };
+  serviceErrorLines: number;
+}
+
+interface Message {
+  orderingKey: string | null;
+  waiting: boolean;
+  attemptCount: number;
+}
+
+async function runOnce(
+  name: string,
+  serverUrl: string,
+  receiver: OrderingReceiver,
+  env: Record<string, string>,
+  keyed: boolean,
+): Promise<Run> {
+  const database: FreshDatabase = await freshDatabase(serverUrl, 'hookrelay_bench');
+  const services: Service[] = [];
+  try {
+    const serviceEnv = { ...env, DATABASE_URL: database.url };
+    const front = await startService(`ordering ${name} api`, { ...serviceEnv, HOOKRELAY_ROLE: 'api' });
+    services.push(front);
+    for (let w = 1; w <= WORKERS; w++)
+      services.push(
+        await startService(`ordering ${name} worker ${w}`, { ...serviceEnv, HOOKRELAY_ROLE: 'worker' }),
+      );
+    const tenant = await tenantWithEndpoints(front.base, [receiver]);
+    const endpointId = tenant.endpoints[0] as string;
+    const client = api(front.base, tenant.key, CONNECTIONS);
+    const body = (i: number): Job => {
+      const key = keyed ? keyOf(i % KEYS) : null;
+      const seq = keyed ? Math.floor(i / KEYS) : i;
+      return {
+        type: 'echo',
+        input: { ...INPUT, i },
+        endpointId,
+        ...(key && { orderingKey: key }),
+        metadata: { key, seq },
+      };
+    };
+
+    const started = Date.now();
+    await receiver.configure(keyed ? FAILING_KEY : undefined, started + FAIL_SECONDS * 1000);
+    const submitted = keyed
+      ? await submitInKeyOrder(client, JOBS, body, CONNECTIONS)
+      : await submitMany(client, JOBS, body, CONNECTIONS);
+    const submittedMs = Date.now() - started;
+
+    // Until every accepted job has arrived with a 200, or long after the window and the head's next attempt.
+    const failingJobs = keyed ? Math.ceil(JOBS / KEYS) : 0;
+    const expectedOthers = submitted.accepted.size - failingJobs;
+    const deadline = started + (keyed ? FAIL_SECONDS * 1000 + 120_000 : 300_000);
+    const arrivals: Arrival[] = [];
+    const delivered = new Set<string>();
+    let othersDelivered = 0;
+    let othersDoneMs: number | undefined;
+    let queue: Run['queue'];
+    while (delivered.size < submitted.accepted.size && Date.now() < deadline) {
+      for (const arrival of await receiver.snapshot()) {
+        arrivals.push(arrival);
+        if (arrival[4] !== 200 || delivered.has(arrival[2])) continue;
+        delivered.add(arrival[2]);
+        if (arrival[0] !== FAILING_KEY || !keyed) othersDelivered++;
+      }
+      if (othersDoneMs === undefined && othersDelivered >= (keyed ? expectedOthers : submitted.accepted.size))
+        othersDoneMs = Date.now() - started;
+      // The failing key's queue, once the rest is through and while the receiver still fails it.
+      const inWindow = Date.now() < started + FAIL_SECONDS * 1000 - 2_000;
+      if (keyed && !queue && othersDoneMs !== undefined && inWindow) {
+        const listed = await client.call<{ data: Message[] }>(
+          'GET',
+          `/v1/messages?orderingKey=${encodeURIComponent(FAILING_KEY)}&status=pending&limit=100`,
+        );
+        const data = listed.body.data ?? [];
+        const head = data.find((m) => !m.waiting);
+        queue = {
+          atMs: Date.now() - started,
+          pending: data.length,
+          waiting: data.filter((m) => m.waiting).length,
+          headAttempts: head?.attemptCount,
+        };
+      }
+      await sleep(100);
+    }
+    await client.close();
+
+    const [counts] = (
+      await database.db.query<Run['database']>(
+        `select (select count(*)::int from attempts) as attempts,
+                (select count(*)::int from messages where status = 'dead') as "deadLetters",
+                (select count(*)::int from messages m where m.attempts + m.earlier_attempts > 1
+                    and m.ordering_key is distinct from $1) as "messagesRetried",
+                (select count(*)::int from jobs where status <> 'succeeded') as "jobsNotSucceeded",
+                (select max(m.attempts + m.earlier_attempts)::int from messages m
+                  where m.ordering_key = $1) as "headAttempts"`,
+        [FAILING_KEY],
+      )
+    ).rows;
+    return {
+      started,
+      submittedMs,
+      submitted,
+      arrivals,
+      queue,
+      othersDoneMs,
+      database: counts as Run['database'],
+      serviceErrorLines: services.reduce((n, s) => n + s.errors.length, 0),
+    };
+  } finally {
+    for (const service of services) await service.stop();
+    await database.drop();
+  }
+}
+
+// ─── What the arrivals say ──────────────────────────────────────────────────────────────────────────────────
+
+interface KeyOrder {
+  /** First arrivals (200) not in sequence: some arrived before one with a lower sequence, or skipped one. */
+  outOfOrder: boolean;
+  missing: number;
+  /** 200s for a message that had arrived already. */
+  duplicates: number;
+  /** Of those, repeats after a later sequence had arrived (allowed: at-least-once; listed apart). */
+  lateRepeats: number;
+  firsts: Array<[seq: number, at: number]>;
+}
+
+/** Per key, whether its first arrivals were its sequence 0, 1, 2 … in order, and what came more than once. */
+function orderOf(arrivals: Arrival[], expected: Map<string, number>): Map<string, KeyOrder> {
+  const keys = new Map<string, KeyOrder & { seen: Set<number>; highest: number }>();
+  for (const key of expected.keys())
+    keys.set(key, {
+      outOfOrder: false,
+      missing: 0,
+      duplicates: 0,
+      lateRepeats: 0,
+      firsts: [],
+      seen: new Set(),
+      highest: -1,
+    });
+  for (const [key, seq, , at, status] of arrivals) {
+    if (status !== 200) continue;
+    const k = keys.get(key);
+    if (!k) continue;
+    if (k.seen.has(seq)) {
+      k.duplicates++;
+      if (seq < k.highest) k.lateRepeats++;
+      continue;
+    }
+    if (seq !== k.firsts.length) k.outOfOrder = true;
+    k.seen.add(seq);
+    k.highest = Math.max(k.highest, seq);
+    k.firsts.push([seq, at]);
+  }
+  for (const [key, k] of keys) k.missing = (expected.get(key) ?? 0) - k.firsts.length;
+  return keys;
+}
+
+/** Sequences sent per key by run 2 (those whose submission was accepted are all of them, unless refused). */
+function expectedPerKey(keyed: boolean): Map<string, number> {
+  const expected = new Map<string, number>();
+  for (let i = 0; i < JOBS; i++) {
+    const key = keyed ? keyOf(i % KEYS) : '';
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  }
+  return expected;
+}
+
+/** Submit-to-first-arrival latencies (ms) of the given jobs. */
+function latencies(run: Run, firstByJob: Map<string, number>, jobs?: Set<string>) {
+  return [...run.submitted.accepted].flatMap(([id, at]) => {
+    const arrived = firstByJob.get(id);
+    return arrived === undefined || (jobs && !jobs.has(id)) ? [] : [arrived - at];
+  });
+}
+
+/** Cumulative share (%) of `total` delivered over seconds since `started`, at most about 400 points. */
+function cumulative(times: number[], started: number, total: number): Array<[number, number]> {
+  const sorted = [...times].sort((a, b) => a - b);
+  const every = Math.max(1, Math.floor(sorted.length / 400));
+  const points: Array<[number, number]> = [[0, 0]];
+  sorted.forEach((at, i) => {
+    if ((i + 1) % every === 0 || i === sorted.length - 1)
+      points.push([(at - started) / 1000, ((i + 1) / Math.max(1, total)) * 100]);
+  });
+  return points;
+}
+
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+const rate = (count: number, ms: number) => (ms > 0 ? Math.round((count / ms) * 1000) : 0);
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+export async function orderingScenario(
+  serverUrl: string,
+  // The shared receiver answers 200 to everything: this scenario brings its own.
+  _receiver: BenchReceiver | undefined,
+  serviceEnv: Record<string, string>,
+): Promise<{ rows: Row[]; report: Record<string, unknown> }> {
+  const env = { ...serviceEnv, DELIVERY_RETRY_SCHEDULE: RETRY_SCHEDULE };
+  const receiver = await startOrderingReceiver();
+  let unkeyed: Run;
+  let keyed: Run;
+  try {
+    console.log(`ordering: ${JOBS} unkeyed jobs, one endpoint, 1 api + ${WORKERS} workers`);
+    unkeyed = await runOnce('unkeyed', serverUrl, receiver, env, false);
+    console.log(
+      `ordering: ${JOBS} jobs over ${KEYS} keys, ${FAILING_KEY} refused (${FAIL_STATUS}) for ${FAIL_SECONDS} s; retries ${RETRY_SCHEDULE}`,
+    );
+    keyed = await runOnce('keyed', serverUrl, receiver, env, true);
+  } finally {
+    await receiver.close();
+  }
+
+  // Run 1: every delivery.
+  const firstOf = (run: Run) => {
+    const first = new Map<string, number>();
+    for (const [, , job, at, status] of run.arrivals)
+      if (status === 200 && !first.has(job)) first.set(job, at);
+    return first;
+  };
+  const unkeyedFirst = firstOf(unkeyed);
+  const unkeyedLast = Math.max(...unkeyedFirst.values());
+  const unkeyedRate = rate(unkeyedFirst.size, unkeyedLast - unkeyed.started);
+  const unkeyedLatency = latencies(unkeyed, unkeyedFirst);
+  const unkeyedOrder = orderOf(unkeyed.arrivals, expectedPerKey(false)).get('') as KeyOrder;
+  const unkeyedRefused = sum(unkeyed.submitted.refused.values());
+
+  // Run 2: the other keys, and the failing one.
+  const order = orderOf(keyed.arrivals, expectedPerKey(true));
+  const others = [...order].filter(([key]) => key !== FAILING_KEY).map(([, k]) => k);
+  const failing = order.get(FAILING_KEY) as KeyOrder;
+  const othersTimes = others.flatMap((k) => k.firsts.map(([, at]) => at));
+  const othersExpected = JOBS - Math.ceil(JOBS / KEYS);
+  const othersLast = Math.max(...othersTimes);
+  const othersRate = rate(othersTimes.length, othersLast - keyed.started);
+  const ratio = unkeyedRate > 0 ? Math.round((othersRate / unkeyedRate) * 100) / 100 : 0;
+  const keyedFirst = firstOf(keyed);
+  const failingJobs = new Set(
+    keyed.arrivals
+      .filter(([key, , job]) => key === FAILING_KEY && job !== 'undefined')
+      .map(([, , job]) => job),
+  );
+  const othersJobs = new Set([...keyedFirst.keys()].filter((job) => !failingJobs.has(job)));
+  const othersLatency = latencies(keyed, keyedFirst, othersJobs);
+  const recovery = keyed.started + FAIL_SECONDS * 1000;
+  const failingTimes = failing.firsts.map(([, at]) => at);
+  const refusals = keyed.arrivals.filter(([key, , , , status]) => key === FAILING_KEY && status !== 200);
+  const refusedSeqs = [...new Set(refusals.map(([, seq]) => seq))].sort((a, b) => a - b);
+  const failingFirstMs = failingTimes.length > 0 ? Math.min(...failingTimes) - recovery : undefined;
+  const failingLastMs = failingTimes.length > 0 ? Math.max(...failingTimes) - recovery : undefined;
+  const keyedRefused = sum(keyed.submitted.refused.values());
+
+  const keysOutOfOrder = [...order.values()].filter((k) => k.outOfOrder).length;
+  const keysMissing = [...order.values()].filter((k) => k.missing > 0).length;
+  const targets = {
+    everyKeyInOrder: keysOutOfOrder === 0 && keysMissing === 0 && keyedRefused === 0,
+    othersWithin10Percent: ratio >= TARGET_RATIO,
+    failingKeyResumedInOrder:
+      !failing.outOfOrder &&
+      failing.missing === 0 &&
+      failingFirstMs !== undefined &&
+      failingFirstMs >= 0 &&
+      failingLastMs !== undefined &&
+      failingLastMs <= RESUME_BOUND_MS,
+    // While it failed, only its head was tried, and it was never dead-lettered.
+    failingKeyHeldAtHead:
+      refusedSeqs.length === 1 && refusedSeqs[0] === 0 && keyed.database.deadLetters === 0,
+  };
+
+  const report = {
+    settings: {
+      jobs: JOBS,
+      keys: KEYS,
+      failingKey: FAILING_KEY,
+      failSeconds: FAIL_SECONDS,
+      failStatus: FAIL_STATUS,
+      workers: WORKERS,
+      retrySchedule: RETRY_SCHEDULE,
+      resumeBoundMs: RESUME_BOUND_MS,
+    },
+    unkeyed: {
+      delivered: unkeyedFirst.size,
+      refusedSubmissions: unkeyedRefused,
+      submitSeconds: seconds(unkeyed.submittedMs),
+      seconds: seconds(unkeyedLast - unkeyed.started),
+      perSecond: unkeyedRate,
+      latencyMs: {
+        p50: percentile(unkeyedLatency, 50),
+        p95: percentile(unkeyedLatency, 95),
+        p99: percentile(unkeyedLatency, 99),
+      },
+      duplicates: unkeyedOrder.duplicates,
+      database: unkeyed.database,
+      serviceErrorLines: unkeyed.serviceErrorLines,
+    },
+    keyed: {
+      refusedSubmissions: keyedRefused,
+      submitSeconds: seconds(keyed.submittedMs),
+      keysOutOfOrder,
+      keysMissing,
+      duplicates: sum([...order.values()].map((k) => k.duplicates)),
+      lateRepeats: sum([...order.values()].map((k) => k.lateRepeats)),
+      others: {
+        keys: others.length,
+        delivered: othersTimes.length,
+        expected: othersExpected,
+        seconds: seconds(othersLast - keyed.started),
+        perSecond: othersRate,
+        ratioToUnkeyed: ratio,
+        latencyMs: {
+          p50: percentile(othersLatency, 50),
+          p95: percentile(othersLatency, 95),
+          p99: percentile(othersLatency, 99),
+        },
+      },
+      failing: {
+        delivered: failing.firsts.length,
+        expected: Math.ceil(JOBS / KEYS),
+        inOrder: !failing.outOfOrder && failing.missing === 0,
+        refusedAttempts: refusals.length,
+        refusedSequences: refusedSeqs,
+        queueInWindow: keyed.queue,
+        firstAfterRecoveryMs: failingFirstMs,
+        lastAfterRecoveryMs: failingLastMs,
+        attemptsOfItsMessages: keyed.database.headAttempts,
+      },
+      database: keyed.database,
+      serviceErrorLines: keyed.serviceErrorLines,
+    },
+    targets,
+  };
+
+  const at = new Date().toISOString();
+  const file = path.join(import.meta.dirname, 'results', `ordering-${at.replace(/[:.]/g, '-')}.svg`);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(
+    file,
+    timelinePlot({
+      title: `Ordering keys: ${JOBS} jobs to one endpoint, unkeyed and over ${KEYS} keys (${FAILING_KEY} refused ${FAIL_SECONDS} s)`,
+      xLabel: "seconds since the run's first submission",
+      spans: [{ from: 0, to: FAIL_SECONDS, label: `receiver refuses ${FAILING_KEY}` }],
+      panels: [
+        {
+          label: 'share delivered (%)',
+          max: 100,
+          series: [
+            {
+              label: `unkeyed (${unkeyedFirst.size})`,
+              color: '#1c7ed6',
+              points: cumulative([...unkeyedFirst.values()], unkeyed.started, JOBS),
+              dashed: true,
+            },
+            {
+              label: `${others.length} other keys (${othersTimes.length})`,
+              color: '#2b8a3e',
+              points: cumulative(othersTimes, keyed.started, othersExpected),
+            },
+            {
+              label: `failing key (${failingTimes.length})`,
+              color: '#c92a2a',
+              points: cumulative(failingTimes, keyed.started, Math.ceil(JOBS / KEYS)),
+              step: true,
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  console.log(`written: ${path.relative(process.cwd(), file)}`);
+
+  const mark = (pass: boolean) => (pass ? 'pass' : 'FAIL');
+  const rows: Row[] = [
+    {
+      scenario: 'ordering: unkeyed',
+      throughput: unkeyedRate,
+      p50: percentile(unkeyedLatency, 50),
+      p95: percentile(unkeyedLatency, 95),
+      p99: percentile(unkeyedLatency, 99),
+      errors: unkeyedRefused + (unkeyed.submitted.accepted.size - unkeyedFirst.size),
+      note: `${unkeyedFirst.size}/${JOBS} delivered in ${seconds(unkeyedLast - unkeyed.started)} s, ${unkeyedOrder.duplicates} duplicates`,
+    },
+    {
+      scenario: `ordering: ${others.length} keys beside 1 failing`,
+      throughput: othersRate,
+      ratio,
+      p50: percentile(othersLatency, 50),
+      p95: percentile(othersLatency, 95),
+      p99: percentile(othersLatency, 99),
+      errors: keyedRefused + (othersExpected - othersTimes.length) + keysOutOfOrder,
+      note: `${othersTimes.length}/${othersExpected} in ${seconds(othersLast - keyed.started)} s (${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${report.keyed.duplicates} duplicates (${report.keyed.lateRepeats} after a later one)`,
+    },
+    {
+      scenario: 'ordering: failing key resumes',
+      throughput:
+        failingLastMs !== undefined && failingLastMs > 0 ? rate(failing.firsts.length, failingLastMs) : 0,
+      errors: failing.missing + (failing.outOfOrder ? 1 : 0),
+      note: `${failing.firsts.length}/${Math.ceil(JOBS / KEYS)} ${failing.outOfOrder ? 'OUT OF ORDER' : 'in order'}, first ${failingFirstMs === undefined ? '–' : seconds(failingFirstMs)} s and last ${failingLastMs === undefined ? '–' : seconds(failingLastMs)} s after recovery (${mark(targets.failingKeyResumedInOrder)}: ≤ ${seconds(RESUME_BOUND_MS)} s); ${refusals.length} refusals, of sequence ${refusedSeqs.join(',') || '–'} (${mark(targets.failingKeyHeldAtHead)}); queue in the window: ${keyed.queue ? `${keyed.queue.pending} pending, ${keyed.queue.waiting} waiting` : 'not read'}`,
+    },
+  ];
+  return { rows, report };
+}
