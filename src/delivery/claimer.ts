@@ -9,10 +9,15 @@ import type { Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { startClaimLoop } from '../queue/claim-loop.ts';
 import { keepLeases } from '../queue/lease-keeper.ts';
-import { type ClaimedMessage, deliveryQueue, nextCursor } from '../store/delivery-queue.ts';
+import {
+  type ClaimedMessage,
+  deliveryQueue,
+  nextCursor,
+  postpone as postponeMessage,
+} from '../store/delivery-queue.ts';
 import type { MessageRow } from '../store/messages.ts';
 import { type AttemptFeedback, INITIAL_LIMIT } from './concurrency.ts';
-import { receiverLimits } from './receiver-limits.ts';
+import { type ReceiverSettings, receiverLimits } from './receiver-limits.ts';
 
 /** Retries fall due silently; this bounds how late one starts. */
 const POLL_MS = 500;
@@ -47,7 +52,8 @@ type Send = (message: MessageRow, signal: AbortSignal) => Promise<AttemptFeedbac
 export interface Handoff {
   /** The lease the rows are written with: the dispatcher's (DELIVERY_LEASE). */
   leaseMs: number;
-  reserve(receiver: string): boolean;
+  /** `settings`: the receiver's endpoint's concurrency settings, when the writer has its row. */
+  reserve(receiver: string, settings?: ReceiverSettings): boolean;
   adopt(rows: MessageRow[]): void;
   cancel(): void;
 }
@@ -174,6 +180,8 @@ export function startClaimer(
   }
 
   function run(message: MessageRow, send: Send, receiver: Receiver) {
+    const paused = limits.pausedUntil(message.receiver);
+    if (paused !== undefined) return postpone(message, receiver, new Date(paused));
     receiver.running += 1;
     running += 1;
     limits.started(message.receiver);
@@ -211,6 +219,20 @@ export function startClaimer(
     return false;
   }
 
+  /**
+   * Gives a message back unsent, due when a Retry-After's pause ends (the claims pass the endpoint over until
+   * then), and lets the next waiting one try for the slot.
+   */
+  function postpone(message: MessageRow, receiver: Receiver, at: Date): void {
+    held.delete(message.lease_id);
+    leases.release(message.lease_id);
+    forget(message.receiver, receiver);
+    postponeMessage(ctx.pool, message.id, message.lease_id, at).catch((error: unknown) =>
+      warn(error, 'cannot give a delivery back; it is claimed again when its lease ends'),
+    );
+    queueMicrotask(() => startWaiting(receiver));
+  }
+
   /** Gives leased messages back, due now, for any dispatcher to claim. */
   function release(messages: MessageRow[]): void {
     for (const message of messages) {
@@ -238,7 +260,8 @@ export function startClaimer(
     };
     return {
       leaseMs,
-      reserve(name) {
+      reserve(name, settings) {
+        if (settings) limits.learn(name, settings);
         const receiver = receivers.get(name);
         // Only what can start at once: a receiver at its share, or a full dispatcher, leaves it to the claims.
         if (stopped || running + reserved >= capacity) return false;

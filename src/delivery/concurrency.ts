@@ -15,6 +15,8 @@
 export interface AttemptFeedback {
   rttMs: number;
   overloaded: boolean;
+  /** A Retry-After: no attempt to the receiver for so long. */
+  pauseMs?: number;
 }
 
 /** Where an adaptive limit starts: low, since it climbs in a few round trips and falls back slowly. */

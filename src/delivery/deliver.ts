@@ -59,8 +59,8 @@ const DEFER_JITTER_MS = 250;
 
 /**
  * Whether an attempt to this endpoint may go now: undefined if so, or until when it should wait. An open
- * circuit holds every attempt until its cooldown is over, then lets one probe; a Retry-After pauses them all
- * until it has passed; a rate limit holds attempts while the endpoint's bucket (shared by all workers) is empty.
+ * circuit holds every attempt until its cooldown is over, then lets one probe; a rate limit holds attempts
+ * while the endpoint's bucket (shared by all workers) is empty. (A Retry-After's pause: claimer.ts.)
  */
 async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): Promise<Date | undefined> {
   const now = Date.now();
@@ -73,8 +73,6 @@ async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): 
     const until = endpoint.circuit_open_until.getTime();
     return new Date(until > now ? until : now + ctx.config.circuitCooldownMs);
   }
-  // Paused by a Retry-After another attempt got (this row is the claim's, updated by attempts that share it).
-  if (endpoint.paused_until && endpoint.paused_until.getTime() > now) return endpoint.paused_until;
   if (endpoint.rate_limit_per_second && !(await takeRateToken(ctx.pool, endpoint.id))) {
     return new Date(now + Math.ceil(1000 / endpoint.rate_limit_per_second));
   }
@@ -96,9 +94,10 @@ type Leased = MessageRow & { lost?: boolean };
 const PUSHBACK = new Set([429, 503]);
 
 /** What an attempt's answer says about its receiver's load, for its concurrency limit (concurrency.ts). */
-const feedbackOf = (result: SendResult): AttemptFeedback => ({
+const feedbackOf = (result: SendResult, pauseMs: number | undefined): AttemptFeedback => ({
   rttMs: result.durationMs,
   overloaded: result.status === null || PUSHBACK.has(result.status),
+  ...(pauseMs !== undefined && { pauseMs }),
 });
 
 export async function deliver(
@@ -153,16 +152,16 @@ export async function deliver(
       ...(message.job_id && { 'x-job-id': message.job_id }),
     },
   });
-  const feedback = feedbackOf(result);
-  // The lease was lost meanwhile: another dispatcher may be sending; this attempt records nothing.
-  if (signal.aborted) return feedback;
   const outcome = classify(result);
+  // A Retry-After on 429 or 503 pauses the whole endpoint: recorded on its row (for the claims of every process)
+  // and told to this process's limit (for the attempts it holds).
   const pauseMs =
     to.endpoint && outcome.kind === 'retry' && result.status !== null && PUSHBACK.has(result.status)
       ? outcome.retryAfterMs
       : undefined;
-  // The attempts of this claim waiting for a slot here hold too (the claims pass the endpoint over, once recorded).
-  if (to.endpoint && pauseMs !== undefined) to.endpoint.paused_until = new Date(Date.now() + pauseMs);
+  const feedback = feedbackOf(result, pauseMs);
+  // The lease was lost meanwhile: another dispatcher may be sending; this attempt records nothing.
+  if (signal.aborted) return feedback;
   const attempt = {
     id: newId('att'),
     message_id: message.id,

@@ -7,6 +7,7 @@ import { type EndpointRow, subscribedEndpoints } from '../store/endpoints.ts';
 import { insertMessages, type MessageRow, type NewMessage } from '../store/messages.ts';
 import type { Tx } from '../store/transaction.ts';
 import type { Handoff } from './claimer.ts';
+import type { ReceiverSettings } from './receiver-limits.ts';
 
 export interface WebhookEvent {
   tenantId: string;
@@ -20,7 +21,11 @@ export interface WebhookEvent {
 /** Where an event goes: a job's callbackUrl, one named endpoint, or every subscribed endpoint (fan-out). */
 export type Destinations =
   | { kind: 'callback'; url: string }
-  | { kind: 'endpoint'; endpoint: Pick<EndpointRow, 'id' | 'url'> }
+  | {
+      kind: 'endpoint';
+      endpoint: Pick<EndpointRow, 'id' | 'url'> &
+        Partial<Pick<EndpointRow, 'max_concurrency' | 'adaptive_concurrency'>>;
+    }
   | { kind: 'subscribers' };
 
 /** Who receives a message, for per-receiver concurrency: its endpoint, or the origin of its callback URL. */
@@ -31,6 +36,14 @@ function receiverOf(endpointId: string | null, url: string): string {
   } catch {
     return url;
   }
+}
+
+/** An endpoint row's concurrency settings, when the row was read in full. */
+function settingsOf(
+  endpoint: Partial<Pick<EndpointRow, 'max_concurrency' | 'adaptive_concurrency'>> | undefined,
+): ReceiverSettings | undefined {
+  if (endpoint?.adaptive_concurrency === undefined) return undefined;
+  return { maxConcurrency: endpoint.max_concurrency ?? null, adaptive: endpoint.adaptive_concurrency };
 }
 
 export async function fanOut(tx: Tx, event: WebhookEvent, to: Destinations): Promise<string[]> {
@@ -58,12 +71,16 @@ export async function fanOutMany(
   };
   const messages: NewMessage[] = [];
   for (const { event, to } of events) {
-    const targets: Array<{ endpointId: string | null; url: string }> =
+    const targets: Array<{
+      endpointId: string | null;
+      url: string;
+      endpoint?: Partial<Pick<EndpointRow, 'max_concurrency' | 'adaptive_concurrency'>>;
+    }> =
       to.kind === 'callback'
         ? [{ endpointId: null, url: to.url }]
         : to.kind === 'endpoint'
-          ? [{ endpointId: to.endpoint.id, url: to.endpoint.url }]
-          : (await subscribersOf(event)).map((e) => ({ endpointId: e.id, url: e.url }));
+          ? [{ endpointId: to.endpoint.id, url: to.endpoint.url, endpoint: to.endpoint }]
+          : (await subscribersOf(event)).map((e) => ({ endpointId: e.id, url: e.url, endpoint: e }));
     const payload = { type: event.type, timestamp: new Date().toISOString(), data: event.data };
     for (const target of targets) {
       const receiver = receiverOf(target.endpointId, target.url);
@@ -78,7 +95,8 @@ export async function fanOutMany(
         receiver,
         orderingKey: event.orderingKey ?? null,
         // A keyed message may have to wait for the one before it: it is written unleased, for the claims.
-        ...(!event.orderingKey && handoff?.reserve(receiver) && { leaseId: randomUUID() }),
+        ...(!event.orderingKey &&
+          handoff?.reserve(receiver, settingsOf(target.endpoint)) && { leaseId: randomUUID() }),
       });
     }
   }

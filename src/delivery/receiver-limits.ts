@@ -30,6 +30,8 @@ export interface ReceiverSettings {
 
 interface Entry {
   limit: AdaptiveLimit;
+  /** A Retry-After holds attempts to it until then (ms since the epoch). */
+  pausedUntil: number;
   max: number;
   adaptive: boolean;
   others: OtherProcesses | undefined;
@@ -43,6 +45,8 @@ export interface ReceiverLimits {
   learn(receiver: string, settings: ReceiverSettings): void;
   started(receiver: string): void;
   ended(receiver: string, feedback: AttemptFeedback | undefined): void;
+  /** Until when a Retry-After holds the receiver's attempts, if it does now (ms since the epoch). */
+  pausedUntil(receiver: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,6 +70,7 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
       const settings = { cap: defaultMax, adaptive: true };
       entry = {
         limit: new AdaptiveLimit(settings),
+        pausedUntil: 0,
         max: defaultMax,
         adaptive: true,
         others: undefined,
@@ -125,8 +130,14 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
       const entry = entryOf(receiver);
       ctx.metrics.deliveriesInFlight.dec();
       if (!feedback) return entry.limit.abandoned();
+      if (feedback.pauseMs !== undefined)
+        entry.pausedUntil = Math.max(entry.pausedUntil, Date.now() + feedback.pauseMs);
       const change = entry.limit.ended(feedback);
       if (change) ctx.metrics.concurrencyChanges.inc({ change });
+    },
+    pausedUntil(receiver) {
+      const until = entries.get(receiver)?.pausedUntil ?? 0;
+      return until > Date.now() ? until : undefined;
     },
     async stop() {
       clearInterval(timer);

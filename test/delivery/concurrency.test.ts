@@ -1,0 +1,73 @@
+// The adaptive limit on its own (src/delivery/concurrency.ts), on a clock the test moves: how it grows, shrinks
+// and holds, window by window.
+import t from 'tap';
+import { AdaptiveLimit, INITIAL_LIMIT } from '../../src/delivery/concurrency.ts';
+
+function limiter(cap: number, adaptive = true) {
+  let now = 0;
+  const limit = new AdaptiveLimit({ cap, adaptive }, () => now);
+  /** Runs one window: fills the limit, then every attempt ends after `rttMs`, `overloaded` or not. */
+  const window = (rttMs: number, overloaded = (_i: number) => false) => {
+    const n = limit.limit;
+    for (let i = 0; i < n; i += 1) limit.started();
+    now += Math.max(rttMs, 25);
+    for (let i = 0; i < n; i += 1) limit.ended({ rttMs, overloaded: overloaded(i) });
+    return limit.limit;
+  };
+  return { limit, window };
+}
+
+t.test('starts low and grows by one per window while the limit is reached and latency holds', async (t) => {
+  const { limit, window } = limiter(25);
+  t.equal(limit.limit, INITIAL_LIMIT);
+  const seen = [window(20), window(20), window(20)];
+  t.same(seen, [INITIAL_LIMIT + 1, INITIAL_LIMIT + 2, INITIAL_LIMIT + 3]);
+  for (let i = 0; i < 40; i += 1) window(20);
+  t.equal(limit.limit, 25, 'never beyond its cap');
+});
+
+t.test('does not grow while the limit is not reached', async (t) => {
+  let now = 0;
+  const limit = new AdaptiveLimit({ cap: 25, adaptive: true }, () => now);
+  for (let i = 0; i < 20; i += 1) {
+    limit.started();
+    now += 30;
+    limit.ended({ rttMs: 20, overloaded: false });
+  }
+  t.equal(limit.limit, INITIAL_LIMIT, 'one attempt at a time never needed more');
+});
+
+t.test('shrinks by a tenth on pushback, down to 1 at the least', async (t) => {
+  const { limit, window } = limiter(100);
+  for (let i = 0; i < 25; i += 1) window(20);
+  t.equal(limit.limit, 30);
+  t.equal(
+    window(20, (i) => i === 0),
+    27,
+    'one 503 in a window: x0.9',
+  );
+  for (let i = 0; i < 60; i += 1) window(20, () => true);
+  t.equal(limit.limit, 1, 'never below 1');
+});
+
+t.test('shrinks when round trips rise above their usual spread, not for noise', async (t) => {
+  const { limit, window } = limiter(100);
+  for (let i = 0; i < 20; i += 1) window(i % 2 === 0 ? 20 : 21);
+  const before = limit.limit;
+  t.equal(window(20.5), before + 1, 'a round trip within the usual spread still grows it');
+  // Windows close on the first answer past their length, so the slow round trips count from the next one.
+  window(40);
+  t.equal(window(40), Math.floor((before + 2) * 0.9), 'twice as slow: x0.9');
+});
+
+t.test('a fixed limit is its cap whatever the answers', async (t) => {
+  const { limit, window } = limiter(7, false);
+  t.equal(limit.limit, 7);
+  window(20, () => true);
+  window(500);
+  t.equal(limit.limit, 7);
+  limit.configure({ cap: 3, adaptive: false });
+  t.equal(limit.limit, 3, 'a smaller share of the budget');
+  limit.configure({ cap: 50, adaptive: true });
+  t.equal(limit.limit, INITIAL_LIMIT, 'turned adaptive: starts low again');
+});
