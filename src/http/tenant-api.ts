@@ -9,6 +9,7 @@ import { endpointRoutes } from './routes/endpoints.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { orderingKeyRoutes } from './routes/ordering-keys.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 
 export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPluginAsync {
@@ -21,6 +22,7 @@ export function tenantApi(ctx: AppContext, draining: AbortSignal): FastifyPlugin
     await app.register(scheduleRoutes(ctx));
     await app.register(endpointRoutes(ctx));
     await app.register(endpointStatsRoutes(ctx));
+    await app.register(orderingKeyRoutes(ctx));
     await app.register(messageRoutes(ctx));
     await app.register(deadLetterRoutes(ctx));
   };

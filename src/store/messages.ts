@@ -166,6 +166,39 @@ export async function listMessages(
   return rows;
 }
 
+/**
+ * A receiver's keys whose head (the pending message with a due time) has failed an attempt in its current
+ * schedule, oldest head first, with how many of the key's messages are pending. Reads the receiver's pending
+ * keyed messages through messages_ordering: an operator's view, not a hot path.
+ */
+export async function blockedKeys(
+  db: Queryable,
+  tenantId: string,
+  receiver: string,
+  limit: number,
+): Promise<
+  Array<
+    Pick<
+      MessageRow,
+      'id' | 'job_id' | 'last_error' | 'last_response_status' | 'next_attempt_at' | 'created_at'
+    > & { ordering_key: string; attempt_count: number; pending: number }
+  >
+> {
+  const { rows } = await db.query(
+    `select h.ordering_key, h.id, h.job_id, h.earlier_attempts + h.attempts as attempt_count, h.last_error,
+            h.last_response_status, h.next_attempt_at, h.created_at,
+            (select count(*) from messages w
+              where w.tenant_id = h.tenant_id and w.receiver = h.receiver and w.ordering_key = h.ordering_key
+                and w.status = 'pending')::int as pending
+       from messages h
+      where h.tenant_id = $1 and h.receiver = $2 and h.ordering_key is not null and h.status = 'pending'
+        and h.next_attempt_at is not null and h.attempts > 0
+      order by h.ordering_seq limit $3`,
+    [tenantId, receiver, limit],
+  );
+  return rows;
+}
+
 export async function attemptsOf(db: Queryable, messageIds: string[]): Promise<AttemptRow[]> {
   const { rows } = await db.query<AttemptRow>(
     'select * from attempts where message_id = any($1) order by attempted_at, id',

@@ -155,6 +155,23 @@ t.test('a key whose head keeps failing holds up only that key, and resumes in or
     queue.every((m) => m.orderingKey === 'stuck'),
     'messages show their key',
   );
+  const blocked = (
+    await tenant.api<{
+      data: Array<{ orderingKey: string; pending: number; head: Record<string, unknown> }>;
+    }>('GET', `/v1/endpoints/${endpointId}/ordering-keys`)
+  ).body.data;
+  t.equal(blocked.length, 1, 'one key is blocked on the endpoint');
+  t.match(blocked[0], {
+    orderingKey: 'stuck',
+    pending: 4,
+    head: { lastResponseStatus: 503, lastError: /503/, messageId: /^msg_/ },
+  });
+  const other = await app.tenant('someone-else');
+  t.equal(
+    (await other.api('GET', `/v1/endpoints/${endpointId}/ordering-keys`)).status,
+    404,
+    "another tenant's endpoint is not found",
+  );
   recovered = true;
   await waitFor('the stuck key to drain', async () => (arrivals.length >= 16 ? true : undefined), 20_000);
   for (const key of ['stuck', 'k1', 'k2'])
