@@ -11,11 +11,15 @@
 -- deliveries recorded in one statement) releases the next one, with no code path that can forget it. Their
 -- statements run in a volatile function, so each takes a fresh snapshot and sees what committed meanwhile.
 --
--- Races. A row joining a key takes a transaction lock on the key (two joining at once queue one behind the
--- other), then locks the key's last unfinished row. If that row is ending in a concurrent transaction, the
--- lock waits for it and, once it has ended, skips it: the newcomer becomes the head. If the newcomer locked
--- it first, the ending transaction waits for the newcomer to commit, and its trigger, a later statement, sees
--- the newcomer and releases it. Either way no key is left without a head, and never with two.
+-- Races. Rows join a key through the writers of jobs and messages (insertJobs, insertMessages, restartMessages),
+-- whose statements first call hookrelay_lock_*_keys: transaction locks on the keys, in one order (so writers of
+-- several keys cannot deadlock), then row locks on the keys' heads, in id order. A head that is ending in a
+-- concurrent transaction makes the writer wait for it, and it is then seen ended: the newcomer becomes the
+-- head, or waits behind the successor the ending released. If the writer locked the head first, the ending
+-- waits for the writer's commit, and its trigger, a later statement, sees the newcomer and releases it. So no
+-- key is left without a head, and none has two. Why heads and in id order: the statements that end heads in
+-- batches (successes recorded together) lock their rows in id order too, and endings take no key lock, so no
+-- cycle of waits can form; locking a key's last row instead, in key order, could deadlock against them.
 
 create sequence ordering_seq;
 
@@ -33,13 +37,51 @@ create index messages_ordering on messages (tenant_id, receiver, ordering_key, o
   where ordering_key is not null and status = 'pending';
 create index messages_ordering_key on messages (tenant_id, ordering_key, id desc) where ordering_key is not null;
 
-/** Advisory-lock class of the per-key locks taken by rows joining a key ("ord"). */
+-- The key lock: advisory-lock class "ord" (6910564), the second key a hash of tenant, scope and key.
 create function hookrelay_ordering_lock(tenant text, scope text, key text) returns void
 language sql volatile as $$
   select pg_advisory_xact_lock(6910564, hashtext(tenant || E'\n' || scope || E'\n' || key))
 $$;
 
--- A job joining its key: the head (due as given) if the key has no unfinished job, else waiting.
+-- Before rows join keys of jobs: the keys locked in hash order, then their heads in id order (see Races).
+create function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
+declare
+  k record;
+begin
+  for k in select distinct u.t, u.k, hashtext(u.t || E'\n' || 'job' || E'\n' || u.k) as h
+             from unnest(tenants, keys) as u (t, k) where u.k is not null order by h, u.t, u.k loop
+    perform hookrelay_ordering_lock(k.t, 'job', k.k);
+  end loop;
+  perform 1 from jobs where id = any(array(
+      select j.id from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+        join jobs j on j.tenant_id = u.t and j.ordering_key = u.k
+                   and j.status in ('queued', 'running') and j.next_attempt_at is not null))
+    order by id for update;
+  return 0;
+end $$;
+
+-- The same for messages, whose keys are per receiver.
+create function hookrelay_lock_message_keys(tenants text[], receivers text[], keys text[]) returns int
+language plpgsql volatile as $$
+declare
+  k record;
+begin
+  for k in select distinct u.t, u.r, u.k, hashtext(u.t || E'\n' || u.r || E'\n' || u.k) as h
+             from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h, u.t, u.r, u.k loop
+    perform hookrelay_ordering_lock(k.t, k.r, k.k);
+  end loop;
+  perform 1 from messages where id = any(array(
+      select m.id
+        from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null) u
+        join messages m on m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k
+                       and m.status = 'pending' and m.next_attempt_at is not null))
+    order by id for update;
+  return 0;
+end $$;
+
+-- A job joining its key: the head (due as given) if the key has no unfinished job, else waiting. Its writer
+-- holds the key's lock already (hookrelay_lock_job_keys); taking it again costs nothing and keeps two writers of
+-- one key in line even if one did not.
 create function hookrelay_job_joins_key() returns trigger language plpgsql volatile as $$
 begin
   perform hookrelay_ordering_lock(new.tenant_id, 'job', new.ordering_key);
@@ -47,8 +89,7 @@ begin
   perform 1 from jobs
     where tenant_id = new.tenant_id and ordering_key = new.ordering_key and status in ('queued', 'running')
       and id <> new.id
-    order by ordering_seq desc limit 1
-    for update;
+    limit 1;
   if found then
     new.next_attempt_at := null;
   end if;
@@ -97,8 +138,7 @@ begin
   perform 1 from messages
     where tenant_id = new.tenant_id and receiver = new.receiver and ordering_key = new.ordering_key
       and status = 'pending' and id <> new.id
-    order by ordering_seq desc limit 1
-    for update;
+    limit 1;
   if found then
     new.next_attempt_at := null;
     new.leased := false;

@@ -134,21 +134,27 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
 
 /**
  * Inserts jobs with one statement, each due at its runAt or now (one statement: the jobs and their queue
- * entries are the same rows, so this commits alone). Rows come back in the order given.
+ * entries are the same rows, so this commits alone). Rows come back in the order given. Jobs with an ordering
+ * key lock their keys first, as migration 0014 explains; a key's jobs join it in the order given.
  */
 export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
+  const keyed = jobs.some((j) => j.orderingKey !== null);
   const { rows } = await db.query<JobRow>({
-    name: 'jobs.insert-many',
-    text: `with inserted as (
+    name: keyed ? 'jobs.insert-many-keyed' : 'jobs.insert-many',
+    text: `with keys_locked as materialized (
+       select ${keyed ? 'hookrelay_lock_job_keys($2::text[], $15::text[])' : '0'} as n
+     ), inserted as (
        insert into jobs (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
                          priority, run_at, metadata, execution, heartbeat_seconds, schedule_id, ordering_key,
                          next_attempt_at)
-       select *, coalesce(run_at, now())
+       select j.*, coalesce(j.run_at, now())
          from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::int[],
                      $8::int[], $9::int[], $10::timestamptz[], $11::jsonb[], $12::text[], $13::int[], $14::text[],
                      $15::text[])
               as j (id, tenant_id, type, input, callback_url, endpoint_id, timeout_seconds, max_attempts,
                     priority, run_at, metadata, execution, heartbeat_seconds, schedule_id, ordering_key)
+         -- Read first: the keys are locked before any row is written.
+         cross join keys_locked
        returning *
      ), woken as (
        select pg_notify('${JOBS_DUE_CHANNEL}', '') from inserted

@@ -82,9 +82,12 @@ export async function insertMessages(
   leaseMs: number,
 ): Promise<MessageRow[]> {
   if (messages.length === 0) return [];
+  const keyed = messages.some((m) => m.orderingKey !== null);
   const { rows } = await db.query<MessageRow>({
-    name: 'messages.insert-many',
-    text: `with inserted as (
+    name: keyed ? 'messages.insert-many-keyed' : 'messages.insert-many',
+    text: `with keys_locked as materialized (
+       select ${keyed ? 'hookrelay_lock_message_keys($2::text[], $8::text[], $11::text[])' : '0'} as n
+     ), inserted as (
        insert into messages (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id,
                              leased, next_attempt_at, ordering_key)
        select id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver,
@@ -93,6 +96,8 @@ export async function insertMessages(
          from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
                      $8::text[], $9::uuid[], $11::text[])
               as m (id, tenant_id, job_id, endpoint_id, url, event_type, payload, receiver, lease_id, ordering_key)
+         -- Read first: the keys are locked before any row is written (migration 0014).
+         cross join keys_locked
        returning *
      ), woken as (
        select pg_notify('${DELIVERY_CHANNEL}', case when length(names) < 7000 then names else '' end)
@@ -216,12 +221,15 @@ export async function attemptsOf(db: Queryable, messageIds: string[]): Promise<A
  */
 export async function restartMessages(db: Queryable, ids: string[]): Promise<void> {
   await db.query(
-    `with restarted as (
+    `with keys_locked as materialized (
+       select hookrelay_lock_message_keys(array_agg(tenant_id), array_agg(receiver), array_agg(ordering_key)) as n
+         from messages where id = any($1::text[]) and ordering_key is not null
+     ), restarted as (
        update messages set status = 'pending', earlier_attempts = earlier_attempts + attempts, attempts = 0, lease_id = gen_random_uuid(),
                            next_attempt_at = case when status = 'pending' and next_attempt_at is null
                                                    and ordering_key is not null then null else now() end,
                            leased = false
-        where id = any($1::text[])
+        where id = any($1::text[]) and (select n from keys_locked) is not null
        returning 1
      ) select pg_notify('${DELIVERY_CHANNEL}', '') from (select 1 from restarted limit 1) any_row`,
     [ids],

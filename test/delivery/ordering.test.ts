@@ -224,6 +224,56 @@ t.test('a dead-lettered head releases the next; a replay goes to the back of its
   t.same(arrivals, [1, 2, 0, 3], 'the others went on; the replay went to the back, before the later one');
 });
 
+t.test('under concurrent submissions and batched endings: no key stranded, never two at once', async (t) => {
+  const tenant = await app.tenant('busy-keys');
+  const hook = await upstream(t, () => ({ status: 200 }));
+  const endpointId = await endpoint(tenant.api, `${hook.url}/hook`);
+  const KEYS = 12;
+  const JOBS = 360;
+  let next = 0;
+  // Twenty clients at once: submissions of a key land in one intake batch, and jobs end in batches.
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < JOBS) {
+        const n = next++;
+        await submit(tenant.api, {
+          type: 'echo',
+          input: n,
+          endpointId,
+          orderingKey: `k${n % KEYS}`,
+          metadata: { key: `k${n % KEYS}`, n },
+        });
+      }
+    }),
+  );
+  await waitFor(
+    'every message delivered',
+    async () => {
+      const { rows } = await app.ctx.pool.query(
+        "select count(*)::int as n from messages where tenant_id = $1 and status = 'delivered'",
+        [tenant.id],
+      );
+      return rows[0].n === JOBS ? true : undefined;
+    },
+    60_000,
+  );
+  const overlaps = await app.ctx.pool.query(
+    `select a.id from jobs a join jobs b on b.tenant_id = a.tenant_id and b.ordering_key = a.ordering_key
+                                         and b.ordering_seq > a.ordering_seq
+      where a.tenant_id = $1 and b.started_at < a.completed_at`,
+    [tenant.id],
+  );
+  t.equal(overlaps.rowCount, 0, 'no job started before the one before it in its key had ended');
+  const early = await app.ctx.pool.query(
+    `select a.id from messages a join messages b on b.receiver = a.receiver and b.ordering_key = a.ordering_key
+                                                 and b.ordering_seq > a.ordering_seq
+      where a.tenant_id = $1
+        and (select min(attempted_at) from attempts where message_id = b.id) < a.delivered_at`,
+    [tenant.id],
+  );
+  t.equal(early.rowCount, 0, 'no message was attempted before the one before it in its key was delivered');
+});
+
 t.test('orderingKey is 1-128 printable characters', async (t) => {
   const tenant = await app.tenant('bad-keys');
   for (const key of ['', 'x'.repeat(129), 'tab\there', ' leading', 'trailing ', 'é', 'nul\u0000', 42]) {

@@ -1,8 +1,9 @@
-// `hookrelay endpoints`: register receivers, change them, rotate their secret, send a test event.
+// `hookrelay endpoints`: register receivers, change them, rotate their secret, send a test event, and see what
+// holds their deliveries back (concurrency, a Retry-After pause, blocked ordering keys).
 import { type Command, Option } from 'commander';
 import { type ListOptions, printList, withPaging } from '../client/lists.ts';
-import { printJson, printRecord, say, UsageError } from '../client/output.ts';
-import { action, countOption, session } from '../client/session.ts';
+import { excerpt, printJson, printRecord, printTable, say, UsageError } from '../client/output.ts';
+import { action, countOption, type Session, session } from '../client/session.ts';
 
 interface Endpoint {
   id: string;
@@ -11,8 +12,27 @@ interface Endpoint {
   eventTypes: string[] | null;
   rateLimitPerSecond: number | null;
   disabled: boolean;
+  maxConcurrency: number;
+  adaptiveConcurrency: boolean;
+  concurrency: { limit: number; inFlight: number };
+  pausedUntil: string | null;
   createdAt: string;
   secret: string;
+}
+
+/** An ordering key whose head message failed and holds the rest (GET /v1/endpoints/:id/ordering-keys). */
+interface BlockedKey {
+  orderingKey: string;
+  pending: number;
+  head: {
+    messageId: string;
+    jobId: string | null;
+    attemptCount: number;
+    lastError: string | null;
+    lastResponseStatus: number | null;
+    nextAttemptAt: string | null;
+    createdAt: string;
+  };
 }
 
 interface Stats {
@@ -25,6 +45,8 @@ interface FieldOptions {
   description?: string;
   eventTypes?: string;
   rateLimit?: string;
+  maxConcurrency?: string;
+  adaptiveConcurrency?: boolean;
   header?: string[];
   disabled?: boolean;
 }
@@ -37,6 +59,15 @@ function withFields(command: Command): Command {
     .option('--description <text>', 'what the endpoint is for')
     .option('--event-types <list>', 'comma-separated event types it receives (default: every job event)')
     .option('--rate-limit <n>', 'at most this many deliveries per second')
+    .option(
+      '--max-concurrency <n>',
+      'at most this many attempts in flight to it, across worker processes (1-1000; default DELIVERY_ENDPOINT_CONCURRENCY)',
+    )
+    .option(
+      '--adaptive-concurrency',
+      'let the limit adapt between 1 and --max-concurrency to its answers (the default)',
+    )
+    .option('--no-adaptive-concurrency', 'keep the limit fixed at --max-concurrency')
     .option('--header <name=value...>', 'an extra header sent with every delivery (repeatable)')
     .addOption(new Option('--disabled', 'registered but not sent to').conflicts('enabled'));
 }
@@ -55,6 +86,10 @@ function fieldsOf(options: FieldOptions): Record<string, unknown> {
     ...(options.rateLimit !== undefined && {
       rateLimitPerSecond: countOption('--rate-limit', options.rateLimit),
     }),
+    ...(options.maxConcurrency !== undefined && {
+      maxConcurrency: countOption('--max-concurrency', options.maxConcurrency),
+    }),
+    ...(options.adaptiveConcurrency !== undefined && { adaptiveConcurrency: options.adaptiveConcurrency }),
     ...(headers && { headers: Object.fromEntries(headers) }),
     ...(options.disabled && { disabled: true }),
   };
@@ -78,6 +113,57 @@ function printable(endpoint: Endpoint, options: { reveal?: boolean }, json: bool
 
 const REVEAL = ['--reveal', 'show the signing secret itself'] as const;
 
+/** "3 in flight, limit 8 of max 25 (adaptive)": the concurrency fields as one line, for people. */
+const concurrencyLine = (endpoint: Endpoint) =>
+  `${endpoint.concurrency.inFlight} in flight, limit ${endpoint.concurrency.limit} of max ${endpoint.maxConcurrency} (${endpoint.adaptiveConcurrency ? 'adaptive' : 'fixed'})`;
+
+/**
+ * An endpoint as a record for people: its concurrency fields as two lines ("concurrency", "paused until") where
+ * the raw ones were, after its state.
+ */
+function forPeople(endpoint: Endpoint, options: { reveal?: boolean }): object {
+  const { maxConcurrency, adaptiveConcurrency, concurrency, pausedUntil, ...rest } = printable(
+    endpoint,
+    options,
+    false,
+  ) as Endpoint;
+  return Object.fromEntries(
+    Object.entries(rest).flatMap(([name, value]) =>
+      name === 'disabled'
+        ? [
+            [name, value],
+            ['concurrency', concurrencyLine(endpoint)],
+            ['paused until', pausedUntil ?? 'not paused'],
+          ]
+        : [[name, value]],
+    ),
+  );
+}
+
+function printBlockedKeys(keys: BlockedKey[]): void {
+  printTable(
+    keys,
+    [
+      ['blocked key', (k) => k.orderingKey],
+      ['pending', (k) => k.pending],
+      ['head message', (k) => k.head.messageId],
+      ['attempts', (k) => k.head.attemptCount],
+      // The head's last answer, else why there was none (a timeout, a refused connection).
+      ['last', (k) => k.head.lastResponseStatus ?? excerpt(k.head.lastError, 40)],
+      ['next attempt', (k) => k.head.nextAttemptAt ?? '-'],
+    ],
+    'no blocked ordering keys',
+  );
+}
+
+async function blockedKeys(s: Session, id: string, limit: number | undefined) {
+  return (await s.api.call<{ data: BlockedKey[] }>('GET', path(id, '/ordering-keys'), { query: { limit } }))
+    .data;
+}
+
+/** The most blocked keys `endpoints show` lists; `endpoints keys` lists up to 100. */
+const SHOWN_KEYS = 10;
+
 export function endpointCommands(program: Command): void {
   const endpoints = program.command('endpoints').description('the receivers webhooks go to');
 
@@ -95,7 +181,7 @@ export function endpointCommands(program: Command): void {
           body: { url, ...fieldsOf(options) },
         });
         if (s.json) return printJson(created);
-        printRecord(created);
+        printRecord(forPeople(created, { reveal: true }));
       }),
     );
 
@@ -124,7 +210,9 @@ export function endpointCommands(program: Command): void {
 
   endpoints
     .command('show <id>')
-    .description('one endpoint, with its success rate over the last 24 hours (the secret masked)')
+    .description(
+      'one endpoint: its success rate over the last 24 hours, its concurrency now and its blocked ordering keys (the secret masked)',
+    )
     .option(...REVEAL)
     .addHelpText(
       'after',
@@ -133,12 +221,36 @@ export function endpointCommands(program: Command): void {
     .action(
       action(async (id: string, options: { reveal?: boolean }, command: Command) => {
         const s = session(command);
-        const [endpoint, stats] = await Promise.all([
+        const [endpoint, stats, keys] = await Promise.all([
           s.api.call<Endpoint>('GET', path(id)),
           s.api.call<Stats>('GET', path(id, '/stats')),
+          // For people, one more than shown, to know whether there are more; for scripts, as many as one call gives.
+          blockedKeys(s, id, s.json ? 100 : SHOWN_KEYS + 1),
         ]);
-        if (s.json) return printJson({ ...printable(endpoint, options, true), stats });
-        printRecord({ ...printable(endpoint, options, false), 'success rate': rate(stats) });
+        if (s.json) return printJson({ ...printable(endpoint, options, true), stats, blockedKeys: keys });
+        printRecord({ ...forPeople(endpoint, options), 'success rate': rate(stats) });
+        printBlockedKeys(keys.slice(0, SHOWN_KEYS));
+        if (keys.length > SHOWN_KEYS)
+          say(`more blocked keys: hookrelay endpoints keys ${endpoint.id} --limit 100`);
+      }),
+    );
+
+  endpoints
+    .command('keys <id>')
+    .description(
+      "the endpoint's blocked ordering keys, oldest first: each one's head message failed and holds the rest until it is delivered or dead-lettered",
+    )
+    .option('--limit <n>', 'at most this many keys (1-100)', '50')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ hookrelay endpoints keys ep_01J…\n  $ hookrelay messages list --ordering-key order-42 --status pending   # one key's queue",
+    )
+    .action(
+      action(async (id: string, options: { limit: string }, command: Command) => {
+        const s = session(command);
+        const keys = await blockedKeys(s, id, countOption('--limit', options.limit));
+        if (s.json) return printJson({ data: keys });
+        printBlockedKeys(keys);
       }),
     );
 
@@ -148,7 +260,10 @@ export function endpointCommands(program: Command): void {
     .option('--set-url <url>', 'a new URL for the endpoint (--url names the service)')
     .addOption(new Option('--enabled', 'send to it again').conflicts('disabled'))
     .option(...REVEAL)
-    .addHelpText('after', '\nExample:\n  $ hookrelay endpoints update ep_01J… --enabled --rate-limit 50')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hookrelay endpoints update ep_01J… --enabled --rate-limit 50\n  $ hookrelay endpoints update ep_01J… --max-concurrency 4 --no-adaptive-concurrency',
+    )
     .action(
       action(
         async (
@@ -166,7 +281,7 @@ export function endpointCommands(program: Command): void {
             throw new UsageError('nothing to change: give at least one option');
           const updated = await s.api.call<Endpoint>('PATCH', path(id), { body });
           if (s.json) return printJson(printable(updated, options, true));
-          printRecord(printable(updated, options, false));
+          printRecord(forPeople(updated, options));
         },
       ),
     );

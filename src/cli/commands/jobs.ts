@@ -18,6 +18,7 @@ interface Job {
   maxAttempts: number;
   result: unknown;
   error: string | null;
+  orderingKey: string | null;
   createdAt: string;
   completedAt: string | null;
 }
@@ -37,6 +38,7 @@ export interface JobFieldOptions {
 interface SubmitOptions extends JobFieldOptions {
   runAt?: string;
   idempotencyKey?: string;
+  orderingKey?: string;
   watch?: boolean;
 }
 
@@ -92,6 +94,7 @@ export async function jobFields(type: string, options: JobFieldOptions) {
 async function submitBody(type: string, options: SubmitOptions) {
   return {
     ...(await jobFields(type, options)),
+    ...(options.orderingKey !== undefined && { orderingKey: options.orderingKey }),
     ...(options.runAt !== undefined && { runAt: timeOption('--run-at', options.runAt) }),
   };
 }
@@ -150,10 +153,14 @@ export function jobCommands(program: Command): void {
   )
     .option('--run-at <time>', 'do not start before this time (RFC 3339)')
     .option('--idempotency-key <key>', 'the same key and body within 24 h return the same job')
+    .option(
+      '--ordering-key <key>',
+      'jobs with the same key run one at a time in submission order, and their webhooks reach each receiver in that order',
+    )
     .option('--watch', 'follow the job until it ends; exit 1 unless it succeeds')
     .addHelpText(
       'after',
-      `\n<type> is a built-in type (echo, demo.report, http), one of the service's task modules, or one of your\nown remote or push types: \`hookrelay job-types list\` (or \`hookrelay jobs types\`) lists them all with their input.\n\nExamples:\n  $ hookrelay jobs submit demo.report --input '{"steps":5,"stepMs":1000}' --watch\n  $ hookrelay jobs submit http --input '{"url":"https://example.com/slow"}' --endpoint ep_01J…`,
+      `\n<type> is a built-in type (echo, demo.report, http), one of the service's task modules, or one of your\nown remote or push types: \`hookrelay job-types list\` (or \`hookrelay jobs types\`) lists them all with their input.\n\nExamples:\n  $ hookrelay jobs submit demo.report --input '{"steps":5,"stepMs":1000}' --watch\n  $ hookrelay jobs submit http --input '{"url":"https://example.com/slow"}' --endpoint ep_01J…\n  $ hookrelay jobs submit echo --input '{"order":42,"state":"paid"}' --endpoint ep_01J… --ordering-key order-42`,
     )
     .action(
       action(async (type: string, options: SubmitOptions, command: Command) => {
@@ -208,24 +215,34 @@ export function jobCommands(program: Command): void {
   withPaging(jobs.command('list').description('list jobs, newest first'))
     .option('--status <status>', 'queued, running, succeeded, failed or cancelled')
     .option('--type <type>', 'only jobs of this type')
-    .addHelpText('after', '\nExample:\n  $ hookrelay jobs list --status failed')
+    .option('--ordering-key <key>', "only this ordering key's jobs")
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ hookrelay jobs list --status failed\n  $ hookrelay jobs list --ordering-key order-42 --status queued   # what waits behind the key's running job",
+    )
     .action(
-      action(async (options: ListOptions & { status?: string; type?: string }, command: Command) => {
-        await printList<Job>(
-          session(command),
-          '/v1/jobs',
-          { status: options.status, type: options.type },
-          options,
-          [
-            ['id', (j) => j.id],
-            ['type', (j) => j.type],
-            ['status', (j) => j.status],
-            ['progress', (j) => `${j.progress.percent}%`],
-            ['attempts', (j) => `${j.attempts}/${j.maxAttempts}`],
-            ['created', (j) => j.createdAt],
-          ],
-        );
-      }),
+      action(
+        async (
+          options: ListOptions & { status?: string; type?: string; orderingKey?: string },
+          command: Command,
+        ) => {
+          await printList<Job>(
+            session(command),
+            '/v1/jobs',
+            { status: options.status, type: options.type, orderingKey: options.orderingKey },
+            options,
+            [
+              ['id', (j) => j.id],
+              ['type', (j) => j.type],
+              ['status', (j) => j.status],
+              ['progress', (j) => `${j.progress.percent}%`],
+              ['attempts', (j) => `${j.attempts}/${j.maxAttempts}`],
+              ['key', (j) => j.orderingKey ?? ''],
+              ['created', (j) => j.createdAt],
+            ],
+          );
+        },
+      ),
     );
 
   jobs

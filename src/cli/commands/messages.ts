@@ -24,6 +24,8 @@ interface Message {
   lastError: string | null;
   lastResponseStatus: number | null;
   nextAttemptAt: string | null;
+  orderingKey: string | null;
+  waiting: boolean;
   createdAt: string;
   deliveredAt: string | null;
   payload: unknown;
@@ -39,22 +41,33 @@ export function messageCommands(program: Command): void {
     .option('--job <id>', "only this job's messages")
     .option('--endpoint <id>', "only this endpoint's messages")
     .option('--status <status>', 'pending, delivered or dead')
-    .addHelpText('after', '\nExample:\n  $ hookrelay messages list --endpoint ep_01J… --status pending')
+    .option('--ordering-key <key>', "only this ordering key's messages (with --status pending: its queue)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hookrelay messages list --endpoint ep_01J… --status pending\n  $ hookrelay messages list --ordering-key order-42 --status pending   # "waiting": behind the one before it',
+    )
     .action(
       action(
         async (
-          options: ListOptions & { job?: string; endpoint?: string; status?: string },
+          options: ListOptions & { job?: string; endpoint?: string; status?: string; orderingKey?: string },
           command: Command,
         ) => {
           await printList<Message>(
             session(command),
             '/v1/messages',
-            { jobId: options.job, endpointId: options.endpoint, status: options.status },
+            {
+              jobId: options.job,
+              endpointId: options.endpoint,
+              status: options.status,
+              orderingKey: options.orderingKey,
+            },
             options,
             [
               ['id', (m) => m.id],
               ['event', (m) => m.eventType],
-              ['status', (m) => m.status],
+              // A pending message of an ordering key may wait for the one before it to the same receiver.
+              ['status', (m) => (m.waiting ? `${m.status} (waiting)` : m.status)],
+              ['key', (m) => m.orderingKey ?? ''],
               ['attempts', (m) => m.attemptCount],
               ['last', (m) => m.lastResponseStatus ?? excerpt(m.lastError, 30)],
               ['job', (m) => m.jobId],

@@ -1,4 +1,5 @@
-// A stacked bar chart of an endpoint's attempts per time bucket (successes below, failures above), as SVG.
+// The endpoint page's charts, as SVG: its attempts per time bucket (stacked bars, successes below, failures
+// above) and its delivery concurrency over the last minutes (the limit and the attempts in flight, as lines).
 const NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 720;
 const HEIGHT = 160;
@@ -50,10 +51,71 @@ export function attemptsChart(stats) {
     });
   return svg(
     'svg',
-    { class: 'chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': 'attempts over time' },
+    {
+      class: 'chart attempts',
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      role: 'img',
+      'aria-label': 'attempts over time',
+    },
     ...bars,
     svg('text', { x: 0, y: HEIGHT - 4 }, time(start)),
     svg('text', { x: WIDTH, y: HEIGHT - 4, 'text-anchor': 'end' }, 'now'),
     svg('text', { x: WIDTH / 2, y: HEIGHT - 4, 'text-anchor': 'middle' }, `max ${most} per bucket`),
+  );
+}
+
+const LINES = [
+  ['limit', 'limit'],
+  ['inFlight', 'in flight'],
+];
+
+/**
+ * The limit and the attempts in flight over the last `windowMs`, as step lines: `samples` are
+ * `{ at, limit, inFlight }` (`at` in ms), oldest first, as the endpoint page polls them. The scale's top is the
+ * highest value seen (at least 1), so a limit far below its maximum still reads. The page draws the legend
+ * (classes `limit` and `inFlight`).
+ */
+export function concurrencyChart(samples, windowMs, now = Date.now()) {
+  const plot = HEIGHT - AXIS;
+  const top = Math.max(1, ...samples.flatMap((s) => [s.limit, s.inFlight]));
+  const x = (at) => Math.max(0, ((at - (now - windowMs)) / windowMs) * WIDTH);
+  // A little room above the top, so a line along it is not cut by the frame.
+  const y = (value) => plot - (value / top) * (plot - 14);
+  const series = LINES.flatMap(([field, label]) => {
+    if (samples.length === 0) return [];
+    // Each value holds until the next sample: a step, not a slope between two polls.
+    const points = samples.flatMap((s, i) => {
+      const next = samples[i + 1];
+      return [
+        [x(s.at), y(s[field])],
+        [next ? x(next.at) : x(now), y(s[field])],
+      ];
+    });
+    const last = samples.at(-1);
+    const title = svg('title', {}, `${label}: ${last[field]} now`);
+    return [
+      svg('polyline', { class: `line ${field}`, points: points.map((p) => p.join(',')).join(' ') }, title),
+      svg(
+        'circle',
+        { class: `dot ${field}`, cx: x(now), cy: y(last[field]), r: 3 },
+        svg('title', {}, title.textContent),
+      ),
+    ];
+  });
+  const minutes = Math.round(windowMs / 60_000);
+  return svg(
+    'svg',
+    {
+      class: 'chart concurrency',
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      role: 'img',
+      'aria-label': 'concurrency over time',
+    },
+    svg('line', { class: 'grid', x1: 0, x2: WIDTH, y1: y(top), y2: y(top) }),
+    svg('line', { class: 'grid', x1: 0, x2: WIDTH, y1: plot, y2: plot }),
+    ...series,
+    svg('text', { x: 0, y: HEIGHT - 4 }, `${minutes} min ago`),
+    svg('text', { x: WIDTH / 2, y: HEIGHT - 4, 'text-anchor': 'middle' }, `scale 0–${top}`),
+    svg('text', { x: WIDTH, y: HEIGHT - 4, 'text-anchor': 'end' }, 'now'),
   );
 }

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
 import { pagedList } from '../paging.js';
+import { messageStatus } from './messages.js';
 
 const STATUSES = ['', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -81,6 +82,7 @@ export function jobView(id) {
             ['Type', job.type],
             ['Execution', job.execution],
             ['Status', badge(job.status)],
+            ...(job.orderingKey ? [['Ordering key', h('span', { class: 'mono' }, job.orderingKey)]] : []),
             ...(job.scheduleId ? [['Schedule', link(`#/schedules/${job.scheduleId}`, job.scheduleId)]] : []),
             ...remoteFields(job),
             [
@@ -99,7 +101,7 @@ export function jobView(id) {
             [
               ['Message', (m) => link(`#/messages/${m.id}`, m.id), 'mono'],
               ['Event', (m) => m.eventType],
-              ['Status', (m) => badge(m.status)],
+              ['Status', messageStatus],
               ['Attempts', (m) => m.attemptCount],
               ['To', (m) => excerpt(m.url, 50)],
             ],

@@ -4,13 +4,36 @@ import { badge, excerpt, fields, h, link, show, table, when } from '../dom.js';
 import { tell } from '../notice.js';
 import { pagedList } from '../paging.js';
 
+/**
+ * A message's status, and "waiting" when it is pending behind the message before it of its ordering key to the
+ * same receiver (not attempted until that one is delivered or dead-lettered).
+ */
+export const messageStatus = (message) =>
+  message.waiting
+    ? h(
+        'span',
+        { class: 'row-actions' },
+        badge(message.status),
+        h(
+          'span',
+          { class: 'badge waiting', title: 'behind the message before it of its ordering key' },
+          'waiting',
+        ),
+      )
+    : badge(message.status);
+
 export function messagesView(params) {
-  const filter = { endpointId: params.get('endpointId') ?? '', status: params.get('status') ?? '' };
+  const filter = {
+    endpointId: params.get('endpointId') ?? '',
+    orderingKey: params.get('orderingKey') ?? '',
+    status: params.get('status') ?? '',
+  };
   const pages = pagedList('/v1/messages', 50);
   return {
     async render(main) {
       const body = h('div');
       const endpoint = h('input', { name: 'endpointId', value: filter.endpointId, placeholder: 'ep_…' });
+      const orderingKey = h('input', { name: 'orderingKey', value: filter.orderingKey, placeholder: 'any' });
       const status = h(
         'select',
         { name: 'status' },
@@ -25,12 +48,14 @@ export function messagesView(params) {
           onsubmit: (event) => {
             event.preventDefault();
             filter.endpointId = endpoint.value.trim();
+            filter.orderingKey = orderingKey.value.trim();
             filter.status = status.value;
             pages.reset();
             refresh().catch((error) => tell(error.message, true));
           },
         },
         h('label', {}, 'Endpoint', endpoint),
+        h('label', {}, 'Ordering key', orderingKey),
         h('label', {}, 'Status', status),
         h('button', { type: 'submit' }, 'Filter'),
       );
@@ -43,7 +68,8 @@ export function messagesView(params) {
             [
               ['Message', (m) => link(`#/messages/${m.id}`, m.id), 'mono'],
               ['Event', (m) => m.eventType],
-              ['Status', (m) => badge(m.status)],
+              ['Status', messageStatus],
+              ['Key', (m) => m.orderingKey, 'mono'],
               ['Attempts', (m) => m.attemptCount],
               ['Last answer', (m) => m.lastResponseStatus ?? excerpt(m.lastError, 40)],
               [
@@ -76,8 +102,25 @@ export function messageView(id) {
           h('h1', {}, 'Message ', h('span', { class: 'mono' }, message.id)),
           fields([
             ['Event', message.eventType],
-            ['Status', badge(message.status)],
+            ['Status', messageStatus(message)],
             ['Job', message.jobId ? link(`#/jobs/${message.jobId}`, message.jobId) : null],
+            ...(message.orderingKey
+              ? [
+                  [
+                    'Ordering key',
+                    h(
+                      'span',
+                      {},
+                      h('span', { class: 'mono' }, message.orderingKey),
+                      ' ',
+                      link(
+                        `#/messages?${new URLSearchParams({ orderingKey: message.orderingKey, status: 'pending' })}`,
+                        'its pending messages',
+                      ),
+                    ),
+                  ],
+                ]
+              : []),
             ['To', message.endpointId ? link(`#/endpoints/${message.endpointId}`, message.url) : message.url],
             ['Next attempt', when(message.nextAttemptAt)],
             ['Delivered', when(message.deliveredAt)],
