@@ -94,9 +94,9 @@ export async function fanOutMany(
         payload,
         receiver,
         orderingKey: event.orderingKey ?? null,
-        // A keyed message may have to wait for the one before it: it is written unleased, for the claims.
-        ...(!event.orderingKey &&
-          handoff?.reserve(receiver, settingsOf(target.endpoint)) && { leaseId: randomUUID() }),
+        // A keyed message that has to wait for the one before it is written unleased by migration 0014's
+        // trigger, and not returned: its slot goes back when the hand-over is adopted.
+        ...(handoff?.reserve(receiver, settingsOf(target.endpoint)) && { leaseId: randomUUID() }),
       });
     }
   }
