@@ -1,7 +1,8 @@
 // The web console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against a real
 // service process: log in, find a dead letter, replay it and see it delivered; replay many at once; rotate a
 // secret; a schedule's next runs in two zones, trigger, pause, resume and delete; and a second tenant sees none
-// of it. `npm run test:e2e`; with SCREENSHOTS=dir, saves the main pages.
+// of it; an endpoint's live concurrency chart, its blocked ordering keys and their waiting messages. `npm run
+// test:e2e`; with SCREENSHOTS=dir, saves the main pages.
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -101,8 +102,8 @@ function noErrors(t: Test, page: Page) {
   t.same(pageErrors.get(page), [], 'no script errors, and nothing refused by the page policy');
 }
 
-async function snap(page: Page, name: string) {
-  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`) });
+async function snap(page: Page, name: string, fullPage = false) {
+  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage });
 }
 
 t.test('a wrong key is refused at the login form', async (t) => {
@@ -255,8 +256,8 @@ t.test('discard one, replay selected, replay all matching, rotate the secret, re
   );
   await snap(page, 'endpoints');
   await page.click(`a:text("${endpoint.id}")`);
-  await page.waitForSelector('svg.chart');
-  const heights = await page.$$eval('svg.chart rect', (rects) =>
+  await page.waitForSelector('svg.chart.attempts');
+  const heights = await page.$$eval('svg.chart.attempts rect', (rects) =>
     rects.map((r) => [r.getAttribute('class'), Number(r.getAttribute('height'))]),
   );
   t.ok(
@@ -267,9 +268,35 @@ t.test('discard one, replay selected, replay all matching, rotate the secret, re
     heights.some(([kind, height]) => kind === 'bad' && (height as number) > 0),
     'and failures',
   );
-  const axis = await page.$$eval('svg.chart text', (texts) => texts.map((text) => text.textContent));
+  const axis = await page.$$eval('svg.chart.attempts text', (texts) => texts.map((text) => text.textContent));
   t.match(axis[0], /\d.*\d\d:\d\d/, `the axis starts with a date and a time: ${axis[0]}`);
   t.notMatch(axis.join(' '), /AM|PM/, 'on a 24-hour clock');
+  // The concurrency panel: the settings, the limit and the attempts in flight now, and a chart that takes a
+  // sample at each poll (every 2 s); no ordering key of this endpoint is blocked.
+  t.match(await page.innerText('dl'), /Concurrency\s+at most 25 in flight, adaptive/);
+  t.match(
+    (await page.innerText('.concurrency-panel .legend')).replace(/\s+/g, ' '),
+    /^Limit \d+ In flight \d+ adapts between 1 and 25/,
+  );
+  // Each sample is two points of the step line.
+  const samples = () =>
+    page.$eval(
+      'svg.chart.concurrency polyline.limit',
+      (line) => line.getAttribute('points')?.split(' ').length,
+    );
+  const before = (await samples()) as number;
+  await page.waitForFunction(
+    (n) =>
+      (document.querySelector('svg.chart.concurrency polyline.limit')?.getAttribute('points') ?? '').split(
+        ' ',
+      ).length > n,
+    before,
+  );
+  t.ok(((await samples()) as number) > before, 'the concurrency chart grows with each poll');
+  t.equal(
+    await page.textContent('.blocked-keys'),
+    'No blocked ordering keys: nothing waits behind a failed message.',
+  );
   t.not(await page.textContent('#secret'), endpoint.secret, 'the secret is masked');
   t.match(await page.textContent('#secret'), /^whsec_•+$/);
   await page.click('button:text("Reveal")');
@@ -282,6 +309,105 @@ t.test('discard one, replay selected, replay all matching, rotate the secret, re
   t.equal(shown, stored, 'the page shows the new secret');
   t.not(shown, endpoint.secret, 'it changed');
   await snap(page, 'endpoint');
+  noErrors(t, page);
+});
+
+t.test('an endpoint held back: a fixed limit, a blocked ordering key and its queue, a pause', async (t) => {
+  const tenant = (await admin('POST', '/v1/admin/tenants', { name: 'ordered' })).body as { apiKey: string };
+  const own = client(base, tenant.apiKey);
+  const held = await upstream(t, (request) => {
+    const key = (JSON.parse(request.body) as { data: { metadata?: { key?: string } } }).data.metadata?.key;
+    if (key === 'pause') return { status: 429, headers: { 'retry-after': '600' } };
+    return { status: key === 'order-7' ? 503 : 204 };
+  });
+  const target = (
+    await own<{ id: string }>('POST', '/v1/endpoints', {
+      url: `${held.url}/hook`,
+      eventTypes: ['job.succeeded'],
+      maxConcurrency: 4,
+      adaptiveConcurrency: false,
+    })
+  ).body;
+  for (let n = 0; n < 3; n++)
+    await own('POST', '/v1/jobs', {
+      type: 'echo',
+      input: { n },
+      endpointId: target.id,
+      orderingKey: 'order-7',
+      metadata: { key: 'order-7' },
+    });
+  let head = '';
+  while (!head) {
+    const keys = (
+      await own<{ data: Array<{ pending: number; head: { messageId: string } }> }>(
+        'GET',
+        `/v1/endpoints/${target.id}/ordering-keys`,
+      )
+    ).body.data;
+    if (keys[0]?.pending === 3) head = keys[0].head.messageId;
+    else await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const page = await logIn(tenant.apiKey);
+  const polls: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === `/v1/endpoints/${target.id}`) polls.push(request.url());
+  });
+  await page.goto(`${base}/console/#/endpoints/${target.id}`);
+  await page.waitForSelector('.blocked-keys tbody tr');
+  t.match(await page.innerText('dl'), /Concurrency\s+at most 4 in flight, fixed/);
+  t.match(
+    (await page.innerText('.concurrency-panel .legend')).replace(/\s+/g, ' '),
+    /^Limit 4 In flight \d+ fixed at 4/,
+    'the limit of a fixed endpoint is its maximum',
+  );
+  const headings = await page.$$eval('.blocked-keys th', (cells) => cells.map((cell) => cell.textContent));
+  t.same(headings, ['Key', 'Pending', 'Head message', 'Attempts', 'Last answer', 'Next attempt']);
+  const cells = await page.$$eval('.blocked-keys tbody tr td', (tds) => tds.map((td) => td.textContent));
+  t.match(cells, ['order-7', '3', head, /^\d+$/, '503', /^(in \d+ s|\d+ s ago)$/]);
+  t.equal(
+    await page.getAttribute(`.blocked-keys a:text("${head}")`, 'href'),
+    `#/messages/${head}`,
+    'the head links to its message',
+  );
+  // A poll at least (every 2 s), before the page is left below.
+  while (polls.length < 2) await page.waitForTimeout(100);
+  await snap(page, 'endpoint-held', true);
+
+  // The key links to its queue: the head pending, the two behind it waiting.
+  await page.click('.blocked-keys a:text("order-7")');
+  await page.waitForSelector('h1:text("Messages")');
+  await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 3);
+  t.equal(await page.inputValue('input[name=orderingKey]'), 'order-7', 'the filter is the key');
+  t.equal(await page.locator('tbody tr .badge.waiting').count(), 2, 'two messages wait behind the head');
+  const headRow = page.locator('tbody tr', { hasText: head });
+  t.equal(await headRow.locator('.badge.waiting').count(), 0, 'the head does not wait');
+  t.equal(await page.locator('tbody tr td.mono:text-is("order-7")').count(), 3, 'each shows its key');
+  await snap(page, 'messages-waiting');
+
+  // Leaving the endpoint page stops its polling.
+  const seen = polls.length;
+  await page.waitForTimeout(4_500);
+  t.equal(polls.length, seen, 'no poll after the page was left');
+
+  await page.click(`a:text("${head}")`);
+  await page.waitForSelector(`h1:has-text("${head}")`);
+  t.match((await page.innerText('dl')).replace(/\s+/g, ' '), /Ordering key order-7 its pending messages/);
+
+  // A Retry-After pauses the whole endpoint: the page says until when, at its next poll.
+  await page.goto(`${base}/console/#/endpoints/${target.id}`);
+  await page.waitForSelector('svg.chart.concurrency');
+  await own('POST', '/v1/jobs', {
+    type: 'echo',
+    input: {},
+    endpointId: target.id,
+    metadata: { key: 'pause' },
+  });
+  await page.waitForSelector('p.paused', { timeout: 30_000 });
+  t.match(
+    (await page.innerText('p.paused')).replace(/\s+/g, ' '),
+    /^Paused by the receiver's Retry-After: no attempt goes to it; the pause ends in (9|10) min\.$/,
+  );
   noErrors(t, page);
 });
 

@@ -64,6 +64,9 @@ export function attemptsChart(stats) {
   );
 }
 
+/** The concurrency chart is lower: two lines need less height than bars to read. */
+const LINES_HEIGHT = 120;
+
 const LINES = [
   ['limit', 'limit'],
   ['inFlight', 'in flight'],
@@ -76,9 +79,11 @@ const LINES = [
  * (classes `limit` and `inFlight`).
  */
 export function concurrencyChart(samples, windowMs, now = Date.now()) {
-  const plot = HEIGHT - AXIS;
+  const plot = LINES_HEIGHT - AXIS;
   const top = Math.max(1, ...samples.flatMap((s) => [s.limit, s.inFlight]));
-  const x = (at) => Math.max(0, ((at - (now - windowMs)) / windowMs) * WIDTH);
+  // Room on the right for the dots marking the values now.
+  const right = WIDTH - 4;
+  const x = (at) => Math.max(0, ((at - (now - windowMs)) / windowMs) * right);
   // A little room above the top, so a line along it is not cut by the frame.
   const y = (value) => plot - (value / top) * (plot - 14);
   const series = LINES.flatMap(([field, label]) => {
@@ -107,15 +112,15 @@ export function concurrencyChart(samples, windowMs, now = Date.now()) {
     'svg',
     {
       class: 'chart concurrency',
-      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      viewBox: `0 0 ${WIDTH} ${LINES_HEIGHT}`,
       role: 'img',
       'aria-label': 'concurrency over time',
     },
     svg('line', { class: 'grid', x1: 0, x2: WIDTH, y1: y(top), y2: y(top) }),
     svg('line', { class: 'grid', x1: 0, x2: WIDTH, y1: plot, y2: plot }),
     ...series,
-    svg('text', { x: 0, y: HEIGHT - 4 }, `${minutes} min ago`),
-    svg('text', { x: WIDTH / 2, y: HEIGHT - 4, 'text-anchor': 'middle' }, `scale 0–${top}`),
-    svg('text', { x: WIDTH, y: HEIGHT - 4, 'text-anchor': 'end' }, 'now'),
+    svg('text', { x: 0, y: LINES_HEIGHT - 4 }, `${minutes} min ago`),
+    svg('text', { x: WIDTH / 2, y: LINES_HEIGHT - 4, 'text-anchor': 'middle' }, `scale 0–${top}`),
+    svg('text', { x: WIDTH, y: LINES_HEIGHT - 4, 'text-anchor': 'end' }, 'now'),
   );
 }

@@ -49,9 +49,9 @@ const pauseNotice = (endpoint) =>
     ? h(
         'p',
         { class: 'error-text paused' },
-        'Paused by the receiver (Retry-After) until ',
+        "Paused by the receiver's Retry-After: no attempt goes to it; the pause ends ",
         when(endpoint.pausedUntil),
-        ': no attempt goes to it until then.',
+        '.',
       )
     : undefined;
 
