@@ -102,6 +102,27 @@ t.test('create in a zone, then list it', async (t) => {
   t.match(forPeople.stdout, /overlap\s+│ allow/);
   t.match(forPeople.stdout, /no next runs: paused \(hookrelay schedules resume sch_\w+\)/);
 
+  const keyed = await hookrelay([
+    'schedules',
+    'create',
+    '--cron',
+    '@hourly',
+    '--type',
+    'echo',
+    '--paused',
+    '--ordering-key',
+    'nightly',
+    '--json',
+  ]);
+  t.equal(keyed.code, 0, keyed.stderr);
+  t.equal(
+    json<{ job: { orderingKey?: string } }>(keyed.stdout).job.orderingKey,
+    'nightly',
+    "the template takes the job's ordering key",
+  );
+  const keyedId = json<{ id: string }>(keyed.stdout).id;
+  t.equal((await hookrelay(['schedules', 'delete', keyedId])).code, 0);
+
   const listed = await hookrelay(['schedules', 'list'], { TZ: 'UTC' });
   t.equal(listed.code, 0, listed.stderr);
   const first = schedule.nextRuns[0] as string;

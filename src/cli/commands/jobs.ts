@@ -33,12 +33,12 @@ export interface JobFieldOptions {
   maxAttempts?: string;
   priority?: string;
   metadata?: string;
+  orderingKey?: string;
 }
 
 interface SubmitOptions extends JobFieldOptions {
   runAt?: string;
   idempotencyKey?: string;
-  orderingKey?: string;
   watch?: boolean;
 }
 
@@ -55,7 +55,11 @@ export function withJobFields(command: Command): Command {
     .option('--timeout <seconds>', 'time limit of one attempt')
     .option('--max-attempts <n>', 'attempts before the job fails')
     .option('--priority <n>', 'higher runs first (-100 to 100)')
-    .option('--metadata <json>', 'an object kept with the job and sent with its webhooks');
+    .option('--metadata <json>', 'an object kept with the job and sent with its webhooks')
+    .option(
+      '--ordering-key <key>',
+      'jobs with the same key run one at a time in submission order, and their webhooks reach each receiver in that order',
+    );
 }
 
 async function inputFrom(file: string): Promise<string> {
@@ -88,13 +92,13 @@ export async function jobFields(type: string, options: JobFieldOptions) {
     }),
     ...(priority !== undefined && { priority }),
     ...(options.metadata !== undefined && { metadata: jsonOption('--metadata', options.metadata) }),
+    ...(options.orderingKey !== undefined && { orderingKey: options.orderingKey }),
   };
 }
 
 async function submitBody(type: string, options: SubmitOptions) {
   return {
     ...(await jobFields(type, options)),
-    ...(options.orderingKey !== undefined && { orderingKey: options.orderingKey }),
     ...(options.runAt !== undefined && { runAt: timeOption('--run-at', options.runAt) }),
   };
 }
@@ -153,10 +157,6 @@ export function jobCommands(program: Command): void {
   )
     .option('--run-at <time>', 'do not start before this time (RFC 3339)')
     .option('--idempotency-key <key>', 'the same key and body within 24 h return the same job')
-    .option(
-      '--ordering-key <key>',
-      'jobs with the same key run one at a time in submission order, and their webhooks reach each receiver in that order',
-    )
     .option('--watch', 'follow the job until it ends; exit 1 unless it succeeds')
     .addHelpText(
       'after',

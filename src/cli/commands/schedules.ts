@@ -136,6 +136,7 @@ const JOB_OPTIONS = [
   'maxAttempts',
   'priority',
   'metadata',
+  'orderingKey',
 ];
 
 /** What PATCH changes: the fields given; a job only with --type (it replaces the template whole). */
