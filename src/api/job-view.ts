@@ -40,6 +40,11 @@ export const jobView = z.object({
     .describe(
       'jobs with the same key run one at a time in submission order; a queued one may wait for those before it',
     ),
+  waiting: z
+    .boolean()
+    .describe(
+      'queued behind an unfinished job of its ordering key: it starts once the ones before it have ended',
+    ),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
@@ -77,6 +82,7 @@ export function viewJob(row: JobRow): JobView {
     lastHeartbeatAt: row.status === 'running' ? iso(row.heartbeat_at) : null,
     scheduleId: row.schedule_id,
     orderingKey: row.ordering_key,
+    waiting: row.status === 'queued' && row.ordering_key !== null && row.next_attempt_at === null,
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),

@@ -104,7 +104,16 @@ t.test('a cancelled head releases the next job of its key', async (t) => {
     orderingKey: 'c',
   });
   await sleep(300);
-  t.equal((await tenant.api('GET', `/v1/jobs/${second}`)).body.status, 'queued', 'waits for the first');
+  t.match(
+    (await tenant.api('GET', `/v1/jobs/${second}`)).body,
+    { status: 'queued', waiting: true },
+    'waits for the first',
+  );
+  t.match(
+    (await tenant.api('GET', `/v1/jobs/${first}`)).body,
+    { status: 'queued', waiting: false },
+    'the head',
+  );
   await tenant.api('POST', `/v1/jobs/${first}/cancel`);
   t.equal((await app.finished(tenant.api, second)).status, 'succeeded', 'runs once the first is cancelled');
 });
