@@ -38,10 +38,15 @@ export interface Dispatcher {
 /**
  * `prepare` receives each claimed batch (to load what its deliveries need, once) and returns the function
  * that makes one message's attempt; `signal` aborts it when the lease is lost (another dispatcher may send). An
- * attempt that reached the receiver returns what its answer says about the receiver's load.
+ * attempt that reached the receiver calls `answered` as soon as the answer is in (before recording it), with
+ * what it says about the receiver's load: the receiver's slot is free from then on.
  */
 export type Prepare = (batch: MessageRow[]) => Send;
-type Send = (message: MessageRow, signal: AbortSignal) => Promise<AttemptFeedback | undefined>;
+type Send = (
+  message: MessageRow,
+  signal: AbortSignal,
+  answered: (feedback: AttemptFeedback) => void,
+) => Promise<void>;
 
 /**
  * Messages written by this process (a job's end) can skip the claim: `reserve` says whether this dispatcher
@@ -169,10 +174,18 @@ export function startClaimer(
     });
   }
 
+  /**
+   * Whether another attempt may start for a receiver: fewer awaiting its answer than its limit, and fewer than
+   * twice that still being recorded (the records of a failing receiver go one at a time: they must not pile up).
+   */
+  const startable = (name: string, receiver: Receiver) => {
+    const limit = limits.limitOf(name);
+    return limits.inFlight(name) < limit && receiver.running < 2 * limit;
+  };
+
   function admit(message: MessageRow, send: Send): void {
     const receiver = receiverOf(message.receiver);
-    if (receiver.running < limits.limitOf(message.receiver) && running < capacity)
-      run(message, send, receiver);
+    if (startable(message.receiver, receiver) && running < capacity) run(message, send, receiver);
     else {
       receiver.waiting.push({ message, send });
       held.set(message.lease_id, { id: message.id });
@@ -185,16 +198,19 @@ export function startClaimer(
     receiver.running += 1;
     running += 1;
     limits.started(message.receiver);
+    let answered = false;
     const abort = new AbortController();
-    const attempt = send(message, abort.signal)
-      .then(
-        (feedback) => limits.ended(message.receiver, feedback),
-        (error: unknown) => {
-          limits.ended(message.receiver, undefined);
-          warn(error, 'delivery attempt not recorded; it runs again when its lease ends');
-        },
+    const attempt = send(message, abort.signal, (feedback) => {
+      answered = true;
+      limits.ended(message.receiver, feedback);
+      // Its slot at the receiver is free while the attempt is recorded.
+      startWaiting(receiver);
+    })
+      .catch((error: unknown) =>
+        warn(error, 'delivery attempt not recorded; it runs again when its lease ends'),
       )
       .finally(() => {
+        if (!answered) limits.ended(message.receiver, undefined);
         held.delete(message.lease_id);
         leases.release(message.lease_id);
         receiver.running -= 1;
@@ -211,7 +227,7 @@ export function startClaimer(
     if (running + reserved >= capacity) return false;
     for (const receiver of [first, ...receivers.values()]) {
       const next = receiver.waiting[0];
-      if (!next || receiver.running >= limits.limitOf(next.message.receiver)) continue;
+      if (!next || !startable(next.message.receiver, receiver)) continue;
       receiver.waiting.shift();
       run(next.message, next.send, receiver);
       return true;

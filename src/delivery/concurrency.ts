@@ -1,15 +1,24 @@
 // How many attempts one process lets run at once to a receiver: adaptive request concurrency after Vector's
 // (its RFC 2020-04-06, "ARC"), an AIMD loop on each receiver's answers. Time is cut into windows about one
-// round trip long. At a window's end the limit
-//   - shrinks by a tenth (at least to 1) if the receiver pushed back in it (429, 503, a timeout, a connection
-//     error) or its round trips rose above their moving average by more than their usual deviation allows;
+// round trip long. The limit shrinks by a tenth (at least to 1) at the first pushback in a window (429, 503, a
+// timeout, a connection error). At a window's end without one, it
+//   - shrinks by a tenth if the window's round trips rose a quarter above their baseline (and a millisecond,
+//     for timer noise);
 //   - grows by one if not, and the limit was reached in the window (there was more to send than it allowed);
 //   - stays otherwise.
 // A receiver that is fine sees its limit climb one per round trip up to the cap; one that queues requests
-// inside, or refuses them, sees it fall back at once. With adaptation off the limit is the cap.
+// inside (its round trips grow with what we send) or refuses them sees it fall back at once. With adaptation
+// off the limit is the cap.
 //
-// The cap is the endpoint's maxConcurrency less what other processes use of it (concurrency-report.ts keeps
-// that budget through Postgres).
+// Where this departs from Vector: the baseline is the receiver's unloaded round trip (the lowest seen), not a
+// moving average with a deviation band. A moving average follows a receiver's queue as it
+// grows, so the limit climbs until the receiver refuses (measured: 9 % of attempts refused with a receiver that
+// queues past its capacity and refuses at 1.5 times it; docs/benchmarks.md). Against the baseline, a queue a
+// quarter long is a rise. A receiver that simply became slower (its round trips stay up after the limit fell
+// five times in a row) is given a new baseline, and the limit climbs again from there.
+//
+// The cap is the endpoint's maxConcurrency less what other processes use of it (receiver-limits.ts keeps that
+// budget through Postgres).
 
 /** What an attempt tells the limiter: how long it took and whether the receiver pushed back. */
 export interface AttemptFeedback {
@@ -21,14 +30,19 @@ export interface AttemptFeedback {
 
 /** Where an adaptive limit starts: low, since it climbs in a few round trips and falls back slowly. */
 export const INITIAL_LIMIT = 5;
-/** Vector's defaults: the decrease ratio, the weight of a window in the moving averages, the deviation scale. */
+/** Vector's decrease ratio, and its weight of a window in the moving average (here: of the window length). */
 const DECREASE = 0.9;
 const EWMA_ALPHA = 0.4;
-const DEVIATION_SCALE = 2.5;
 /** A window is at least this long, so that it holds more than one answer from a receiver that is very fast. */
 const MIN_WINDOW_MS = 20;
-/** Round trips within this much of their average are never a rise (timer and event-loop noise on fast ones). */
-const RTT_TOLERANCE = 0.1;
+/** A rise: round trips above the baseline by this fraction, and by this much (timer and event-loop noise). */
+const RISE = 0.25;
+const RISE_SLACK_MS = 1;
+/**
+ * Rises in a row, each answered by a decrease, after which the receiver is taken to have slowed down (or the
+ * baseline to have been a lucky low): a queue of ours shrinks below a rise within two or three decreases.
+ */
+const REBASE_AFTER = 5;
 
 /** How a window's end changed the limit. */
 export type LimitChange = 'increase' | 'pushback' | 'latency' | undefined;
@@ -44,8 +58,11 @@ export class AdaptiveLimit {
   inFlight = 0;
   private current: number;
   private settings: LimitSettings;
-  private pastRtt: number | undefined;
-  private deviation = 0;
+  /** The receiver's round trip unloaded: the lowest seen since it was last set (see the top). */
+  private baseRtt: number | undefined;
+  /** A moving average of round trips: how long a window is. */
+  private meanRtt: number | undefined;
+  private risesInARow = 0;
   private windowStart: number;
   private rttSum = 0;
   private answers = 0;
@@ -89,26 +106,32 @@ export class AdaptiveLimit {
   ended(feedback: AttemptFeedback): LimitChange {
     this.inFlight -= 1;
     if (!this.settings.adaptive) return undefined;
-    if (feedback.overloaded) this.pushedBack = true;
-    else {
+    if (feedback.overloaded) {
+      // Cut at the first pushback, not at the window's end: each slot an instant 503 frees would otherwise be
+      // refilled at once, and refused again, until then. Once per window: the rest of its 503s are the same news.
+      if (!this.pushedBack) {
+        this.pushedBack = true;
+        this.current = Math.max(1, Math.floor(this.current * DECREASE));
+        return 'pushback';
+      }
+    } else {
       this.rttSum += feedback.rttMs;
       this.answers += 1;
     }
     const now = this.now();
-    if (now - this.windowStart < Math.max(this.pastRtt ?? 0, MIN_WINDOW_MS)) return undefined;
+    if (now - this.windowStart < Math.max(this.meanRtt ?? 0, MIN_WINDOW_MS)) return undefined;
     return this.closeWindow(now);
   }
 
   private closeWindow(now: number): LimitChange {
     const rtt = this.answers > 0 ? this.rttSum / this.answers : undefined;
-    const past = this.pastRtt;
-    const rose =
-      rtt !== undefined &&
-      past !== undefined &&
-      rtt > past + Math.max(DEVIATION_SCALE * this.deviation, RTT_TOLERANCE * past);
+    const base = this.baseRtt;
+    const rose = rtt !== undefined && base !== undefined && rtt > base * (1 + RISE) + RISE_SLACK_MS;
     let change: LimitChange;
-    if (this.pushedBack || rose) {
-      change = this.pushedBack ? 'pushback' : 'latency';
+    // A pushback cut the limit when it came.
+    if (this.pushedBack) change = undefined;
+    else if (rose) {
+      change = 'latency';
       this.current = Math.max(1, Math.floor(this.current * DECREASE));
     } else if (this.reached && this.current < this.settings.cap) {
       change = 'increase';
@@ -116,11 +139,16 @@ export class AdaptiveLimit {
     }
     // Answers under pushback say little about the receiver's ordinary round trip: only others teach it.
     if (rtt !== undefined) {
-      if (past === undefined) this.pastRtt = rtt;
-      else {
-        this.deviation = EWMA_ALPHA * Math.abs(rtt - past) + (1 - EWMA_ALPHA) * this.deviation;
-        this.pastRtt = EWMA_ALPHA * rtt + (1 - EWMA_ALPHA) * past;
-      }
+      this.meanRtt = this.meanRtt === undefined ? rtt : EWMA_ALPHA * rtt + (1 - EWMA_ALPHA) * this.meanRtt;
+      if (base === undefined || rtt < base) this.baseRtt = rtt;
+      else if (rose) {
+        this.risesInARow += 1;
+        // Still up after the limit fell this often: not a queue of ours, the receiver itself is slower now.
+        if (this.risesInARow >= REBASE_AFTER) {
+          this.baseRtt = rtt;
+          this.risesInARow = 0;
+        }
+      } else this.risesInARow = 0;
     }
     this.windowStart = now;
     this.rttSum = 0;

@@ -66,11 +66,11 @@ async function admission(ctx: Needs<'config' | 'pool'>, endpoint: EndpointRow): 
   const now = Date.now();
   // The database's clock says whether the wait is over, as it did for the claim that took this message: by a
   // process clock behind it, the claim's probe would be given back as due already, and claimed again at once.
-  if (
-    endpoint.circuit_open_until &&
-    !(await claimCircuitProbe(ctx.pool, endpoint.id, ctx.config.circuitCooldownMs))
-  ) {
-    const until = endpoint.circuit_open_until.getTime();
+  // Read before the await: the row is shared by the attempts of one claim, and a success recorded meanwhile
+  // clears it.
+  const circuitOpenUntil = endpoint.circuit_open_until;
+  if (circuitOpenUntil && !(await claimCircuitProbe(ctx.pool, endpoint.id, ctx.config.circuitCooldownMs))) {
+    const until = circuitOpenUntil.getTime();
     return new Date(until > now ? until : now + ctx.config.circuitCooldownMs);
   }
   if (endpoint.rate_limit_per_second && !(await takeRateToken(ctx.pool, endpoint.id))) {
@@ -107,28 +107,29 @@ export async function deliver(
   record: RecordDelivered,
   endpointRecords: OneByOne,
   signal: AbortSignal,
-): Promise<AttemptFeedback | undefined> {
-  if (!to) return undefined;
+  answered: (feedback: AttemptFeedback) => void,
+): Promise<void> {
+  if (!to) return;
   if ('deadReason' in to) {
     await withTransaction(ctx.pool, async (tx) => {
       const locked = await lockMessage(tx, message.id);
       if (holds(locked, message.lease_id)) await deadLetter(ctx, tx, locked, to.deadReason);
     });
-    return undefined;
+    return;
   }
   const maxAttempts = ctx.config.deliveryRetryScheduleMs.length + 1;
   if (
     (message.lost || message.attempts >= maxAttempts) &&
     (await untilSent(ctx, message, accountFor(ctx, message, maxAttempts)))
   )
-    return undefined;
+    return;
   const wait = to.endpoint ? await untilSent(ctx, message, admission(ctx, to.endpoint)) : undefined;
   if (wait) {
     // The attempt waits without being counted: nothing is dropped.
     const at = new Date(wait.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
     await postpone(ctx.pool, message.id, message.lease_id, at);
     ctx.metrics.deliveryAttempts.inc({ outcome: 'deferred' });
-    return undefined;
+    return;
   }
   const body = JSON.stringify(message.payload);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -159,9 +160,10 @@ export async function deliver(
     to.endpoint && outcome.kind === 'retry' && result.status !== null && PUSHBACK.has(result.status)
       ? outcome.retryAfterMs
       : undefined;
-  const feedback = feedbackOf(result, pauseMs);
+  // The receiver's slot is free once it answered: recording the attempt is ours.
+  answered(feedbackOf(result, pauseMs));
   // The lease was lost meanwhile: another dispatcher may be sending; this attempt records nothing.
-  if (signal.aborted) return feedback;
+  if (signal.aborted) return;
   const attempt = {
     id: newId('att'),
     message_id: message.id,
@@ -180,7 +182,7 @@ export async function deliver(
   if (recorded) {
     // Recording a delivery closes the endpoint's circuit (store/delivery-queue.ts): so for those waiting here too.
     if (to.endpoint) to.endpoint.circuit_open_until = null;
-    return feedback;
+    return;
   }
   const settleAttempt = () => {
     const settling = () => settle(ctx, message.lease_id, attempt, result, outcome, pauseMs);
@@ -201,7 +203,7 @@ export async function deliver(
     if (isDatabaseUnavailable(error)) {
       ctx.log.warn({ err: error, messageId: message.id }, 'delivery attempt not recorded; trying once more');
       await settleAttempt();
-      return feedback;
+      return;
     }
     ctx.log.error(
       { err: error, messageId: message.id },
@@ -218,7 +220,6 @@ export async function deliver(
       nextAttemptAt: new Date(Date.now() + (delayMs ?? 0)),
     });
   }
-  return feedback;
 }
 
 /**

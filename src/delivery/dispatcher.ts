@@ -34,7 +34,7 @@ export function startDispatcher(
     const targets = targetsOf(ctx, batch);
     // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
     targets.catch(() => undefined);
-    return async (message, signal) =>
+    return async (message, signal, answered) =>
       deliver(
         ctx,
         message,
@@ -42,6 +42,7 @@ export function startDispatcher(
         record,
         endpointRecords,
         signal,
+        answered,
       );
   });
 }

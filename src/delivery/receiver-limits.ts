@@ -41,6 +41,8 @@ interface Entry {
 export interface ReceiverLimits {
   /** The receiver's limit here now. */
   limitOf(receiver: string): number;
+  /** Attempts started here and not yet answered (or given up before sending). */
+  inFlight(receiver: string): number;
   /** Learns a receiver's settings (from a claim, or an attempt's endpoint row). */
   learn(receiver: string, settings: ReceiverSettings): void;
   started(receiver: string): void;
@@ -111,6 +113,7 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
 
   return {
     limitOf: (receiver) => entryOf(receiver).limit.limit,
+    inFlight: (receiver) => entries.get(receiver)?.limit.inFlight ?? 0,
     learn(receiver, settings) {
       const entry = entryOf(receiver);
       const max = settings.maxConcurrency ?? defaultMax;

@@ -71,3 +71,32 @@ t.test('a fixed limit is its cap whatever the answers', async (t) => {
   limit.configure({ cap: 50, adaptive: true });
   t.equal(limit.limit, INITIAL_LIMIT, 'turned adaptive: starts low again');
 });
+
+t.test('settles just above what a queueing receiver serves at once, below where it refuses', async (t) => {
+  // A receiver serving 10 at once in 20 ms, queueing the rest (round trips grow) and refusing beyond 15.
+  const { limit, window } = limiter(100);
+  const answer = () => ({ rtt: 20 * Math.max(1, limit.limit / 10), refused: limit.limit > 15 });
+  const seen: number[] = [];
+  for (let i = 0; i < 300; i += 1) {
+    const { rtt, refused } = answer();
+    seen.push(window(rtt, () => refused));
+  }
+  const settled = seen.slice(100);
+  t.ok(
+    settled.every((n) => n >= 9 && n <= 14),
+    `between 9 and 14 once settled, so never refused: ${Math.min(...settled)}-${Math.max(...settled)}`,
+  );
+});
+
+t.test(
+  'a receiver that became slower for good gets a new baseline, and the limit climbs again',
+  async (t) => {
+    const { limit, window } = limiter(100);
+    for (let i = 0; i < 30; i += 1) window(5);
+    const before = limit.limit;
+    const after = [window(500), window(500), window(500), window(500), window(500)];
+    t.ok(Math.min(...after) < before, `fell at first: ${before} → ${after.join(', ')}`);
+    for (let i = 0; i < 20; i += 1) window(500);
+    t.ok(limit.limit > Math.min(...after) + 10, `climbed again at the new pace: ${limit.limit}`);
+  },
+);
