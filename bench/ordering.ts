@@ -36,6 +36,17 @@ import { timelinePlot } from './timeline-plot.ts';
 const JOBS = Number(process.env.BENCH_ORDERING_JOBS ?? 10_000);
 const KEYS = Number(process.env.BENCH_ORDERING_KEYS ?? 1_000);
 const FAIL_SECONDS = Number(process.env.BENCH_ORDERING_FAIL_SECONDS ?? 60);
+/** Jobs delivered on each run's services before its measured burst (not counted). */
+const WARMUP = Number(process.env.BENCH_ORDERING_WARMUP ?? 500);
+/**
+ * 0: jobs are due as submitted, and each run is timed from its first submission (submission-bound: the
+ * deliveries can go no faster than the API takes jobs). More: every job is submitted with a runAt this many
+ * seconds after the first submission, and each run (the failure window too) is timed from then: a backlog's
+ * drain, which the delivery path alone bounds.
+ */
+const HOLD_SECONDS = Number(process.env.BENCH_ORDERING_HOLD_SECONDS ?? 0);
+/** The endpoint's settings beyond its URL: BENCH_ORDERING_ENDPOINT='{"adaptiveConcurrency":false}', say. */
+const ENDPOINT = JSON.parse(process.env.BENCH_ORDERING_ENDPOINT ?? '{}') as Record<string, unknown>;
 const WORKERS = Number(process.env.BENCH_ORDERING_WORKERS ?? 2);
 /** What the receiver answers the failing key: 503 by default (BENCH_ORDERING_FAIL_STATUS=500, say). */
 const FAIL_STATUS = Number(process.env.BENCH_ORDERING_FAIL_STATUS ?? 503);
@@ -140,6 +151,7 @@ interface Job {
   endpointId: string;
   orderingKey?: string;
   metadata: { key: string | null; seq: number };
+  runAt?: string;
 }
 
 /**
@@ -172,16 +184,52 @@ async function submitInKeyOrder(client: Api, count: number, body: (i: number) =>
   return out;
 }
 
+/**
+ * WARMUP jobs of the run's kind (keyed: a key each, so none waits), delivered before the measured burst: both
+ * runs then start on warm processes and a warm database, whichever runs first.
+ */
+async function warmUp(client: Api, receiver: OrderingReceiver, endpointId: string, keyed: boolean) {
+  if (WARMUP <= 0) return;
+  await receiver.configure();
+  const warm = await submitMany(
+    client,
+    WARMUP,
+    (i) => ({
+      type: 'echo',
+      input: { ...INPUT, i },
+      endpointId,
+      ...(keyed && { orderingKey: `warm-${i}` }),
+      metadata: { key: null, seq: i },
+    }),
+    CONNECTIONS,
+  );
+  const seen = new Set<string>();
+  const deadline = Date.now() + 60_000;
+  while (seen.size < warm.accepted.size && Date.now() < deadline) {
+    for (const [, , job, , status] of await receiver.snapshot()) if (status === 200) seen.add(job);
+    await sleep(100);
+  }
+}
+
 // ─── One run ────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface Run {
+  /** Where the run's clock starts: its first submission, or with HOLD_SECONDS the jobs' runAt. */
   started: number;
+  /** From the first submission to the last answer. */
   submittedMs: number;
   submitted: Submitted;
   /** Every answered request, in the order answered. */
   arrivals: Arrival[];
   /** The failing key's queue as GET /v1/messages?orderingKey=&status=pending listed it inside the window. */
-  queue?: { atMs: number; pending: number; waiting: number; headAttempts: number | undefined };
+  queue?: {
+    atMs: number;
+    pending: number;
+    waiting: number;
+    headAttempts: number | undefined;
+    /** GET /v1/endpoints/:id/ordering-keys then (undefined: not answered 200). */
+    blockedKeys: Array<{ orderingKey: string; pending: number }> | undefined;
+  };
   /** When the other keys' messages had all arrived (the keyed run), or every message. */
   othersDoneMs?: number;
   database: {
@@ -189,7 +237,9 @@ interface Run {
     deadLetters: number;
     messagesRetried: number;
     jobsNotSucceeded: number;
-    headAttempts?: number;
+    /** The most attempts any message of the failing key took. */
+    failingKeyMaxAttempts: number | null;
+    lastJobEndedMs: number;
   };
   serviceErrorLines: number;
 }
@@ -217,9 +267,10 @@ async function runOnce(
       services.push(
         await startService(`ordering ${name} worker ${w}`, { ...serviceEnv, HOOKRELAY_ROLE: 'worker' }),
       );
-    const tenant = await tenantWithEndpoints(front.base, [receiver]);
+    const tenant = await tenantWithEndpoints(front.base, [receiver], ENDPOINT);
     const endpointId = tenant.endpoints[0] as string;
     const client = api(front.base, tenant.key, CONNECTIONS);
+    let runAt: string | undefined;
     const body = (i: number): Job => {
       const key = keyed ? keyOf(i % KEYS) : null;
       const seq = keyed ? Math.floor(i / KEYS) : i;
@@ -229,15 +280,23 @@ async function runOnce(
         endpointId,
         ...(key && { orderingKey: key }),
         metadata: { key, seq },
+        ...(runAt && { runAt }),
       };
     };
 
-    const started = Date.now();
+    await warmUp(client, receiver, endpointId, keyed);
+    const firstSubmission = Date.now();
+    const started = firstSubmission + HOLD_SECONDS * 1000;
+    if (HOLD_SECONDS > 0) runAt = new Date(started).toISOString();
     await receiver.configure(keyed ? FAILING_KEY : undefined, started + FAIL_SECONDS * 1000);
     const submitted = keyed
       ? await submitInKeyOrder(client, JOBS, body, CONNECTIONS)
       : await submitMany(client, JOBS, body, CONNECTIONS);
-    const submittedMs = Date.now() - started;
+    const submittedMs = Date.now() - firstSubmission;
+    if (HOLD_SECONDS > 0 && Date.now() > started)
+      console.log(
+        `ordering: submitting took ${seconds(submittedMs)} s, longer than BENCH_ORDERING_HOLD_SECONDS`,
+      );
 
     // Until every accepted job has arrived with a 200, or long after the window and the head's next attempt.
     const failingJobs = keyed ? Math.ceil(JOBS / KEYS) : 0;
@@ -266,11 +325,17 @@ async function runOnce(
         );
         const data = listed.body.data ?? [];
         const head = data.find((m) => !m.waiting);
+        // The endpoint's blocked keys: the failing one alone, with its whole queue.
+        const blocked = await client.call<{ data?: Array<{ orderingKey: string; pending: number }> }>(
+          'GET',
+          `/v1/endpoints/${endpointId}/ordering-keys`,
+        );
         queue = {
           atMs: Date.now() - started,
           pending: data.length,
           waiting: data.filter((m) => m.waiting).length,
           headAttempts: head?.attemptCount,
+          blockedKeys: blocked.status === 200 ? blocked.body.data : undefined,
         };
       }
       await sleep(100);
@@ -285,8 +350,11 @@ async function runOnce(
                     and m.ordering_key is distinct from $1) as "messagesRetried",
                 (select count(*)::int from jobs where status <> 'succeeded') as "jobsNotSucceeded",
                 (select max(m.attempts + m.earlier_attempts)::int from messages m
-                  where m.ordering_key = $1) as "headAttempts"`,
-        [FAILING_KEY],
+                  where m.ordering_key = $1) as "failingKeyMaxAttempts",
+                -- When the run's last job ended, from the run's start: the jobs' share of its time.
+                (select round(extract(epoch from max(completed_at)) * 1000 - $2)::int from jobs
+                  where created_at >= to_timestamp($3 / 1000.0)) as "lastJobEndedMs"`,
+        [FAILING_KEY, started, firstSubmission],
       )
     ).rows;
     return {
@@ -363,7 +431,8 @@ function expectedPerKey(keyed: boolean): Map<string, number> {
 function latencies(run: Run, firstByJob: Map<string, number>, jobs?: Set<string>) {
   return [...run.submitted.accepted].flatMap(([id, at]) => {
     const arrived = firstByJob.get(id);
-    return arrived === undefined || (jobs && !jobs.has(id)) ? [] : [arrived - at];
+    // From its submission, or from when it was due, if held (HOLD_SECONDS).
+    return arrived === undefined || (jobs && !jobs.has(id)) ? [] : [arrived - Math.max(at, run.started)];
   });
 }
 
@@ -468,6 +537,9 @@ export async function orderingScenario(
       failSeconds: FAIL_SECONDS,
       failStatus: FAIL_STATUS,
       workers: WORKERS,
+      warmUpJobs: WARMUP,
+      holdSeconds: HOLD_SECONDS,
+      endpoint: ENDPOINT,
       retrySchedule: RETRY_SCHEDULE,
       resumeBoundMs: RESUME_BOUND_MS,
     },
@@ -515,7 +587,6 @@ export async function orderingScenario(
         queueInWindow: keyed.queue,
         firstAfterRecoveryMs: failingFirstMs,
         lastAfterRecoveryMs: failingLastMs,
-        attemptsOfItsMessages: keyed.database.headAttempts,
       },
       database: keyed.database,
       serviceErrorLines: keyed.serviceErrorLines,
@@ -529,8 +600,18 @@ export async function orderingScenario(
   await fs.writeFile(
     file,
     timelinePlot({
-      title: `Ordering keys: ${JOBS} jobs to one endpoint, unkeyed and over ${KEYS} keys (${FAILING_KEY} refused ${FAIL_SECONDS} s)`,
-      xLabel: "seconds since the run's first submission",
+      title: `Ordering keys: ${JOBS} jobs to 1 endpoint, unkeyed / over ${KEYS} keys, 1 refused ${FAIL_SECONDS} s`,
+      xLabel: `seconds since the run's ${HOLD_SECONDS > 0 ? 'jobs were due' : 'first submission'}`,
+      // A little past the last arrival, so that the failing key's step shows.
+      to: Math.ceil(
+        Math.max(
+          FAIL_SECONDS * 1000,
+          unkeyedLast - unkeyed.started,
+          ...failingTimes.map((t) => t - keyed.started),
+        ) /
+          1000 +
+          2,
+      ),
       spans: [{ from: 0, to: FAIL_SECONDS, label: `receiver refuses ${FAILING_KEY}` }],
       panels: [
         {
@@ -538,18 +619,18 @@ export async function orderingScenario(
           max: 100,
           series: [
             {
-              label: `unkeyed (${unkeyedFirst.size})`,
+              label: 'unkeyed run',
               color: '#1c7ed6',
               points: cumulative([...unkeyedFirst.values()], unkeyed.started, JOBS),
               dashed: true,
             },
             {
-              label: `${others.length} other keys (${othersTimes.length})`,
+              label: `${others.length} other keys`,
               color: '#2b8a3e',
               points: cumulative(othersTimes, keyed.started, othersExpected),
             },
             {
-              label: `failing key (${failingTimes.length})`,
+              label: 'failing key',
               color: '#c92a2a',
               points: cumulative(failingTimes, keyed.started, Math.ceil(JOBS / KEYS)),
               step: true,
@@ -570,7 +651,7 @@ export async function orderingScenario(
       p95: percentile(unkeyedLatency, 95),
       p99: percentile(unkeyedLatency, 99),
       errors: unkeyedRefused + (unkeyed.submitted.accepted.size - unkeyedFirst.size),
-      note: `${unkeyedFirst.size}/${JOBS} delivered in ${seconds(unkeyedLast - unkeyed.started)} s, ${unkeyedOrder.duplicates} duplicates`,
+      note: `${unkeyedFirst.size}/${JOBS} delivered in ${seconds(unkeyedLast - unkeyed.started)} s (its last job ended at ${seconds(unkeyed.database.lastJobEndedMs)} s), ${unkeyedOrder.duplicates} duplicates`,
     },
     {
       scenario: `ordering: ${others.length} keys beside 1 failing`,
@@ -580,14 +661,17 @@ export async function orderingScenario(
       p95: percentile(othersLatency, 95),
       p99: percentile(othersLatency, 99),
       errors: keyedRefused + (othersExpected - othersTimes.length) + keysOutOfOrder,
-      note: `${othersTimes.length}/${othersExpected} in ${seconds(othersLast - keyed.started)} s (${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${report.keyed.duplicates} duplicates (${report.keyed.lateRepeats} after a later one)`,
+      note: `${othersTimes.length}/${othersExpected} in ${seconds(othersLast - keyed.started)} s (last job ended at ${seconds(keyed.database.lastJobEndedMs)} s; ${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${report.keyed.duplicates} duplicates (${report.keyed.lateRepeats} after a later one)`,
     },
     {
       scenario: 'ordering: failing key resumes',
+      // Once its head got through, how fast the rest of its queue followed.
       throughput:
-        failingLastMs !== undefined && failingLastMs > 0 ? rate(failing.firsts.length, failingLastMs) : 0,
+        failingTimes.length > 1
+          ? rate(failingTimes.length - 1, Math.max(1, Math.max(...failingTimes) - Math.min(...failingTimes)))
+          : 0,
       errors: failing.missing + (failing.outOfOrder ? 1 : 0),
-      note: `${failing.firsts.length}/${Math.ceil(JOBS / KEYS)} ${failing.outOfOrder ? 'OUT OF ORDER' : 'in order'}, first ${failingFirstMs === undefined ? '–' : seconds(failingFirstMs)} s and last ${failingLastMs === undefined ? '–' : seconds(failingLastMs)} s after recovery (${mark(targets.failingKeyResumedInOrder)}: ≤ ${seconds(RESUME_BOUND_MS)} s); ${refusals.length} refusals, of sequence ${refusedSeqs.join(',') || '–'} (${mark(targets.failingKeyHeldAtHead)}); queue in the window: ${keyed.queue ? `${keyed.queue.pending} pending, ${keyed.queue.waiting} waiting` : 'not read'}`,
+      note: `${failing.firsts.length}/${Math.ceil(JOBS / KEYS)} ${failing.outOfOrder ? 'OUT OF ORDER' : 'in order'}, first ${failingFirstMs === undefined ? '–' : seconds(failingFirstMs)} s and last ${failingLastMs === undefined ? '–' : seconds(failingLastMs)} s after recovery (${mark(targets.failingKeyResumedInOrder)}: ≤ ${seconds(RESUME_BOUND_MS)} s); ${refusals.length} refusals, of sequence ${refusedSeqs.join(',') || '–'} (${mark(targets.failingKeyHeldAtHead)}); queue in the window: ${keyed.queue ? `${keyed.queue.pending} pending, ${keyed.queue.waiting} waiting; blocked keys listed: ${keyed.queue.blockedKeys?.map((k) => `${k.orderingKey} (${k.pending})`).join(', ') || 'none'}` : 'not read'}`,
     },
   ];
   return { rows, report };

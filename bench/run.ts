@@ -16,6 +16,7 @@ import { ADMIN_KEY, type Service, startService, stopAll } from '../harness/servi
 import { signatureHeader } from '../src/delivery/sign.ts';
 import { createLogger } from '../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
+import { adaptiveScenario } from './adaptive.ts';
 import { backlogScenario } from './backlog.ts';
 import { orderingScenario } from './ordering.ts';
 import { latencyPlot } from './plot.ts';
@@ -446,6 +447,7 @@ const SCENARIOS = [
   'retention',
   'backlog',
   'schedules',
+  'adaptive',
   'ordering',
 ];
 const chosen = process.argv.slice(2);
@@ -493,6 +495,12 @@ try {
     const ordered = await orderingScenario(serverUrl as string, receiver, SERVICE_ENV);
     rows.push(...ordered.rows);
     report = { ...report, ordering: ordered.report };
+  }
+  // Only when named: three runs of BENCH_ADAPTIVE_SECONDS (40) against receivers that push back.
+  if (chosen.includes('adaptive')) {
+    const adapted = await adaptiveScenario(serverUrl as string, SERVICE_ENV);
+    rows.push(...adapted.rows);
+    report = { ...report, adaptive: adapted.report };
   }
   // Only when named: it loads a million rows first (docs/benchmarks.md, Retention).
   if (chosen.includes('retention')) {

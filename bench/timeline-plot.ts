@@ -35,7 +35,7 @@ export interface Timeline {
   width?: number;
 }
 
-const MARGIN = { left: 64, right: 170, top: 34, bottom: 46 };
+const MARGIN = { left: 64, right: 200, top: 34, bottom: 46 };
 const GAP = 34;
 
 /** A round step (1, 2 or 5 times a power of ten) that cuts `range` into about `parts` parts. */
@@ -50,11 +50,11 @@ function niceStep(range: number, parts: number): number {
 const label = (value: number) =>
   Math.abs(value) >= 10_000 ? `${value / 1000}k` : String(Math.round(value * 1000) / 1000);
 
-const escape = (text: string) =>
+const xml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function timelinePlot(plot: Timeline): string {
-  const width = plot.width ?? 760;
+  const width = plot.width ?? 800;
   const plotW = width - MARGIN.left - MARGIN.right;
   const times = plot.panels.flatMap((p) => p.series.flatMap((s) => s.points.map(([t]) => t)));
   const from = plot.from ?? Math.min(0, ...times);
@@ -65,9 +65,9 @@ export function timelinePlot(plot: Timeline): string {
     MARGIN.top + heights.reduce((a, b) => a + b, 0) + GAP * (plot.panels.length - 1) + MARGIN.bottom;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-    `<title>${escape(plot.title)}</title>`,
+    `<title>${xml(plot.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${MARGIN.left}" y="20" font-size="14">${escape(plot.title)}</text>`,
+    `<text x="${MARGIN.left}" y="20" font-size="14">${xml(plot.title)}</text>`,
   ];
   const xStep = niceStep(to - from, 8);
   let top = MARGIN.top;
@@ -85,7 +85,7 @@ export function timelinePlot(plot: Timeline): string {
       );
       if (span.label && n === 0)
         parts.push(
-          `<text x="${x1 + 3}" y="${top + 12}" font-size="10" fill="#a61e4d">${escape(span.label)}</text>`,
+          `<text x="${x1 + 3}" y="${top + 12}" font-size="10" fill="#a61e4d">${xml(span.label)}</text>`,
         );
     }
     for (let v = 0; v <= yMax + yStep / 1000; v += yStep) {
@@ -101,16 +101,14 @@ export function timelinePlot(plot: Timeline): string {
     }
     parts.push(
       `<rect x="${MARGIN.left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
-      `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(panel.label)}</text>`,
+      `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${xml(panel.label)}</text>`,
     );
     for (const marker of plot.markers ?? []) {
       parts.push(
         `<line x1="${x(marker.at)}" x2="${x(marker.at)}" y1="${top}" y2="${top + plotH}" stroke="#555" stroke-dasharray="2 3"/>`,
       );
       if (n === 0)
-        parts.push(
-          `<text x="${x(marker.at) + 4}" y="${top - 4}" font-size="11">${escape(marker.label)}</text>`,
-        );
+        parts.push(`<text x="${x(marker.at) + 4}" y="${top - 4}" font-size="11">${xml(marker.label)}</text>`);
     }
     panel.series.forEach((s, k) => {
       const segments: string[] = [];
@@ -139,13 +137,13 @@ export function timelinePlot(plot: Timeline): string {
       const ly = top + 14 + k * 18;
       parts.push(
         `<line x1="${width - MARGIN.right + 12}" x2="${width - MARGIN.right + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`,
-        `<text x="${width - MARGIN.right + 42}" y="${ly + 4}">${escape(s.label)}</text>`,
+        `<text x="${width - MARGIN.right + 42}" y="${ly + 4}">${xml(s.label)}</text>`,
       );
     });
     top += plotH + GAP;
   });
   parts.push(
-    `<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escape(plot.xLabel ?? 'time (s)')}</text>`,
+    `<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${xml(plot.xLabel ?? 'time (s)')}</text>`,
     '</svg>',
   );
   return `${parts.join('\n')}\n`;
