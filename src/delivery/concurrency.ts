@@ -15,7 +15,7 @@
 // grows, so the limit climbs until the receiver refuses (measured: 9 % of attempts refused with a receiver that
 // queues past its capacity and refuses at 1.5 times it; docs/benchmarks.md). Against the baseline, a queue a
 // quarter long is a rise. A receiver that simply became slower (its round trips stay up after the limit fell
-// five times in a row) is given a new baseline, and the limit climbs again from there.
+// five times in a row) is given a new baseline, and the limit goes back to where it was before those cuts.
 //
 // The cap is the endpoint's maxConcurrency less what other processes use of it (receiver-limits.ts keeps that
 // budget through Postgres).
@@ -63,6 +63,8 @@ export class AdaptiveLimit {
   /** A moving average of round trips: how long a window is. */
   private meanRtt: number | undefined;
   private risesInARow = 0;
+  /** The limit before the current run of rises cut it. */
+  private beforeRises = 0;
   private windowStart: number;
   private rttSum = 0;
   private answers = 0;
@@ -142,11 +144,15 @@ export class AdaptiveLimit {
       this.meanRtt = this.meanRtt === undefined ? rtt : EWMA_ALPHA * rtt + (1 - EWMA_ALPHA) * this.meanRtt;
       if (base === undefined || rtt < base) this.baseRtt = rtt;
       else if (rose) {
+        if (this.risesInARow === 0) this.beforeRises = Math.ceil(this.current / DECREASE);
         this.risesInARow += 1;
-        // Still up after the limit fell this often: not a queue of ours, the receiver itself is slower now.
+        // Still up after the limit fell this often: not a queue of ours, the receiver itself is slower now. Its
+        // new pace is the baseline, and the cuts made for it are undone (a receiver that cannot take that pushes
+        // back, and is cut for it).
         if (this.risesInARow >= REBASE_AFTER) {
           this.baseRtt = rtt;
           this.risesInARow = 0;
+          this.current = Math.min(this.beforeRises, this.settings.cap);
         }
       } else this.risesInARow = 0;
     }
