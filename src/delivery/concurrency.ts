@@ -35,7 +35,11 @@ const DECREASE = 0.9;
 const EWMA_ALPHA = 0.4;
 /** A window is at least this long, so that it holds more than one answer from a receiver that is very fast. */
 const MIN_WINDOW_MS = 20;
-/** A rise: round trips above the baseline by this fraction, and by this much (timer and event-loop noise). */
+/**
+ * A rise: round trips above the baseline by this fraction, and by this much (timer noise) plus twice this
+ * process's event-loop lag (an answer waits that long to be read when the process is busy: a delay of ours, not
+ * the receiver's, which cutting its limit would not cure).
+ */
 const RISE = 0.25;
 const RISE_SLACK_MS = 1;
 /**
@@ -72,12 +76,14 @@ export class AdaptiveLimit {
   private pushedBack = false;
 
   private readonly now: () => number;
+  private readonly loopLagMs: () => number;
 
-  constructor(settings: LimitSettings, now: () => number = () => performance.now()) {
-    this.now = now;
+  constructor(settings: LimitSettings, clock: { now?: () => number; loopLagMs?: () => number } = {}) {
+    this.now = clock.now ?? (() => performance.now());
+    this.loopLagMs = clock.loopLagMs ?? (() => 0);
     this.settings = settings;
     this.current = settings.adaptive ? Math.min(INITIAL_LIMIT, settings.cap) : settings.cap;
-    this.windowStart = now();
+    this.windowStart = this.now();
   }
 
   get limit(): number {
@@ -128,7 +134,10 @@ export class AdaptiveLimit {
   private closeWindow(now: number): LimitChange {
     const rtt = this.answers > 0 ? this.rttSum / this.answers : undefined;
     const base = this.baseRtt;
-    const rose = rtt !== undefined && base !== undefined && rtt > base * (1 + RISE) + RISE_SLACK_MS;
+    const rose =
+      rtt !== undefined &&
+      base !== undefined &&
+      rtt > base * (1 + RISE) + RISE_SLACK_MS + 2 * this.loopLagMs();
     let change: LimitChange;
     // A pushback cut the limit when it came.
     if (this.pushedBack) change = undefined;

@@ -9,6 +9,7 @@
 // the receiver. The sum lags the processes by up to a report: a process that starts may exceed the budget for
 // a second. The endpoint view reads the same rows (store/receiver-concurrency.ts).
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Needs } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import {
@@ -19,6 +20,7 @@ import {
 import { AdaptiveLimit, type AttemptFeedback } from './concurrency.ts';
 
 const REPORT_MS = 1_000;
+const LAG_RESOLUTION_MS = 10;
 /** A receiver's limit is forgotten after so long without an attempt (it starts low again). */
 const IDLE_MS = 5 * 60_000;
 
@@ -54,6 +56,10 @@ export interface ReceiverLimits {
 
 export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>): ReceiverLimits {
   const processId = randomUUID();
+  // The event loop's lag over the last report: how late this process reads answers when it is busy.
+  const loop = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  loop.enable();
+  let loopLagMs = 0;
   const entries = new Map<string, Entry>();
   const defaultMax = ctx.config.deliveryEndpointConcurrency;
 
@@ -71,7 +77,7 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
     if (!entry) {
       const settings = { cap: defaultMax, adaptive: true };
       entry = {
-        limit: new AdaptiveLimit(settings),
+        limit: new AdaptiveLimit(settings, { loopLagMs: () => loopLagMs }),
         pausedUntil: 0,
         max: defaultMax,
         adaptive: true,
@@ -84,6 +90,9 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
   };
 
   async function report() {
+    // The histogram's samples include the sampling interval itself.
+    loopLagMs = Math.max(0, loop.mean / 1e6 - LAG_RESOLUTION_MS) || 0;
+    loop.reset();
     const now = Date.now();
     for (const [receiver, entry] of entries)
       if (entry.limit.inFlight === 0 && now - entry.usedAt > IDLE_MS) entries.delete(receiver);
@@ -144,6 +153,7 @@ export function receiverLimits(ctx: Needs<'config' | 'log' | 'metrics' | 'pool'>
     },
     async stop() {
       clearInterval(timer);
+      loop.disable();
       await reporting;
       await withdrawConcurrency(ctx.pool, processId).catch(() => undefined);
     },

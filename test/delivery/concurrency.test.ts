@@ -5,7 +5,7 @@ import { AdaptiveLimit, INITIAL_LIMIT } from '../../src/delivery/concurrency.ts'
 
 function limiter(cap: number, adaptive = true) {
   let now = 0;
-  const limit = new AdaptiveLimit({ cap, adaptive }, () => now);
+  const limit = new AdaptiveLimit({ cap, adaptive }, { now: () => now });
   /** Runs one window: fills the limit, then every attempt ends after `rttMs`, `overloaded` or not. */
   const window = (rttMs: number, overloaded = (_i: number) => false) => {
     const n = limit.limit;
@@ -28,7 +28,7 @@ t.test('starts low and grows by one per window while the limit is reached and la
 
 t.test('does not grow while the limit is not reached', async (t) => {
   let now = 0;
-  const limit = new AdaptiveLimit({ cap: 25, adaptive: true }, () => now);
+  const limit = new AdaptiveLimit({ cap: 25, adaptive: true }, { now: () => now });
   for (let i = 0; i < 20; i += 1) {
     limit.started();
     now += 30;
@@ -101,3 +101,25 @@ t.test(
     t.ok(limit.limit > before, `and climbing at the new pace: ${limit.limit}`);
   },
 );
+
+t.test("round trips longer by this process's own event-loop lag are no rise", async (t) => {
+  let now = 0;
+  let lag = 0;
+  const limit = new AdaptiveLimit({ cap: 100, adaptive: true }, { now: () => now, loopLagMs: () => lag });
+  const window = (rttMs: number) => {
+    const n = limit.limit;
+    for (let i = 0; i < n; i += 1) limit.started();
+    now += Math.max(rttMs, 25);
+    for (let i = 0; i < n; i += 1) limit.ended({ rttMs, overloaded: false });
+    return limit.limit;
+  };
+  for (let i = 0; i < 10; i += 1) window(2);
+  const before = limit.limit;
+  lag = 6;
+  window(12);
+  t.ok(window(12) > before, `a busy process (6 ms late) reading a 2 ms receiver's answers: ${limit.limit}`);
+  lag = 0;
+  const high = limit.limit;
+  window(12);
+  t.ok(window(12) < high, `the same round trips with no lag are a rise: ${high} → ${limit.limit}`);
+});
