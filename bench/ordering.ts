@@ -12,7 +12,10 @@
 // submission to the last of their arrivals) within 10 % of the unkeyed run's; the failing key resumes, in
 // order, when the receiver recovers. The retry schedule is short enough that the failing head is tried every
 // 10 s or so, and long enough that it is never dead-lettered inside the failure window. Writes
-// bench/results/ordering-<time>.svg: the share of each group's messages delivered over time.
+// bench/results/ordering-<time>.svg: the share of each group's messages delivered over time, and the endpoint's
+// concurrency limit. Other settings for diagnosis: BENCH_ORDERING_HOLD_SECONDS (time a backlog's drain, not a
+// submission-bound run), BENCH_ORDERING_ENDPOINT, BENCH_ORDERING_FAIL_STATUS, BENCH_ORDERING_FAIL_RETRY_AFTER,
+// BENCH_ORDERING_WORKERS, BENCH_ORDERING_WARMUP.
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,11 +48,20 @@ const WARMUP = Number(process.env.BENCH_ORDERING_WARMUP ?? 500);
  * drain, which the delivery path alone bounds.
  */
 const HOLD_SECONDS = Number(process.env.BENCH_ORDERING_HOLD_SECONDS ?? 0);
-/** The endpoint's settings beyond its URL: BENCH_ORDERING_ENDPOINT='{"adaptiveConcurrency":false}', say. */
-const ENDPOINT = JSON.parse(process.env.BENCH_ORDERING_ENDPOINT ?? '{}') as Record<string, unknown>;
+/**
+ * The endpoint's settings beyond its URL. By default an endpoint as the API makes one (adaptive concurrency),
+ * said outright since the harness's default may differ; BENCH_ORDERING_ENDPOINT='{"adaptiveConcurrency":false}'
+ * for a fixed limit (DELIVERY_ENDPOINT_CONCURRENCY per process), say.
+ */
+const ENDPOINT = JSON.parse(process.env.BENCH_ORDERING_ENDPOINT ?? '{"adaptiveConcurrency":true}') as Record<
+  string,
+  unknown
+>;
 const WORKERS = Number(process.env.BENCH_ORDERING_WORKERS ?? 2);
 /** What the receiver answers the failing key: 503 by default (BENCH_ORDERING_FAIL_STATUS=500, say). */
 const FAIL_STATUS = Number(process.env.BENCH_ORDERING_FAIL_STATUS ?? 503);
+/** A Retry-After (seconds) on those refusals: none by default. */
+const FAIL_RETRY_AFTER = process.env.BENCH_ORDERING_FAIL_RETRY_AFTER;
 const CONNECTIONS = 32;
 /** The same input as bench/run.ts's: about 1 KiB, so each webhook body is a little over that. */
 const INPUT = { note: 'x'.repeat(900) };
@@ -102,7 +114,9 @@ function receiverThread(port: MessagePort) {
       }
       const status = key !== '' && key === failKey && at < failUntil ? FAIL_STATUS : 200;
       arrivals.push([key, seq, String(request.headers['x-job-id']), at, status]);
-      response.writeHead(status).end();
+      response
+        .writeHead(status, status !== 200 && FAIL_RETRY_AFTER ? { 'retry-after': FAIL_RETRY_AFTER } : {})
+        .end();
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -211,6 +225,25 @@ async function warmUp(client: Api, receiver: OrderingReceiver, endpointId: strin
   }
 }
 
+/** The endpoint's concurrency every half second (limit and in flight, summed over the workers' reports). */
+async function sampleLimits(
+  client: Api,
+  endpointId: string,
+  started: number,
+  into: Run['limits'],
+  stop: AbortSignal,
+) {
+  while (!stop.aborted) {
+    const at = Date.now();
+    const view = await client
+      .call<{ concurrency?: { limit: number; inFlight: number } }>('GET', `/v1/endpoints/${endpointId}`)
+      .catch(() => undefined);
+    const c = view?.body.concurrency;
+    if (view?.status === 200 && c) into.push([at - started, c.limit, c.inFlight]);
+    await sleep(Math.max(0, at + 500 - Date.now()), undefined, { signal: stop }).catch(() => undefined);
+  }
+}
+
 // ─── One run ────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface Run {
@@ -230,6 +263,8 @@ interface Run {
     /** GET /v1/endpoints/:id/ordering-keys then (undefined: not answered 200). */
     blockedKeys: Array<{ orderingKey: string; pending: number }> | undefined;
   };
+  /** [ms since started, limit, in flight]: GET /v1/endpoints/:id's concurrency, every half second. */
+  limits: Array<[ms: number, limit: number, inFlight: number]>;
   /** When the other keys' messages had all arrived (the keyed run), or every message. */
   othersDoneMs?: number;
   database: {
@@ -240,6 +275,7 @@ interface Run {
     /** The most attempts any message of the failing key took. */
     failingKeyMaxAttempts: number | null;
     lastJobEndedMs: number;
+    longestJobPause: { ms: number; fromMs: number } | null;
   };
   serviceErrorLines: number;
 }
@@ -289,6 +325,9 @@ async function runOnce(
     const started = firstSubmission + HOLD_SECONDS * 1000;
     if (HOLD_SECONDS > 0) runAt = new Date(started).toISOString();
     await receiver.configure(keyed ? FAILING_KEY : undefined, started + FAIL_SECONDS * 1000);
+    const limits: Run['limits'] = [];
+    const sampling = new AbortController();
+    const sampler = sampleLimits(client, endpointId, started, limits, sampling.signal);
     const submitted = keyed
       ? await submitInKeyOrder(client, JOBS, body, CONNECTIONS)
       : await submitMany(client, JOBS, body, CONNECTIONS);
@@ -340,6 +379,8 @@ async function runOnce(
       }
       await sleep(100);
     }
+    sampling.abort();
+    await sampler;
     await client.close();
 
     const [counts] = (
@@ -353,7 +394,14 @@ async function runOnce(
                   where m.ordering_key = $1) as "failingKeyMaxAttempts",
                 -- When the run's last job ended, from the run's start: the jobs' share of its time.
                 (select round(extract(epoch from max(completed_at)) * 1000 - $2)::int from jobs
-                  where created_at >= to_timestamp($3 / 1000.0)) as "lastJobEndedMs"`,
+                  where created_at >= to_timestamp($3 / 1000.0)) as "lastJobEndedMs",
+                -- The longest stretch in which none of the run's jobs ended, and when it began.
+                (select json_build_object('ms', round(gap)::int, 'fromMs', round(after - $2)::int)
+                   from (select extract(epoch from completed_at) * 1000 as at,
+                                extract(epoch from lag(completed_at) over (order by completed_at)) * 1000 as after,
+                                extract(epoch from completed_at - lag(completed_at) over (order by completed_at)) * 1000 as gap
+                           from jobs where created_at >= to_timestamp($3 / 1000.0)) g
+                  where gap is not null order by gap desc limit 1) as "longestJobPause"`,
         [FAILING_KEY, started, firstSubmission],
       )
     ).rows;
@@ -363,6 +411,7 @@ async function runOnce(
       submitted,
       arrivals,
       queue,
+      limits,
       othersDoneMs,
       database: counts as Run['database'],
       serviceErrorLines: services.reduce((n, s) => n + s.errors.length, 0),
@@ -448,6 +497,38 @@ function cumulative(times: number[], started: number, total: number): Array<[num
   return points;
 }
 
+const pauseText = (pause: { ms: number; fromMs: number }) =>
+  `${seconds(pause.ms)} s from ${seconds(pause.fromMs)} s`;
+
+function limitText(run: Run): string {
+  const limit = limitSummary(run);
+  return limit ? `${limit.mean} on average (${limit.min}–${limit.max})` : 'not read';
+}
+
+/** The endpoint's concurrency limit while the run's other messages were being delivered: mean and range. */
+function limitSummary(run: Run) {
+  const until = run.othersDoneMs ?? Number.POSITIVE_INFINITY;
+  const limits = run.limits.filter(([ms]) => ms >= 0 && ms <= until).map(([, limit]) => limit);
+  if (limits.length === 0) return undefined;
+  return {
+    mean: Math.round((sum(limits) / limits.length) * 10) / 10,
+    min: Math.min(...limits),
+    max: Math.max(...limits),
+    samples: limits.length,
+  };
+}
+
+/** The longest stretch without a first arrival, between the run's start and its last one, and when it began. */
+function longestPause(times: number[], started: number) {
+  const sorted = [started, ...times].sort((a, b) => a - b);
+  let pause = { ms: 0, fromMs: 0 };
+  for (let i = 1; i < sorted.length; i++) {
+    const gap = (sorted[i] as number) - (sorted[i - 1] as number);
+    if (gap > pause.ms) pause = { ms: gap, fromMs: (sorted[i - 1] as number) - started };
+  }
+  return pause;
+}
+
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 const rate = (count: number, ms: number) => (ms > 0 ? Math.round((count / ms) * 1000) : 0);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -466,7 +547,7 @@ export async function orderingScenario(
     console.log(`ordering: ${JOBS} unkeyed jobs, one endpoint, 1 api + ${WORKERS} workers`);
     unkeyed = await runOnce('unkeyed', serverUrl, receiver, env, false);
     console.log(
-      `ordering: ${JOBS} jobs over ${KEYS} keys, ${FAILING_KEY} refused (${FAIL_STATUS}) for ${FAIL_SECONDS} s; retries ${RETRY_SCHEDULE}`,
+      `ordering: ${JOBS} jobs over ${KEYS} keys, ${FAILING_KEY} refused (${FAIL_STATUS}${FAIL_RETRY_AFTER ? `, Retry-After ${FAIL_RETRY_AFTER}` : ''}) for ${FAIL_SECONDS} s; retries ${RETRY_SCHEDULE}`,
     );
     keyed = await runOnce('keyed', serverUrl, receiver, env, true);
   } finally {
@@ -495,6 +576,8 @@ export async function orderingScenario(
   const othersExpected = JOBS - Math.ceil(JOBS / KEYS);
   const othersLast = Math.max(...othersTimes);
   const othersRate = rate(othersTimes.length, othersLast - keyed.started);
+  const othersPause = longestPause(othersTimes, keyed.started);
+  const unkeyedPause = longestPause([...unkeyedFirst.values()], unkeyed.started);
   const ratio = unkeyedRate > 0 ? Math.round((othersRate / unkeyedRate) * 100) / 100 : 0;
   const keyedFirst = firstOf(keyed);
   const failingJobs = new Set(
@@ -536,6 +619,7 @@ export async function orderingScenario(
       failingKey: FAILING_KEY,
       failSeconds: FAIL_SECONDS,
       failStatus: FAIL_STATUS,
+      failRetryAfter: FAIL_RETRY_AFTER,
       workers: WORKERS,
       warmUpJobs: WARMUP,
       holdSeconds: HOLD_SECONDS,
@@ -555,6 +639,8 @@ export async function orderingScenario(
         p99: percentile(unkeyedLatency, 99),
       },
       duplicates: unkeyedOrder.duplicates,
+      longestDeliveryPause: unkeyedPause,
+      concurrencyLimit: limitSummary(unkeyed),
       database: unkeyed.database,
       serviceErrorLines: unkeyed.serviceErrorLines,
     },
@@ -572,6 +658,7 @@ export async function orderingScenario(
         seconds: seconds(othersLast - keyed.started),
         perSecond: othersRate,
         ratioToUnkeyed: ratio,
+        longestDeliveryPause: othersPause,
         latencyMs: {
           p50: percentile(othersLatency, 50),
           p95: percentile(othersLatency, 95),
@@ -588,6 +675,7 @@ export async function orderingScenario(
         firstAfterRecoveryMs: failingFirstMs,
         lastAfterRecoveryMs: failingLastMs,
       },
+      concurrencyLimit: limitSummary(keyed),
       database: keyed.database,
       serviceErrorLines: keyed.serviceErrorLines,
     },
@@ -637,6 +725,34 @@ export async function orderingScenario(
             },
           ],
         },
+        {
+          label: "endpoint's concurrency",
+          series: [
+            {
+              label: 'limit, unkeyed',
+              color: '#1c7ed6',
+              // Ends with its run, rather than held to the end of the axis.
+              points: [
+                ...unkeyed.limits.map(([ms, limit]): [number, number] => [ms / 1000, limit]),
+                [(unkeyed.limits.at(-1)?.[0] ?? 0) / 1000 + 0.5, Number.NaN],
+              ],
+              step: true,
+              dashed: true,
+            },
+            {
+              label: 'limit, keyed',
+              color: '#2b8a3e',
+              points: keyed.limits.map(([ms, limit]) => [ms / 1000, limit]),
+              step: true,
+            },
+            {
+              label: 'in flight, keyed',
+              color: '#868e96',
+              points: keyed.limits.map(([ms, , inFlight]) => [ms / 1000, inFlight]),
+              width: 1,
+            },
+          ],
+        },
       ],
     }),
   );
@@ -651,7 +767,7 @@ export async function orderingScenario(
       p95: percentile(unkeyedLatency, 95),
       p99: percentile(unkeyedLatency, 99),
       errors: unkeyedRefused + (unkeyed.submitted.accepted.size - unkeyedFirst.size),
-      note: `${unkeyedFirst.size}/${JOBS} delivered in ${seconds(unkeyedLast - unkeyed.started)} s (its last job ended at ${seconds(unkeyed.database.lastJobEndedMs)} s), ${unkeyedOrder.duplicates} duplicates`,
+      note: `${unkeyedFirst.size}/${JOBS} delivered in ${seconds(unkeyedLast - unkeyed.started)} s (its last job ended at ${seconds(unkeyed.database.lastJobEndedMs)} s), longest pause ${pauseText(unkeyedPause)}, ${unkeyedOrder.duplicates} duplicates; endpoint's limit ${limitText(unkeyed)}`,
     },
     {
       scenario: `ordering: ${others.length} keys beside 1 failing`,
@@ -661,7 +777,7 @@ export async function orderingScenario(
       p95: percentile(othersLatency, 95),
       p99: percentile(othersLatency, 99),
       errors: keyedRefused + (othersExpected - othersTimes.length) + keysOutOfOrder,
-      note: `${othersTimes.length}/${othersExpected} in ${seconds(othersLast - keyed.started)} s (last job ended at ${seconds(keyed.database.lastJobEndedMs)} s; ${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${report.keyed.duplicates} duplicates (${report.keyed.lateRepeats} after a later one)`,
+      note: `${othersTimes.length}/${othersExpected} in ${seconds(othersLast - keyed.started)} s (last job ended at ${seconds(keyed.database.lastJobEndedMs)} s), longest pause ${pauseText(othersPause)} (${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${report.keyed.duplicates} duplicates (${report.keyed.lateRepeats} after a later one); endpoint's limit ${limitText(keyed)}`,
     },
     {
       scenario: 'ordering: failing key resumes',
