@@ -37,60 +37,53 @@ create index messages_ordering on messages (tenant_id, receiver, ordering_key, o
   where ordering_key is not null and status = 'pending';
 create index messages_ordering_key on messages (tenant_id, ordering_key, id desc) where ordering_key is not null;
 
--- The key lock: advisory-lock class "ord" (6910564), the second key a hash of tenant, scope and key.
-create function hookrelay_ordering_lock(tenant text, scope text, key text) returns void
-language sql volatile as $$
-  select pg_advisory_xact_lock(6910564, hashtext(tenant || E'\n' || scope || E'\n' || key))
+-- The key lock: advisory-lock class "ord" (6910564), the second key a hash of tenant, scope ('job', or the
+-- message's receiver) and key. Two keys with the same hash share a lock: they only wait for each other.
+create function hookrelay_ordering_hash(tenant text, scope text, key text) returns int
+language sql immutable parallel safe as $$
+  select hashtext(tenant || E'\n' || scope || E'\n' || key)
 $$;
 
--- Before rows join keys of jobs: the keys locked in hash order, then their heads in id order (see Races).
-create function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
-declare
-  k record;
-begin
-  for k in select distinct u.t, u.k, hashtext(u.t || E'\n' || 'job' || E'\n' || u.k) as h
-             from unnest(tenants, keys) as u (t, k) where u.k is not null order by h, u.t, u.k loop
-    perform hookrelay_ordering_lock(k.t, 'job', k.k);
-  end loop;
-  perform 1 from jobs where id = any(array(
-      select j.id from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
-        join jobs j on j.tenant_id = u.t and j.ordering_key = u.k
-                   and j.status in ('queued', 'running') and j.next_attempt_at is not null))
-    order by id for update;
-  return 0;
-end $$;
+-- Before rows join keys of jobs: the keys locked in hash order, then their heads in id order (see Races). Each
+-- statement of a volatile function sees what committed before it began, so the heads are read after the locks.
+create function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language sql volatile as $$
+  select count(pg_advisory_xact_lock(6910564, h))::int from (
+    select distinct hookrelay_ordering_hash(u.t, 'job', u.k) as h
+      from unnest(tenants, keys) as u (t, k) where u.k is not null order by h) ordered;
+  select count(*)::int from (
+    select 1 from jobs where id = any(array(
+        select j.id from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+          join jobs j on j.tenant_id = u.t and j.ordering_key = u.k
+                     and j.status in ('queued', 'running') and j.next_attempt_at is not null))
+     order by id for update) heads;
+$$;
 
 -- The same for messages, whose keys are per receiver.
 create function hookrelay_lock_message_keys(tenants text[], receivers text[], keys text[]) returns int
-language plpgsql volatile as $$
-declare
-  k record;
-begin
-  for k in select distinct u.t, u.r, u.k, hashtext(u.t || E'\n' || u.r || E'\n' || u.k) as h
-             from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h, u.t, u.r, u.k loop
-    perform hookrelay_ordering_lock(k.t, k.r, k.k);
-  end loop;
-  perform 1 from messages where id = any(array(
-      select m.id
-        from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null) u
-        join messages m on m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k
-                       and m.status = 'pending' and m.next_attempt_at is not null))
-    order by id for update;
-  return 0;
-end $$;
+language sql volatile as $$
+  select count(pg_advisory_xact_lock(6910564, h))::int from (
+    select distinct hookrelay_ordering_hash(u.t, u.r, u.k) as h
+      from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h) ordered;
+  select count(*)::int from (
+    select 1 from messages where id = any(array(
+        select m.id
+          from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
+                 where u.k is not null) u
+          join messages m on m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k
+                         and m.status = 'pending' and m.next_attempt_at is not null))
+     order by id for update) heads;
+$$;
 
 -- A job joining its key: the head (due as given) if the key has no unfinished job, else waiting. Its writer
--- holds the key's lock already (hookrelay_lock_job_keys); taking it again costs nothing and keeps two writers of
+-- holds the key's lock already (hookrelay_lock_job_keys); taking it again costs little and keeps two writers of
 -- one key in line even if one did not.
 create function hookrelay_job_joins_key() returns trigger language plpgsql volatile as $$
 begin
-  perform hookrelay_ordering_lock(new.tenant_id, 'job', new.ordering_key);
+  perform pg_advisory_xact_lock(6910564, hookrelay_ordering_hash(new.tenant_id, 'job', new.ordering_key));
   new.ordering_seq := nextval('ordering_seq');
-  perform 1 from jobs
-    where tenant_id = new.tenant_id and ordering_key = new.ordering_key and status in ('queued', 'running')
-      and id <> new.id
-    limit 1;
-  if found then
+  if exists (select 1 from jobs
+              where tenant_id = new.tenant_id and ordering_key = new.ordering_key
+                and status in ('queued', 'running')) then
     new.next_attempt_at := null;
   end if;
   return new;
@@ -99,21 +92,19 @@ end $$;
 create trigger jobs_join_key before insert on jobs
   for each row when (new.ordering_key is not null) execute function hookrelay_job_joins_key();
 
--- A job of a key ended: the next of its key, if none is unfinished and due, becomes due.
+-- A job of a key ended: the next of its key becomes due, unless one of the key is due or running already.
 create function hookrelay_job_releases_key() returns trigger language plpgsql volatile as $$
 declare
   released record;
 begin
-  if exists (select 1 from jobs
-              where tenant_id = new.tenant_id and ordering_key = new.ordering_key
-                and status in ('queued', 'running') and next_attempt_at is not null) then
-    return null;
-  end if;
   update jobs j set next_attempt_at = coalesce(j.run_at, now())
    where j.id = (select id from jobs
                   where tenant_id = new.tenant_id and ordering_key = new.ordering_key
                     and status = 'queued' and next_attempt_at is null
                   order by ordering_seq limit 1)
+     and not exists (select 1 from jobs
+                      where tenant_id = new.tenant_id and ordering_key = new.ordering_key
+                        and status in ('queued', 'running') and next_attempt_at is not null)
   returning j.tenant_id, j.execution, j.next_attempt_at into released;
   if found and released.next_attempt_at <= now() then
     if released.execution = 'remote' then
@@ -133,13 +124,11 @@ create trigger jobs_release_key after update of status on jobs
 -- A message joining its key's queue to its receiver: written, or sent again (resend, replay: to the back).
 create function hookrelay_message_joins_key() returns trigger language plpgsql volatile as $$
 begin
-  perform hookrelay_ordering_lock(new.tenant_id, new.receiver, new.ordering_key);
+  perform pg_advisory_xact_lock(6910564, hookrelay_ordering_hash(new.tenant_id, new.receiver, new.ordering_key));
   new.ordering_seq := nextval('ordering_seq');
-  perform 1 from messages
-    where tenant_id = new.tenant_id and receiver = new.receiver and ordering_key = new.ordering_key
-      and status = 'pending' and id <> new.id
-    limit 1;
-  if found then
+  if exists (select 1 from messages
+              where tenant_id = new.tenant_id and receiver = new.receiver and ordering_key = new.ordering_key
+                and status = 'pending' and id <> new.id) then
     new.next_attempt_at := null;
     new.leased := false;
   end if;
@@ -152,19 +141,18 @@ create trigger messages_rejoin_key before update of status on messages
   for each row when (new.ordering_key is not null and old.status <> 'pending' and new.status = 'pending')
   execute function hookrelay_message_joins_key();
 
--- A message of a key delivered or dead-lettered: the next of its key to the same receiver becomes due.
+-- A message of a key delivered or dead-lettered: the next of its key to the same receiver becomes due, unless
+-- one of the key is due already.
 create function hookrelay_message_releases_key() returns trigger language plpgsql volatile as $$
 begin
-  if exists (select 1 from messages
-              where tenant_id = new.tenant_id and receiver = new.receiver and ordering_key = new.ordering_key
-                and status = 'pending' and next_attempt_at is not null) then
-    return null;
-  end if;
   update messages m set next_attempt_at = now()
    where m.id = (select id from messages
                   where tenant_id = new.tenant_id and receiver = new.receiver and ordering_key = new.ordering_key
                     and status = 'pending' and next_attempt_at is null
-                  order by ordering_seq limit 1);
+                  order by ordering_seq limit 1)
+     and not exists (select 1 from messages
+                      where tenant_id = new.tenant_id and receiver = new.receiver
+                        and ordering_key = new.ordering_key and status = 'pending' and next_attempt_at is not null);
   if found then
     perform pg_notify('hookrelay_deliveries', new.receiver);
   end if;
