@@ -46,33 +46,36 @@ $$;
 
 -- Before rows join keys of jobs: the keys locked in hash order, then their heads in id order (see Races). Each
 -- statement of a volatile function sees what committed before it began, so the heads are read after the locks.
-create function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language sql volatile as $$
-  select count(pg_advisory_xact_lock(6910564, h))::int from (
+-- PL/pgSQL, not SQL: it keeps its statements' plans across calls.
+create function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
+begin
+  perform count(pg_advisory_xact_lock(6910564, h)) from (
     select distinct hookrelay_ordering_hash(u.t, 'job', u.k) as h
       from unnest(tenants, keys) as u (t, k) where u.k is not null order by h) ordered;
-  select count(*)::int from (
-    select 1 from jobs where id = any(array(
-        select j.id from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
-          join jobs j on j.tenant_id = u.t and j.ordering_key = u.k
-                     and j.status in ('queued', 'running') and j.next_attempt_at is not null))
-     order by id for update) heads;
-$$;
+  perform 1 from jobs where id = any(array(
+      select j.id from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+        join jobs j on j.tenant_id = u.t and j.ordering_key = u.k
+                   and j.status in ('queued', 'running') and j.next_attempt_at is not null))
+    order by id for update;
+  return 0;
+end $$;
 
 -- The same for messages, whose keys are per receiver.
 create function hookrelay_lock_message_keys(tenants text[], receivers text[], keys text[]) returns int
-language sql volatile as $$
-  select count(pg_advisory_xact_lock(6910564, h))::int from (
+language plpgsql volatile as $$
+begin
+  perform count(pg_advisory_xact_lock(6910564, h)) from (
     select distinct hookrelay_ordering_hash(u.t, u.r, u.k) as h
       from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h) ordered;
-  select count(*)::int from (
-    select 1 from messages where id = any(array(
-        select m.id
-          from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
-                 where u.k is not null) u
-          join messages m on m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k
-                         and m.status = 'pending' and m.next_attempt_at is not null))
-     order by id for update) heads;
-$$;
+  perform 1 from messages where id = any(array(
+      select m.id
+        from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
+               where u.k is not null) u
+        join messages m on m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k
+                       and m.status = 'pending' and m.next_attempt_at is not null))
+    order by id for update;
+  return 0;
+end $$;
 
 -- A job joining its key: the head (due as given) if the key has no unfinished job, else waiting. Its writer
 -- holds the key's lock already (hookrelay_lock_job_keys); taking it again costs little and keeps two writers of
