@@ -279,10 +279,12 @@ export function startClaimer(
       reserve(name, settings) {
         if (settings) limits.learn(name, settings);
         const receiver = receivers.get(name);
-        // Only what can start at once: a receiver at its share, or a full dispatcher, leaves it to the claims.
+        // Only what can start at once: a receiver at its limit, or a full dispatcher, leaves it to the claims.
+        // Attempts answered and being recorded do not hold the receiver's slots (as in `startable`).
         if (stopped || running + reserved >= capacity) return false;
-        const load = receiver ? receiver.running + receiver.reserved + receiver.waiting.length : 0;
-        if (load >= limits.limitOf(name)) return false;
+        const limit = limits.limitOf(name);
+        const queued = receiver ? receiver.reserved + receiver.waiting.length : 0;
+        if (limits.inFlight(name) + queued >= limit || (receiver?.running ?? 0) >= 2 * limit) return false;
         receiverOf(name).reserved += 1;
         reserved += 1;
         promised.push(name);
