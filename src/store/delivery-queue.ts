@@ -167,8 +167,12 @@ export interface Delivered {
 export async function recordDelivered(db: Queryable, delivered: Delivered[]): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>({
     name: 'messages.record-delivered',
-    text: `with locked as materialized (
-       select id, lease_id, status from messages where id = any($1::text[]) for update
+    // `quiet`: the next messages of keys these deliveries release are claimed by this process's own claim loop,
+    // woken as each attempt ends, so the release trigger sends no NOTIFY for them (migration 0015 says why).
+    text: `with quiet as materialized (
+       select set_config('hookrelay.release_wakes', 'local', true)
+     ), locked as materialized (
+       select id, lease_id, status from messages where id = any($1::text[]) and exists (select from quiet) for update
      ), done as (
        update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null, leased = false,
                              last_response_status = d.status, next_attempt_at = null, delivered_at = now()
