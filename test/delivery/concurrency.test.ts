@@ -6,12 +6,17 @@ import { AdaptiveLimit, INITIAL_LIMIT } from '../../src/delivery/concurrency.ts'
 function limiter(cap: number, adaptive = true) {
   let now = 0;
   const limit = new AdaptiveLimit({ cap, adaptive }, { now: () => now });
-  /** Runs one window: fills the limit, then every attempt ends after `rttMs`, `overloaded` or not. */
+  /**
+   * Runs one window: fills the limit, then every attempt ends after `rttMs`, `overloaded` or not; the last
+   * answer comes when the window is over (a window closes at the first answer past its length).
+   */
   const window = (rttMs: number, overloaded = (_i: number) => false) => {
     const n = limit.limit;
     for (let i = 0; i < n; i += 1) limit.started();
-    now += Math.max(rttMs, 25);
-    for (let i = 0; i < n; i += 1) limit.ended({ rttMs, overloaded: overloaded(i) });
+    for (let i = 0; i < n; i += 1) {
+      if (i === n - 1) now += Math.max(rttMs, 25);
+      limit.ended({ rttMs, overloaded: overloaded(i) });
+    }
     return limit.limit;
   };
   return { limit, window };
@@ -55,9 +60,7 @@ t.test('shrinks when round trips rise above their usual spread, not for noise', 
   for (let i = 0; i < 20; i += 1) window(i % 2 === 0 ? 20 : 21);
   const before = limit.limit;
   t.equal(window(20.5), before + 1, 'a round trip within the usual spread still grows it');
-  // Windows close on the first answer past their length, so the slow round trips count from the next one.
-  window(40);
-  t.equal(window(40), Math.floor((before + 2) * 0.9), 'twice as slow: x0.9');
+  t.equal(window(40), Math.floor((before + 1) * 0.9), 'twice as slow: x0.9');
 });
 
 t.test('a fixed limit is its cap whatever the answers', async (t) => {
@@ -122,4 +125,22 @@ t.test("round trips longer by this process's own event-loop lag are no rise", as
   const high = limit.limit;
   window(12);
   t.ok(window(12) < high, `the same round trips with no lag are a rise: ${high} → ${limit.limit}`);
+});
+
+t.test('a rise with less than half the limit in flight cuts nothing (not a queue of ours)', async (t) => {
+  let now = 0;
+  const limit = new AdaptiveLimit({ cap: 100, adaptive: true }, { now: () => now });
+  /** One window with `n` attempts in flight at once, each answered after `rttMs`. */
+  const window = (n: number, rttMs: number) => {
+    for (let i = 0; i < n; i += 1) limit.started();
+    for (let i = 0; i < n; i += 1) {
+      if (i === n - 1) now += 25;
+      limit.ended({ rttMs, overloaded: false });
+    }
+    return limit.limit;
+  };
+  while (limit.limit < 20) window(limit.limit, 1);
+  t.equal(window(9, 4), 20, 'round trips four times as long with 9 of 20 in flight: no cut');
+  t.equal(window(10, 4), 18, 'with 10 of 20 in flight: x0.9');
+  t.equal(window(2, 1), 18, 'unused, it neither grows nor shrinks');
 });
