@@ -18,10 +18,9 @@
 // five times in a row) is given a new baseline, and the limit goes back to where it was before those cuts.
 //
 // And as Netflix's concurrency-limits (VegasLimit) does, a rise while less than half the limit was in flight
-// cuts nothing: a queue our concurrency made needs our concurrency. A receiver a millisecond away, on a machine
-// busy enough to answer some requests late, otherwise had its limit cut for noise until bursts queued here
-// (measured: p99 at 500 jobs/s, 2 ms from Postgres, 103-106 ms fixed at 25, 114-158 ms adapting; the chaos
-// `latency` scenario, docs/reliability.md).
+// cuts nothing: a queue our concurrency made needs our concurrency, and cutting a limit we do not use would not
+// shorten it. A receiver a millisecond away, on a machine busy enough to read some answers late, had its limit
+// cut for that noise, and its bursts then waited here.
 //
 // The cap is the endpoint's maxConcurrency less what other processes use of it (receiver-limits.ts keeps that
 // budget through Postgres).
