@@ -2,8 +2,8 @@
 // (its RFC 2020-04-06, "ARC"), an AIMD loop on each receiver's answers. Time is cut into windows about one
 // round trip long. The limit shrinks by a tenth (at least to 1) at the first pushback in a window (429, 503, a
 // timeout, a connection error). At a window's end without one, it
-//   - shrinks by a tenth if the window's round trips rose a quarter above their baseline (and a millisecond,
-//     for timer noise), and at least half the limit was in flight at once in it;
+//   - shrinks by a tenth if the window's round trips rose above their baseline by a tenth and 5 ms, and at
+//     least half the limit was in flight at once in it;
 //   - grows by one if not, and the limit was reached in the window (there was more to send than it allowed);
 //   - stays otherwise.
 // A receiver that is fine sees its limit climb one per round trip up to the cap; one that queues requests
@@ -14,13 +14,18 @@
 // moving average with a deviation band. A moving average follows a receiver's queue as it
 // grows, so the limit climbs until the receiver refuses (measured: 9 % of attempts refused with a receiver that
 // queues past its capacity and refuses at 1.5 times it; docs/benchmarks.md). Against the baseline, a queue a
-// quarter long is a rise. A receiver that simply became slower (its round trips stay up after the limit fell
+// tenth of a round trip and 5 ms long is a rise. A receiver that simply became slower (its round trips stay up after the limit fell
 // five times in a row) is given a new baseline, and the limit goes back to where it was before those cuts.
 //
 // And as Netflix's concurrency-limits (VegasLimit) does, a rise while less than half the limit was in flight
 // cuts nothing: a queue our concurrency made needs our concurrency, and cutting a limit we do not use would not
-// shorten it. A receiver a millisecond away, on a machine busy enough to read some answers late, had its limit
-// cut for that noise, and its bursts then waited here.
+// shorten it.
+//
+// Why 5 ms: a receiver a millisecond away, on a machine busy enough to answer or read some requests late,
+// shows rises of a few milliseconds that no queue of ours made. With 1 ms (and a quarter) those cut its limit
+// until its bursts waited here: the chaos `latency` scenario's p99 was 150-540 ms next to Postgres against
+// 60-73 ms with latency cuts off or the limit fixed (docs/benchmarks.md, "Adaptive concurrency"). The price: a
+// receiver that answers in a millisecond or two is limited by its pushback alone until its queue is 5 ms long.
 //
 // The cap is the endpoint's maxConcurrency less what other processes use of it (receiver-limits.ts keeps that
 // budget through Postgres).
@@ -41,12 +46,12 @@ const EWMA_ALPHA = 0.4;
 /** A window is at least this long, so that it holds more than one answer from a receiver that is very fast. */
 const MIN_WINDOW_MS = 20;
 /**
- * A rise: round trips above the baseline by this fraction, and by this much (timer noise) plus twice this
+ * A rise: round trips above the baseline by this fraction, and by this much (scheduling noise) plus twice this
  * process's event-loop lag (an answer waits that long to be read when the process is busy: a delay of ours, not
  * the receiver's, which cutting its limit would not cure).
  */
-const RISE = 0.25;
-const RISE_SLACK_MS = 1;
+const RISE = 0.1;
+const RISE_SLACK_MS = 5;
 /**
  * Rises in a row, each answered by a decrease, after which the receiver is taken to have slowed down (or the
  * baseline to have been a lucky low): a queue of ours shrinks below a rise within two or three decreases.
