@@ -578,7 +578,9 @@ export async function orderingScenario(
   const othersRate = rate(othersTimes.length, othersLast - keyed.started);
   const othersPause = longestPause(othersTimes, keyed.started);
   const unkeyedPause = longestPause([...unkeyedFirst.values()], unkeyed.started);
-  const ratio = unkeyedRate > 0 ? Math.round((othersRate / unkeyedRate) * 100) / 100 : 0;
+  // Judged unrounded (a 0.897 is a miss), shown to three places.
+  const exactRatio = unkeyedRate > 0 ? othersRate / unkeyedRate : 0;
+  const ratio = Math.round(exactRatio * 1000) / 1000;
   const keyedFirst = firstOf(keyed);
   const failingJobs = new Set(
     keyed.arrivals
@@ -599,7 +601,7 @@ export async function orderingScenario(
   const keysMissing = [...order.values()].filter((k) => k.missing > 0).length;
   const targets = {
     everyKeyInOrder: keysOutOfOrder === 0 && keysMissing === 0 && keyedRefused === 0,
-    othersWithin10Percent: ratio >= TARGET_RATIO,
+    othersWithin10Percent: exactRatio >= TARGET_RATIO,
     failingKeyResumedInOrder:
       !failing.outOfOrder &&
       failing.missing === 0 &&
