@@ -147,11 +147,12 @@ export class AdaptiveLimit {
   private closeWindow(now: number): LimitChange {
     const rtt = this.answers > 0 ? this.rttSum / this.answers : undefined;
     const base = this.baseRtt;
-    const rose =
+    const above =
       rtt !== undefined &&
-      this.peak * 2 >= this.current &&
       base !== undefined &&
       rtt > base * (1 + RISE) + RISE_SLACK_MS + 2 * this.loopLagMs();
+    // Less than half the limit in flight: round trips above the baseline say nothing about our concurrency.
+    const rose = above && this.peak * 2 >= this.current;
     let change: LimitChange;
     // A pushback cut the limit when it came.
     if (this.pushedBack) change = undefined;
@@ -177,7 +178,8 @@ export class AdaptiveLimit {
           this.risesInARow = 0;
           this.current = Math.min(this.beforeRises, this.settings.cap);
         }
-      } else this.risesInARow = 0;
+      } else if (!above) this.risesInARow = 0;
+      // (Above it with little in flight: neither a rise nor a return, so a run of rises is not broken by it.)
     }
     this.windowStart = now;
     this.rttSum = 0;

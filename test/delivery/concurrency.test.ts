@@ -144,3 +144,37 @@ t.test('a rise with less than half the limit in flight cuts nothing (not a queue
   t.equal(window(10, 10), 18, 'with 10 of 20 in flight: x0.9');
   t.equal(window(2, 1), 18, 'unused, it neither grows nor shrinks');
 });
+
+t.test(
+  'a rise is a tenth and 5 ms above the baseline: a fast receiver a few ms late is not cut',
+  async (t) => {
+    const { limit, window } = limiter(100);
+    for (let i = 0; i < 10; i += 1) window(1);
+    const before = limit.limit;
+    t.equal(window(5.9), before + 1, '1 ms to 5.9 ms: within the allowance, still growing');
+    t.equal(window(6.3), Math.floor((before + 1) * 0.9), '6.3 ms: above 1.1 ms + 5 ms, x0.9');
+  },
+);
+
+t.test(
+  'windows with little in flight do not break a run of rises (a slower receiver still gets its baseline)',
+  async (t) => {
+    let now = 0;
+    const limit = new AdaptiveLimit({ cap: 100, adaptive: true }, { now: () => now });
+    const window = (n: number, rttMs: number) => {
+      for (let i = 0; i < n; i += 1) limit.started();
+      for (let i = 0; i < n; i += 1) {
+        if (i === n - 1) now += Math.max(rttMs, 25);
+        limit.ended({ rttMs, overloaded: false });
+      }
+      return limit.limit;
+    };
+    while (limit.limit < 30) window(limit.limit, 5);
+    const cuts: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      cuts.push(window(limit.limit, 50));
+      if (i < 4) window(2, 50);
+    }
+    t.ok(limit.limit >= 30, `five rises, with quiet windows between, rebase it: ${cuts.join(', ')}`);
+  },
+);
