@@ -7,11 +7,10 @@ function limiter(cap: number, adaptive = true) {
   let now = 0;
   const limit = new AdaptiveLimit({ cap, adaptive }, { now: () => now });
   /**
-   * Runs one window: fills the limit, then every attempt ends after `rttMs`, `overloaded` or not; the last
-   * answer comes when the window is over (a window closes at the first answer past its length).
+   * Runs one window with `n` attempts in flight at once, each ending after `rttMs`, `overloaded` or not; the
+   * last answer comes when the window is over (a window closes at the first answer past its length).
    */
-  const window = (rttMs: number, overloaded = (_i: number) => false) => {
-    const n = limit.limit;
+  const windowOf = (n: number, rttMs: number, overloaded = (_i: number) => false) => {
     for (let i = 0; i < n; i += 1) limit.started();
     for (let i = 0; i < n; i += 1) {
       if (i === n - 1) now += Math.max(rttMs, 25);
@@ -19,7 +18,10 @@ function limiter(cap: number, adaptive = true) {
     }
     return limit.limit;
   };
-  return { limit, window };
+  /** The same, filling the limit. */
+  const window = (rttMs: number, overloaded = (_i: number) => false) =>
+    windowOf(limit.limit, rttMs, overloaded);
+  return { limit, window, windowOf };
 }
 
 t.test('starts low and grows by one per window while the limit is reached and latency holds', async (t) => {
@@ -128,17 +130,7 @@ t.test("round trips longer by this process's own event-loop lag are no rise", as
 });
 
 t.test('a rise with less than half the limit in flight cuts nothing (not a queue of ours)', async (t) => {
-  let now = 0;
-  const limit = new AdaptiveLimit({ cap: 100, adaptive: true }, { now: () => now });
-  /** One window with `n` attempts in flight at once, each answered after `rttMs`. */
-  const window = (n: number, rttMs: number) => {
-    for (let i = 0; i < n; i += 1) limit.started();
-    for (let i = 0; i < n; i += 1) {
-      if (i === n - 1) now += 25;
-      limit.ended({ rttMs, overloaded: false });
-    }
-    return limit.limit;
-  };
+  const { limit, windowOf: window } = limiter(100);
   while (limit.limit < 20) window(limit.limit, 1);
   t.equal(window(9, 10), 20, 'round trips ten times as long with 9 of 20 in flight: no cut');
   t.equal(window(10, 10), 18, 'with 10 of 20 in flight: x0.9');
@@ -159,16 +151,7 @@ t.test(
 t.test(
   'windows with little in flight do not break a run of rises (a slower receiver still gets its baseline)',
   async (t) => {
-    let now = 0;
-    const limit = new AdaptiveLimit({ cap: 100, adaptive: true }, { now: () => now });
-    const window = (n: number, rttMs: number) => {
-      for (let i = 0; i < n; i += 1) limit.started();
-      for (let i = 0; i < n; i += 1) {
-        if (i === n - 1) now += Math.max(rttMs, 25);
-        limit.ended({ rttMs, overloaded: false });
-      }
-      return limit.limit;
-    };
+    const { limit, windowOf: window } = limiter(100);
     while (limit.limit < 30) window(limit.limit, 5);
     const cuts: number[] = [];
     for (let i = 0; i < 5; i += 1) {
