@@ -1,0 +1,107 @@
+// Which releases of a key's next message send a NOTIFY (migration 0015), against a real Postgres: the
+// dispatcher's batched record of deliveries does not (its own claim loop wakes as each attempt ends), an
+// attempt that ends a message any other way does (another process may be the one to claim the next).
+import pg from 'pg';
+import t from 'tap';
+import { newId } from '../../src/ids.ts';
+import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
+import { insertMessages } from '../../src/store/messages.ts';
+import { jobsApp } from '../helpers/jobs-app.ts';
+
+const app = await jobsApp(t, {}, { workers: false });
+const tenant = await app.tenant('release-wakes');
+const db = app.ctx.pool;
+
+const listener = new pg.Client({ connectionString: app.ctx.config.databaseUrl });
+await listener.connect();
+t.teardown(() => listener.end());
+const heard: string[] = [];
+listener.on('notification', (n) => heard.push(n.payload ?? ''));
+await listener.query('listen hookrelay_deliveries');
+
+/** Two messages of one key to its own receiver, the head claimed: the head's lease and the next one's id. */
+async function keyedPair(key: string) {
+  const receiver = `http://127.0.0.1:9/${key}`;
+  const ids = [newId('msg'), newId('msg')];
+  for (const id of ids)
+    await insertMessages(
+      db,
+      [
+        {
+          id,
+          tenantId: tenant.id,
+          jobId: null,
+          endpointId: null,
+          url: `${receiver}/hook`,
+          eventType: 'job.succeeded',
+          payload: {},
+          orderingKey: key,
+          receiver,
+        },
+      ],
+      0,
+    );
+  const claimed = await deliveryQueue.claim(db, {
+    limit: 100,
+    leaseMs: 60_000,
+    rooms: new Map(),
+    room: 100,
+    cursor: '',
+  });
+  const head = claimed.find((m) => m.id === ids[0]);
+  if (!head || claimed.some((m) => m.id === ids[1])) throw new Error('expected the head claimed alone');
+  return { receiver, head, next: ids[1] as string };
+}
+
+const dueAt = async (id: string) =>
+  (
+    await db.query<{ next_attempt_at: Date | null }>('select next_attempt_at from messages where id = $1', [
+      id,
+    ])
+  ).rows[0]?.next_attempt_at;
+/** What the listener hears for `receiver` once the notifications sent so far have arrived. */
+async function heardFor(receiver: string) {
+  await db.query(`select pg_notify('hookrelay_deliveries', 'marker')`);
+  const until = Date.now() + 5_000;
+  while (!heard.includes('marker') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  const found = heard.filter((payload) => payload === receiver).length;
+  heard.length = 0;
+  return found;
+}
+
+t.test('the batched record of deliveries releases the next message without a NOTIFY', async (t) => {
+  const { receiver, head, next } = await keyedPair('recorded');
+  await heardFor(receiver);
+  t.equal(await dueAt(next), null, 'the next waits while the head is pending');
+  const recorded = await deliveryQueue.settle(db, [
+    {
+      leaseId: head.lease_id,
+      attempt: {
+        id: newId('att'),
+        message_id: head.id,
+        attempted_at: new Date(),
+        duration_ms: 1,
+        response_status: 200,
+        response_body: '',
+        error: null,
+      },
+    },
+  ]);
+  t.ok(recorded.has(head.id), 'the delivery is recorded');
+  t.ok(await dueAt(next), 'the next is due');
+  t.equal(await heardFor(receiver), 0, 'no NOTIFY for its receiver');
+});
+
+t.test('a head dead-lettered by its last attempt releases the next with a NOTIFY', async (t) => {
+  const { receiver, head, next } = await keyedPair('dead');
+  await heardFor(receiver);
+  await updateMessage(db, head.id, {
+    status: 'dead',
+    attemptsDelta: 1,
+    lastError: 'receiver answered 500',
+    lastResponseStatus: 500,
+    nextAttemptAt: null,
+  });
+  t.ok(await dueAt(next), 'the next is due');
+  t.equal(await heardFor(receiver), 1, 'one NOTIFY for its receiver');
+});
