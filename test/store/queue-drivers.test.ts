@@ -1,7 +1,8 @@
 // One contract, both queue drivers (src/queue/driver.ts): job attempts and deliveries, against a real Postgres.
 // A claim leases due entries that no other claim then takes; a renewal says which leases are still held; a
 // lease that ran out and was claimed again is lost to its first holder, whose records then change nothing; a
-// release gives an entry back due at once with its attempt not counted.
+// release gives an entry back due at once with its attempt not counted. An entry released from behind its
+// ordering key's head keeps its place in line (migration 0016).
 import t from 'tap';
 import { newId } from '../../src/ids.ts';
 import type { Lease, QueueDriver } from '../../src/queue/driver.ts';
@@ -191,3 +192,85 @@ t.test(
     t.equal(rows[0]?.at.getTime(), inAnHour.getTime(), 'its retry keeps its backoff');
   },
 );
+
+/** Claims one entry of the given driver. */
+const claimOne = (driver: 'jobs' | 'deliveries') =>
+  driver === 'jobs'
+    ? jobQueue.claim(db, { limit: 1, leaseMs: LEASE_MS })
+    : deliveryQueue.claim(db, { rooms: new Map(), room: 100, cursor: '', limit: 1, leaseMs: LEASE_MS });
+
+t.test('a job released from behind its key is due from its submission, not its release', async (t) => {
+  const keyed = await app.tenant('keeps-place-jobs');
+  const job = (orderingKey: string | null) =>
+    insertJob(db, {
+      id: newId('job'),
+      tenantId: keyed.id,
+      type: 'echo',
+      input: 1,
+      callbackUrl: null,
+      endpointId: null,
+      timeoutSeconds: 60,
+      maxAttempts: 3,
+      priority: 0,
+      runAt: null,
+      metadata: {},
+      execution: 'builtin',
+      heartbeatSeconds: null,
+      scheduleId: null,
+      orderingKey,
+    });
+  const head = await job('k');
+  const behind = await job('k');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const later = await job(null);
+  const [claimed] = await claimOne('jobs');
+  t.equal(claimed?.id, head.id, "the key's head first");
+  if (!claimed) return;
+  await jobQueue.settle(db, [{ id: claimed.id, leaseId: claimed.lease_id, result: 1 }]);
+  const [next] = await claimOne('jobs');
+  t.equal(next?.id, behind.id, 'the one it released before the job submitted after it');
+  const [last] = await claimOne('jobs');
+  t.equal(last?.id, later.id);
+  for (const entry of [next, last])
+    if (entry) await jobQueue.settle(db, [{ id: entry.id, leaseId: entry.lease_id, result: 1 }]);
+});
+
+t.test('a message released from behind its key is due from when it joined, not its release', async (t) => {
+  const receiver = 'http://127.0.0.1:9/keeps-place';
+  const message = async (orderingKey: string | null) => {
+    const id = newId('msg');
+    await insertMessages(
+      db,
+      [
+        {
+          id,
+          tenantId: tenant.id,
+          jobId: null,
+          endpointId: null,
+          url: `${receiver}/hook`,
+          eventType: 'job.succeeded',
+          payload: {},
+          orderingKey,
+          receiver,
+        },
+      ],
+      0,
+    );
+    return id;
+  };
+  const delivered = (entry: Entry) =>
+    deliveryQueue.settle(db, [cases[1]?.success({ id: entry.id, leaseId: entry.lease_id }) as never]);
+  const head = await message('k');
+  const behind = await message('k');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const later = await message(null);
+  const [claimed] = await claimOne('deliveries');
+  t.equal(claimed?.id, head, "the key's head first");
+  if (!claimed) return;
+  await delivered(claimed);
+  const [next] = await claimOne('deliveries');
+  t.equal(next?.id, behind, 'the one it released before the message written after it');
+  const [last] = await claimOne('deliveries');
+  t.equal(last?.id, later);
+  for (const entry of [next, last]) if (entry) await delivered(entry);
+});
