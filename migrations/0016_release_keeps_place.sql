@@ -7,6 +7,10 @@
 -- deliveries came late (the 999 healthy keys at 0.85-0.89 of unkeyed in two of three runs). Due from when it
 -- joined, it is claimed in its turn among the messages written at the same time.
 --
+-- And the writers' key locks (hookrelay_lock_*_keys) find and lock each key's head through indexes whatever the
+-- statistics: 0014's versions, with plans made while the table was small (a fresh database, or a session's
+-- first calls), read the whole table on every call: 0.9 ms instead of 0.3 for 14 keys beside 10,000 jobs.
+--
 -- A message joins its key's queue when written or when sent again (a resend or replay goes to the back), so the
 -- time is kept apart from created_at; a job joins only when submitted, so its created_at (or its runAt, if
 -- later) is that time.
@@ -65,4 +69,54 @@ begin
     end if;
   end if;
   return null;
+end $$;
+
+-- Each head is locked by its primary key, one statement each, in id order: a single statement locking the rows
+-- whose ids a subquery gave was planned as a scan of the whole table when its plan was made on a small one.
+create or replace function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
+declare
+  head record;
+begin
+  perform count(pg_advisory_xact_lock(6910564, h)) from (
+    select distinct hookrelay_ordering_hash(u.t, 'job', u.k) as h
+      from unnest(tenants, keys) as u (t, k) where u.k is not null order by h) ordered;
+  for head in
+    select h.id
+      from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+      cross join lateral (
+        select j.id from jobs j
+         where j.tenant_id = u.t and j.ordering_key = u.k and j.status in ('queued', 'running')
+           and j.next_attempt_at is not null
+         -- In jobs_ordering's order: the probe is that index's range for the key.
+         order by j.tenant_id, j.ordering_key, j.ordering_seq) h
+     order by h.id
+  loop
+    perform 1 from jobs where id = head.id for update;
+  end loop;
+  return 0;
+end $$;
+
+create or replace function hookrelay_lock_message_keys(tenants text[], receivers text[], keys text[]) returns int
+language plpgsql volatile as $$
+declare
+  head record;
+begin
+  perform count(pg_advisory_xact_lock(6910564, h)) from (
+    select distinct hookrelay_ordering_hash(u.t, u.r, u.k) as h
+      from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h) ordered;
+  for head in
+    select h.id
+      from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
+             where u.k is not null) u
+      cross join lateral (
+        select m.id from messages m
+         where m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k and m.status = 'pending'
+           and m.next_attempt_at is not null
+         -- In messages_ordering's order, as above.
+         order by m.tenant_id, m.receiver, m.ordering_key, m.ordering_seq) h
+     order by h.id
+  loop
+    perform 1 from messages where id = head.id for update;
+  end loop;
+  return 0;
 end $$;
