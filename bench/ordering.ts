@@ -34,6 +34,7 @@ import {
   tenantWithEndpoints,
 } from '../harness/load.ts';
 import { type Service, startService } from '../harness/service.ts';
+import { type CpuReading, perDelivery, readCpu } from './cpu.ts';
 import type { BenchReceiver } from './receiver.ts';
 import type { Row } from './run.ts';
 import { timelinePlot } from './timeline-plot.ts';
@@ -275,6 +276,8 @@ interface Run {
   limits: Array<[ms: number, limit: number, inFlight: number]>;
   /** When the other keys' messages had all arrived (the keyed run), or every message. */
   othersDoneMs?: number;
+  /** CPU of the services and Postgres from the first submission to then, per message of those. */
+  cpu?: ReturnType<typeof perDelivery>;
   database: {
     attempts: number;
     deadLetters: number;
@@ -329,6 +332,7 @@ async function runOnce(
     };
 
     await warmUp(client, receiver, endpointId, keyed);
+    const cpu: CpuReading = readCpu(services.map((s) => s.child.pid));
     const firstSubmission = Date.now();
     const started = firstSubmission + HOLD_SECONDS * 1000;
     if (HOLD_SECONDS > 0) runAt = new Date(started).toISOString();
@@ -353,6 +357,7 @@ async function runOnce(
     const delivered = new Set<string>();
     let othersDelivered = 0;
     let othersDoneMs: number | undefined;
+    let used: Run['cpu'];
     let queue: Run['queue'];
     while (delivered.size < submitted.accepted.size && Date.now() < deadline) {
       for (const arrival of await receiver.snapshot()) {
@@ -361,8 +366,13 @@ async function runOnce(
         delivered.add(arrival[2]);
         if (arrival[0] !== FAILING_KEY || !keyed) othersDelivered++;
       }
-      if (othersDoneMs === undefined && othersDelivered >= (keyed ? expectedOthers : submitted.accepted.size))
+      if (
+        othersDoneMs === undefined &&
+        othersDelivered >= (keyed ? expectedOthers : submitted.accepted.size)
+      ) {
         othersDoneMs = Date.now() - started;
+        used = perDelivery(cpu.stop(), othersDelivered);
+      }
       // The failing key's queue, once the rest is through and while the receiver still fails it.
       const inWindow = Date.now() < started + FAIL_SECONDS * 1000 - 2_000;
       if (keyed && !queue && othersDoneMs !== undefined && inWindow) {
@@ -421,6 +431,7 @@ async function runOnce(
       queue,
       limits,
       othersDoneMs,
+      cpu: used,
       database: counts as Run['database'],
       serviceErrorLines: services.reduce((n, s) => n + s.errors.length, 0),
     };
@@ -697,6 +708,7 @@ export async function orderingScenario(
       duplicates: u.order.duplicates,
       longestDeliveryPause: u.pause,
       concurrencyLimit: limitSummary(u.run),
+      cpu: u.run.cpu,
       database: u.run.database,
       serviceErrorLines: u.run.serviceErrorLines,
     })),
@@ -731,6 +743,7 @@ export async function orderingScenario(
         lastAfterRecoveryMs: k.failingLastMs,
       },
       concurrencyLimit: limitSummary(k.run),
+      cpu: k.run.cpu,
       database: k.run.database,
       serviceErrorLines: k.run.serviceErrorLines,
     })),
@@ -828,7 +841,7 @@ export async function orderingScenario(
       p95: percentile(unkeyedLatency, 95),
       p99: percentile(unkeyedLatency, 99),
       errors: sum(unkeyedRuns.map((u) => u.refused + (u.run.submitted.accepted.size - u.first.size))),
-      note: `${ROUNDS} runs: ${perRun(unkeyedRuns.map((u) => u.perSecond))}/s, ${perRun(unkeyedRuns.map((u) => u.first.size))} of ${JOBS} delivered in ${perRun(unkeyedRuns.map((u) => seconds(u.ms)))} s (last job ended at ${perRun(unkeyedRuns.map((u) => seconds(u.run.database.lastJobEndedMs)))} s), longest pause ${perRun(unkeyedRuns.map((u) => seconds(u.pause.ms)))} s, ${sum(unkeyedRuns.map((u) => u.order.duplicates))} duplicates; endpoint's limit ${unkeyedRuns.map((u) => limitText(u.run)).join(' / ')}`,
+      note: `${ROUNDS} runs: ${perRun(unkeyedRuns.map((u) => u.perSecond))}/s, ${perRun(unkeyedRuns.map((u) => u.first.size))} of ${JOBS} delivered in ${perRun(unkeyedRuns.map((u) => seconds(u.ms)))} s (last job ended at ${perRun(unkeyedRuns.map((u) => seconds(u.run.database.lastJobEndedMs)))} s), longest pause ${perRun(unkeyedRuns.map((u) => seconds(u.pause.ms)))} s, ${sum(unkeyedRuns.map((u) => u.order.duplicates))} duplicates; endpoint's limit ${unkeyedRuns.map((u) => limitText(u.run)).join(' / ')}; ${unkeyedRuns.map((u) => u.run.cpu?.text ?? 'CPU not read').join(' / ')}`,
     },
     {
       scenario: `ordering: ${keyed.others.length} keys beside 1 failing`,
@@ -840,7 +853,7 @@ export async function orderingScenario(
       errors: sum(
         keyedRuns.map((k) => k.refused + (othersExpected - k.othersTimes.length) + k.keysOutOfOrder),
       ),
-      note: `${ROUNDS} runs: ${perRun(keyedRuns.map((k) => k.perSecond))}/s (each against its round's unkeyed: ${perRun(keyedRuns.map((k, i) => Math.round((k.perSecond / (unkeyedRuns[i] as UnkeyedResult).perSecond) * 1000) / 1000))}), ${perRun(keyedRuns.map((k) => k.othersTimes.length))} of ${othersExpected} in ${perRun(keyedRuns.map((k) => seconds(k.ms)))} s (last job ended at ${perRun(keyedRuns.map((k) => seconds(k.run.database.lastJobEndedMs)))} s), longest pause ${perRun(keyedRuns.map((k) => seconds(k.pause.ms)))} s (${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${sum(report.keyed.map((k) => k.duplicates))} duplicates (${sum(report.keyed.map((k) => k.lateRepeats))} after a later one); endpoint's limit ${keyedRuns.map((k) => limitText(k.run)).join(' / ')}`,
+      note: `${ROUNDS} runs: ${perRun(keyedRuns.map((k) => k.perSecond))}/s (each against its round's unkeyed: ${perRun(keyedRuns.map((k, i) => Math.round((k.perSecond / (unkeyedRuns[i] as UnkeyedResult).perSecond) * 1000) / 1000))}), ${perRun(keyedRuns.map((k) => k.othersTimes.length))} of ${othersExpected} in ${perRun(keyedRuns.map((k) => seconds(k.ms)))} s (last job ended at ${perRun(keyedRuns.map((k) => seconds(k.run.database.lastJobEndedMs)))} s), longest pause ${perRun(keyedRuns.map((k) => seconds(k.pause.ms)))} s (${mark(targets.othersWithin10Percent)}: ≥ ${TARGET_RATIO} of unkeyed); ${keysOutOfOrder} keys out of order, ${keysMissing} with gaps (${mark(targets.everyKeyInOrder)}); ${sum(report.keyed.map((k) => k.duplicates))} duplicates (${sum(report.keyed.map((k) => k.lateRepeats))} after a later one); endpoint's limit ${keyedRuns.map((k) => limitText(k.run)).join(' / ')}; ${keyedRuns.map((k) => k.run.cpu?.text ?? 'CPU not read').join(' / ')}`,
     },
     {
       scenario: 'ordering: failing key resumes',
