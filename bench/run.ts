@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from 'undici';
@@ -18,6 +19,7 @@ import { createLogger } from '../src/log.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/store/embedded-postgres.ts';
 import { adaptiveScenario } from './adaptive.ts';
 import { backlogScenario } from './backlog.ts';
+import { perDelivery, readCpu } from './cpu.ts';
 import { orderingScenario } from './ordering.ts';
 import { latencyPlot } from './plot.ts';
 import { type BenchReceiver, startReceiver } from './receiver.ts';
@@ -49,6 +51,8 @@ export interface Row {
   p95?: number;
   p99?: number;
   rssMiB?: number;
+  /** CPU of the service's processes and Postgres over the row, per delivery (ms). */
+  cpuMsPerDelivery?: number;
   errors: number;
   note?: string;
 }
@@ -193,9 +197,11 @@ async function burst(
   endpointId: string,
   receiver: BenchReceiver,
   baselineRate: number,
-  type = 'echo',
+  options: { type?: string; cpuOf?: Array<number | undefined> } = {},
 ) {
+  const type = options.type ?? 'echo';
   await receiver.reset();
+  const cpu = options.cpuOf && readCpu(options.cpuOf);
   const started = Date.now();
   const parts = await Promise.all(
     clients.map((client) =>
@@ -205,6 +211,7 @@ async function burst(
   const accepted = new Map(parts.flatMap((part) => [...part.accepted]));
   const seen = new Map<string, number>();
   const { duplicates } = await arrivals(receiver, accepted, seen, 300_000);
+  const used = cpu && perDelivery(cpu.stop(), seen.size);
   const last = Math.max(...seen.values());
   const throughput = Math.round(seen.size / ((last - started) / 1000));
   const refused = parts.reduce((n, part) => n + [...part.refused.values()].reduce((a, b) => a + b, 0), 0);
@@ -213,7 +220,8 @@ async function burst(
     throughput,
     ratio: Number((throughput / baselineRate).toFixed(2)),
     errors: refused + (accepted.size - seen.size),
-    note: `${seen.size}/${JOBS} delivered, ${duplicates} duplicate deliveries`,
+    ...(used && { cpuMsPerDelivery: used.cpuMsPerDelivery }),
+    note: `${seen.size}/${JOBS} delivered, ${duplicates} duplicate deliveries${used ? `; ${used.text}` : ''}`,
   } satisfies Row;
 }
 
@@ -249,7 +257,7 @@ async function heapOf(base: string) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const mib = (name: string) =>
     Math.round(
-      Number(new RegExp(`^hookrelay_process_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0) /
+      Number(new RegExp(`^hookrelay_peerProcess${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0) /
         2 ** 20,
     );
   return {
@@ -283,7 +291,9 @@ async function allInOne(receiver: BenchReceiver, baselineRate: number) {
   const sizesBefore = await tableSizes(database.db);
   const rows: Row[] = [];
 
-  const throughput = await burst('end to end, all-in-one', [client], endpointId, receiver, baselineRate);
+  const throughput = await burst('end to end, all-in-one', [client], endpointId, receiver, baselineRate, {
+    cpuOf: [service.child.pid],
+  });
   const attempts = await database.db.query<{ n: number }>('select count(*)::int as n from attempts');
   throughput.note += `, ${attempts.rows[0]?.n} attempts recorded`;
   rows.push({ ...throughput, rssMiB: rss.peak() });
@@ -335,6 +345,7 @@ async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<
     tenant.endpoints[0] as string,
     receiver,
     baselineRate,
+    { cpuOf: services.map((s) => s.child.pid) },
   );
   const twice = await database.db.query<{ n: number }>(
     "select count(*)::int as n from jobs where attempts > 1 or status <> 'succeeded'",
@@ -421,7 +432,7 @@ async function remote(receiver: BenchReceiver, baselineRate: number): Promise<Ro
     endpointId,
     receiver,
     baselineRate,
-    type,
+    { type },
   );
   clearInterval(sampler);
   const twice = await database.db.query<{ n: number }>(
@@ -438,12 +449,94 @@ async function remote(receiver: BenchReceiver, baselineRate: number): Promise<Ro
   return [inProcess, row];
 }
 
+/** Starts bench/peer.ts on a fresh database; resolves once it listens. */
+async function startPeer(databaseUrl: string, receiver: BenchReceiver, key: string) {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'peer.ts')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: databaseUrl,
+      PEER_RECEIVER_URL: `${receiver.url}/hook`,
+      PEER_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+      PEER_KEY: key,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const base = await new Promise<string>((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`peer exited (${code}) before it was ready`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const { msg, url } = JSON.parse(line) as { msg?: string; url?: string };
+      if (msg === 'peer ready' && url) resolve(url);
+    });
+  });
+  return {
+    base,
+    pid: child.pid,
+    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readStatus(child.pid))?.[1] ?? 0) / 1024,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * The peer (bench/peer.ts: Fastify and pg-boss by the book, its own process on a fresh database) through the
+ * all-in-one rows' burst and 500 jobs/s: the same submissions, the same receiver.
+ */
+async function peer(receiver: BenchReceiver, baselineRate: number): Promise<Row[]> {
+  const database = await freshDatabase(serverUrl as string);
+  const key = randomBytes(16).toString('hex');
+  const peerProcess = await startPeer(database.url, receiver, key);
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, peerProcess.rssMiB());
+  }, 250);
+  const client = api(peerProcess.base, key, CONNECTIONS);
+  const rows: Row[] = [];
+  try {
+    const throughput = await burst('peer: end to end', [client], 'peer', receiver, baselineRate, {
+      cpuOf: [peerProcess.pid],
+    });
+    rows.push({ ...throughput, rssMiB: Math.round(peak) });
+    peak = 0;
+    const latency = await steady(client, 'peer', receiver, 500, STEADY_SECONDS);
+    rows.push({ ...latency, scenario: `peer: ${latency.scenario}`, rssMiB: Math.round(peak) });
+  } finally {
+    clearInterval(sampler);
+    await client.close();
+    await peerProcess.stop();
+    await database.drop();
+  }
+  return rows;
+}
+
+/**
+ * Issue 23's comparison, when the all-in-one and peer rows both ran: hookrelay's end-to-end throughput against
+ * the peer's (target at least twice), its p99 at 500 jobs/s against the peer's (target at most half).
+ */
+function againstPeer(rows: Row[]) {
+  const find = (name: string) => rows.find((r) => r.scenario === name);
+  const ours = find('end to end, all-in-one');
+  const theirs = find('peer: end to end');
+  const ourP99 = find(`latency at 500 jobs/s, ${STEADY_SECONDS} s`)?.p99;
+  const theirP99 = find(`peer: latency at 500 jobs/s, ${STEADY_SECONDS} s`)?.p99;
+  if (!ours || !theirs || ourP99 === undefined || theirP99 === undefined) return undefined;
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    throughputRatio: round(ours.throughput / Math.max(1, theirs.throughput)),
+    p99Ratio: round(ourP99 / Math.max(1, theirP99)),
+    cpuMsPerDelivery: { hookrelay: ours.cpuMsPerDelivery, peer: theirs.cpuMsPerDelivery },
+  };
+}
+
 const SCENARIOS = [
   'baseline',
   'intake',
   'all-in-one',
   'scale-out',
   'remote',
+  'peer',
   'retention',
   'backlog',
   'schedules',
@@ -477,6 +570,11 @@ try {
   }
   if (runs('scale-out')) rows.push(await scaleOut(receiver, base.throughput));
   if (runs('remote')) rows.push(...(await remote(receiver, base.throughput)));
+  if (runs('peer')) {
+    rows.push(...(await peer(receiver, base.throughput)));
+    const compared = againstPeer(rows);
+    if (compared) report = { ...report, againstPeer: compared };
+  }
   // Only when named: it reads pg_stat_statements, which the embedded server loads only after a restart.
   if (chosen.includes('backlog')) {
     await loadStatements();
@@ -545,6 +643,12 @@ for (const r of rows) {
 // Only the all-in-one run measures these.
 if (report.memory) console.log(`memory: ${JSON.stringify(report.memory)}`);
 if (report.tables) console.log(`tables (KiB): ${JSON.stringify(report.tables)}`);
+if (report.againstPeer) {
+  const c = report.againstPeer as NonNullable<ReturnType<typeof againstPeer>>;
+  console.log(
+    `against the peer: ${c.throughputRatio}× its end-to-end throughput (target ≥ 2), ${c.p99Ratio}× its p99 at 500 jobs/s (target ≤ 0.5); CPU a delivery ${c.cpuMsPerDelivery.hookrelay} ms against its ${c.cpuMsPerDelivery.peer} ms (target ≤ 0.6)`,
+  );
+}
 
 const dir = path.join(import.meta.dirname, 'results');
 await fs.mkdir(dir, { recursive: true });
