@@ -34,6 +34,11 @@ const SWEEP_RATES = [100, 500, 1_000, 2_000];
 const CONNECTIONS = 32;
 /** The job input: about 1 KiB, so each webhook body is a little over that. */
 const INPUT = { note: 'x'.repeat(900), n: 0 };
+/**
+ * The receiver's endpoint settings beyond its URL: as the API makes one by default (adaptive concurrency);
+ * BENCH_ENDPOINT='{"adaptiveConcurrency":false}' for a fixed DELIVERY_ENDPOINT_CONCURRENCY, say.
+ */
+const ENDPOINT = JSON.parse(process.env.BENCH_ENDPOINT ?? '{}') as Record<string, unknown>;
 /** What a benchmark may not measure as a limit of its own: the tenant's rate and queue caps. */
 const SERVICE_ENV = {
   TENANT_RATE_LIMIT: '1000000',
@@ -285,7 +290,7 @@ async function allInOne(receiver: BenchReceiver, baselineRate: number) {
   const service = await startService('all-in-one', { ...SERVICE_ENV, DATABASE_URL: database.url });
   const rss = rssSampler([service]);
   const rssStart = Math.round(service.rssMiB());
-  const tenant = await tenantWithEndpoints(service.base, [receiver]);
+  const tenant = await tenantWithEndpoints(service.base, [receiver], ENDPOINT);
   const endpointId = tenant.endpoints[0] as string;
   const client = api(service.base, tenant.key, CONNECTIONS);
   const sizesBefore = await tableSizes(database.db);
@@ -337,7 +342,7 @@ async function scaleOut(receiver: BenchReceiver, baselineRate: number): Promise<
   ];
   const rss = rssSampler(services);
   const front = services[0] as Service;
-  const tenant = await tenantWithEndpoints(front.base, [receiver]);
+  const tenant = await tenantWithEndpoints(front.base, [receiver], ENDPOINT);
   const client = api(front.base, tenant.key, CONNECTIONS);
   const row = await burst(
     'end to end, 1 api + 2 workers',
@@ -400,7 +405,7 @@ async function remote(receiver: BenchReceiver, baselineRate: number): Promise<Ro
   const database = await freshDatabase(serverUrl as string);
   const service = await startService('all-in-one', { ...SERVICE_ENV, DATABASE_URL: database.url });
   const rss = rssSampler([service]);
-  const tenant = await tenantWithEndpoints(service.base, [receiver]);
+  const tenant = await tenantWithEndpoints(service.base, [receiver], ENDPOINT);
   const endpointId = tenant.endpoints[0] as string;
   const client = api(service.base, tenant.key, CONNECTIONS);
   const inProcess: Row = {
