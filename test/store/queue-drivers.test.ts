@@ -34,31 +34,55 @@ interface Case {
   recorded(settled: unknown, id: string): boolean;
 }
 
+/** A due echo job of the tenant's (with an ordering key, the key's head or waiting behind it). */
+const addJob = (tenantId: string, orderingKey: string | null) =>
+  insertJob(db, {
+    id: newId('job'),
+    tenantId,
+    type: 'echo',
+    input: 1,
+    callbackUrl: null,
+    endpointId: null,
+    timeoutSeconds: 60,
+    maxAttempts: 3,
+    priority: 0,
+    runAt: null,
+    metadata: {},
+    execution: 'builtin',
+    heartbeatSeconds: null,
+    scheduleId: null,
+    orderingKey,
+  });
+
+/** A due callback message to `receiver`, unleased; its id. */
+async function addMessage(receiver: string, orderingKey: string | null) {
+  const id = newId('msg');
+  await insertMessages(
+    db,
+    [
+      {
+        id,
+        tenantId: tenant.id,
+        jobId: null,
+        endpointId: null,
+        url: `${receiver}/hook`,
+        eventType: 'job.succeeded',
+        payload: {},
+        orderingKey,
+        receiver,
+      },
+    ],
+    0,
+  );
+  return id;
+}
+
 const cases: Case[] = [
   {
     name: 'jobs',
     driver: jobQueue,
     claimOptions: {},
-    async add() {
-      const job = await insertJob(db, {
-        id: newId('job'),
-        tenantId: tenant.id,
-        type: 'echo',
-        input: 1,
-        callbackUrl: null,
-        endpointId: null,
-        timeoutSeconds: 60,
-        maxAttempts: 3,
-        priority: 0,
-        runAt: null,
-        metadata: {},
-        execution: 'builtin',
-        heartbeatSeconds: null,
-        scheduleId: null,
-        orderingKey: null,
-      });
-      return job.id;
-    },
+    add: async () => (await addJob(tenant.id, null)).id,
     success: ({ id, leaseId }) => ({ id, leaseId, result: 1 }),
     recorded: (settled, id) => (settled as Array<{ id: string }>).some((row) => row.id === id),
   },
@@ -66,27 +90,7 @@ const cases: Case[] = [
     name: 'deliveries',
     driver: deliveryQueue,
     claimOptions: { rooms: new Map(), room: 100, cursor: '' },
-    async add() {
-      const id = newId('msg');
-      await insertMessages(
-        db,
-        [
-          {
-            id,
-            tenantId: tenant.id,
-            jobId: null,
-            endpointId: null,
-            url: 'http://127.0.0.1:9/hook',
-            eventType: 'job.succeeded',
-            payload: {},
-            orderingKey: null,
-            receiver: 'http://127.0.0.1:9',
-          },
-        ],
-        0,
-      );
-      return id;
-    },
+    add: () => addMessage('http://127.0.0.1:9', null),
     success: ({ id, leaseId }) => ({
       leaseId,
       attempt: {
@@ -201,24 +205,7 @@ const claimOne = (driver: 'jobs' | 'deliveries') =>
 
 t.test('a job released from behind its key is due from its submission, not its release', async (t) => {
   const keyed = await app.tenant('keeps-place-jobs');
-  const job = (orderingKey: string | null) =>
-    insertJob(db, {
-      id: newId('job'),
-      tenantId: keyed.id,
-      type: 'echo',
-      input: 1,
-      callbackUrl: null,
-      endpointId: null,
-      timeoutSeconds: 60,
-      maxAttempts: 3,
-      priority: 0,
-      runAt: null,
-      metadata: {},
-      execution: 'builtin',
-      heartbeatSeconds: null,
-      scheduleId: null,
-      orderingKey,
-    });
+  const job = (orderingKey: string | null) => addJob(keyed.id, orderingKey);
   const head = await job('k');
   const behind = await job('k');
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -237,27 +224,7 @@ t.test('a job released from behind its key is due from its submission, not its r
 
 t.test('a message released from behind its key is due from when it joined, not its release', async (t) => {
   const receiver = 'http://127.0.0.1:9/keeps-place';
-  const message = async (orderingKey: string | null) => {
-    const id = newId('msg');
-    await insertMessages(
-      db,
-      [
-        {
-          id,
-          tenantId: tenant.id,
-          jobId: null,
-          endpointId: null,
-          url: `${receiver}/hook`,
-          eventType: 'job.succeeded',
-          payload: {},
-          orderingKey,
-          receiver,
-        },
-      ],
-      0,
-    );
-    return id;
-  };
+  const message = (orderingKey: string | null) => addMessage(receiver, orderingKey);
   const delivered = (entry: Entry) =>
     deliveryQueue.settle(db, [cases[1]?.success({ id: entry.id, leaseId: entry.lease_id }) as never]);
   const head = await message('k');
