@@ -262,7 +262,7 @@ async function heapOf(base: string) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const mib = (name: string) =>
     Math.round(
-      Number(new RegExp(`^hookrelay_peerProcess${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0) /
+      Number(new RegExp(`^hookrelay_process_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0) /
         2 ** 20,
     );
   return {
@@ -470,8 +470,13 @@ async function startPeer(databaseUrl: string, receiver: BenchReceiver, key: stri
   const base = await new Promise<string>((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`peer exited (${code}) before it was ready`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const { msg, url } = JSON.parse(line) as { msg?: string; url?: string };
-      if (msg === 'peer ready' && url) resolve(url);
+      let ready: { msg?: string; url?: string } = {};
+      try {
+        ready = JSON.parse(line) as typeof ready;
+      } catch {
+        // Not the ready line: something else the peer printed.
+      }
+      if (ready.msg === 'peer ready' && ready.url) resolve(ready.url);
     });
   });
   return {
