@@ -1,0 +1,124 @@
+// Races of a key's queue against a real Postgres, in two transactions stepped by hand: a waiting job or message
+// that ends (cancelled, dead-lettered) while its key's head ends must not leave the key with no head
+// (migration 0016's release loop). The head's release finds the waiting one, waits for the transaction ending it,
+// and must then release the next.
+import pg from 'pg';
+import t from 'tap';
+import { newId } from '../../src/ids.ts';
+import { insertJob } from '../../src/store/jobs.ts';
+import { insertMessages } from '../../src/store/messages.ts';
+import { jobsApp } from '../helpers/jobs-app.ts';
+
+const app = await jobsApp(t, {}, { workers: false });
+const tenant = await app.tenant('ordering-races');
+const db = app.ctx.pool;
+
+/** Two connections of their own, each to hold a transaction open. */
+async function connections() {
+  const pair = [
+    new pg.Client({ connectionString: app.ctx.config.databaseUrl }),
+    new pg.Client({ connectionString: app.ctx.config.databaseUrl }),
+  ] as const;
+  for (const c of pair) await c.connect();
+  t.teardown(() => Promise.all(pair.map((c) => c.end())));
+  return pair;
+}
+
+/**
+ * `endWaiting` ends the key's first waiting entry in one transaction, left open; meanwhile `endHead` ends the head
+ * in another, whose release then waits for the first. The first commits, then the second.
+ */
+async function race(
+  endWaiting: (c: pg.Client) => Promise<unknown>,
+  endHead: (c: pg.Client) => Promise<unknown>,
+) {
+  const [waiting, head] = await connections();
+  await waiting.query('begin');
+  await endWaiting(waiting);
+  await head.query('begin');
+  const ending = endHead(head);
+  // Long enough for the head's release to reach the row the first transaction holds.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await waiting.query('commit');
+  await ending;
+  await head.query('commit');
+}
+
+t.test('a waiting job cancelled while its key head ends: the next job is released', async (t) => {
+  const job = () =>
+    insertJob(db, {
+      id: newId('job'),
+      tenantId: tenant.id,
+      type: 'echo',
+      input: 1,
+      callbackUrl: null,
+      endpointId: null,
+      timeoutSeconds: 60,
+      maxAttempts: 3,
+      priority: 0,
+      runAt: null,
+      metadata: {},
+      execution: 'builtin',
+      heartbeatSeconds: null,
+      scheduleId: null,
+      orderingKey: 'race-jobs',
+    });
+  const [head, first, second] = [await job(), await job(), await job()];
+  t.equal(first.next_attempt_at, null, 'the second job of the key waits');
+  await race(
+    (c) =>
+      c.query(
+        "update jobs set status = 'cancelled', completed_at = now(), next_attempt_at = null where id = $1",
+        [first.id],
+      ),
+    (c) =>
+      c.query(
+        "update jobs set status = 'succeeded', completed_at = now(), next_attempt_at = null where id = $1",
+        [head.id],
+      ),
+  );
+  const { rows } = await db.query<{ status: string; due: boolean }>(
+    'select status, next_attempt_at is not null as due from jobs where id = $1',
+    [second.id],
+  );
+  t.same(rows[0], { status: 'queued', due: true }, 'the third job is the head now');
+});
+
+t.test('a waiting message dead-lettered while its key head is delivered: the next is released', async (t) => {
+  const receiver = 'http://127.0.0.1:9/races';
+  const message = async () => {
+    const id = newId('msg');
+    await insertMessages(
+      db,
+      [
+        {
+          id,
+          tenantId: tenant.id,
+          jobId: null,
+          endpointId: null,
+          url: `${receiver}/hook`,
+          eventType: 'job.succeeded',
+          payload: {},
+          orderingKey: 'race-messages',
+          receiver,
+        },
+      ],
+      0,
+    );
+    return id;
+  };
+  const [head, first, second] = [await message(), await message(), await message()];
+  await race(
+    (c) => c.query("update messages set status = 'dead', next_attempt_at = null where id = $1", [first]),
+    (c) =>
+      c.query(
+        "update messages set status = 'delivered', delivered_at = now(), next_attempt_at = null where id = $1",
+        [head],
+      ),
+  );
+  const { rows } = await db.query<{ status: string; due: boolean }>(
+    'select status, next_attempt_at is not null as due from messages where id = $1',
+    [second],
+  );
+  t.same(rows[0], { status: 'pending', due: true }, 'the third message is the head now');
+});
