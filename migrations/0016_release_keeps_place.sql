@@ -104,50 +104,98 @@ end $$;
 
 -- Each head is locked by its primary key, one statement each, in id order: a single statement locking the rows
 -- whose ids a subquery gave was planned as a scan of the whole table when its plan was made on a small one.
+--
+-- And the heads are looked up again once every lock is held: while this waited for one head's ending, another
+-- key's head can have ended and released a successor that is ending now, in a transaction not committed yet,
+-- whose release already ran (and saw no newcomer). Unlocked, the insert trigger would see that successor live and
+-- write the newcomer waiting behind it, and nothing would release it. So if a live head is not among those
+-- locked, the locks are let go (a subtransaction rolled back) and taken again, in id order, heads looked up anew:
+-- never out of order, so no new cycle of waits. Each retry follows an ending that committed, so the loop ends.
 create or replace function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
 declare
   head record;
+  locked text[];
 begin
   perform count(pg_advisory_xact_lock(6910564, h)) from (
     select distinct hookrelay_ordering_hash(u.t, 'job', u.k) as h
       from unnest(tenants, keys) as u (t, k) where u.k is not null order by h) ordered;
-  for head in
-    select h.id
-      from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
-      cross join lateral (
-        select j.id from jobs j
-         where j.tenant_id = u.t and j.ordering_key = u.k and j.status in ('queued', 'running')
-           and j.next_attempt_at is not null
-         -- In jobs_ordering's order: the probe is that index's range for the key.
-         order by j.tenant_id, j.ordering_key, j.ordering_seq) h
-     order by h.id
   loop
-    perform 1 from jobs where id = head.id for update;
+    begin
+      locked := '{}';
+      for head in
+        select h.id
+          from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+          cross join lateral (
+            select j.id from jobs j
+             where j.tenant_id = u.t and j.ordering_key = u.k and j.status in ('queued', 'running')
+               and j.next_attempt_at is not null
+             -- In jobs_ordering's order: the probe is that index's range for the key.
+             order by j.tenant_id, j.ordering_key, j.ordering_seq) h
+         order by h.id
+      loop
+        perform 1 from jobs where id = head.id for update;
+        locked := locked || head.id;
+      end loop;
+      if not exists (
+        select 1
+          from (select distinct u.t, u.k from unnest(tenants, keys) as u (t, k) where u.k is not null) u
+          cross join lateral (
+            select j.id from jobs j
+             where j.tenant_id = u.t and j.ordering_key = u.k and j.status in ('queued', 'running')
+               and j.next_attempt_at is not null
+             order by j.tenant_id, j.ordering_key, j.ordering_seq) h
+         where h.id <> all(locked)) then
+        return 0;
+      end if;
+      raise exception using errcode = 'HRLK1';
+    exception when sqlstate 'HRLK1' then
+      -- The heads moved while this waited: the locks are let go, and taken again.
+    end;
   end loop;
-  return 0;
 end $$;
 
 create or replace function hookrelay_lock_message_keys(tenants text[], receivers text[], keys text[]) returns int
 language plpgsql volatile as $$
 declare
   head record;
+  locked text[];
 begin
   perform count(pg_advisory_xact_lock(6910564, h)) from (
     select distinct hookrelay_ordering_hash(u.t, u.r, u.k) as h
       from unnest(tenants, receivers, keys) as u (t, r, k) where u.k is not null order by h) ordered;
-  for head in
-    select h.id
-      from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
-             where u.k is not null) u
-      cross join lateral (
-        select m.id from messages m
-         where m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k and m.status = 'pending'
-           and m.next_attempt_at is not null
-         -- In messages_ordering's order, as above.
-         order by m.tenant_id, m.receiver, m.ordering_key, m.ordering_seq) h
-     order by h.id
   loop
-    perform 1 from messages where id = head.id for update;
+    begin
+      locked := '{}';
+      for head in
+        select h.id
+          from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
+                 where u.k is not null) u
+          cross join lateral (
+            select m.id from messages m
+             where m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k and m.status = 'pending'
+               and m.next_attempt_at is not null
+             -- In messages_ordering's order, as above.
+             order by m.tenant_id, m.receiver, m.ordering_key, m.ordering_seq) h
+         order by h.id
+      loop
+        perform 1 from messages where id = head.id for update;
+        locked := locked || head.id;
+      end loop;
+      if not exists (
+        select 1
+          from (select distinct u.t, u.r, u.k from unnest(tenants, receivers, keys) as u (t, r, k)
+                 where u.k is not null) u
+          cross join lateral (
+            select m.id from messages m
+             where m.tenant_id = u.t and m.receiver = u.r and m.ordering_key = u.k and m.status = 'pending'
+               and m.next_attempt_at is not null
+             order by m.tenant_id, m.receiver, m.ordering_key, m.ordering_seq) h
+         where h.id <> all(locked)) then
+        return 0;
+      end if;
+      raise exception using errcode = 'HRLK1';
+    exception when sqlstate 'HRLK1' then
+      -- As above.
+    end;
   end loop;
-  return 0;
 end $$;

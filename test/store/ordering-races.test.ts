@@ -5,13 +5,15 @@
 import pg from 'pg';
 import t from 'tap';
 import { newId } from '../../src/ids.ts';
-import { insertJob } from '../../src/store/jobs.ts';
+import { insertJob, insertJobs } from '../../src/store/jobs.ts';
 import { insertMessages } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('ordering-races');
 const db = app.ctx.pool;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Two connections of their own, each to hold a transaction open. */
 async function connections() {
@@ -38,7 +40,7 @@ async function race(
   await head.query('begin');
   const ending = endHead(head);
   // Long enough for the head's release to reach the row the first transaction holds.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   await waiting.query('commit');
   await ending;
   await head.query('commit');
@@ -122,3 +124,58 @@ t.test('a waiting message dead-lettered while its key head is delivered: the nex
   );
   t.same(rows[0], { status: 'pending', due: true }, 'the third message is the head now');
 });
+
+t.test(
+  "a writer that waited for one key's head locks the head another key gained meanwhile: no newcomer is stranded",
+  async (t) => {
+    const spec = (orderingKey: string) => ({
+      id: newId('job'),
+      tenantId: tenant.id,
+      type: 'echo',
+      input: 1,
+      callbackUrl: null,
+      endpointId: null,
+      timeoutSeconds: 60,
+      maxAttempts: 3,
+      priority: 0,
+      runAt: null,
+      metadata: {},
+      execution: 'builtin' as const,
+      heartbeatSeconds: null,
+      scheduleId: null,
+      orderingKey,
+    });
+    const end = (c: pg.Client | typeof db, id: string) =>
+      c.query(
+        "update jobs set status = 'succeeded', completed_at = now(), next_attempt_at = null where id = $1",
+        [id],
+      );
+    const headA = await insertJob(db, spec('race-a'));
+    const headB = await insertJob(db, spec('race-b'));
+    const successorB = await insertJob(db, spec('race-b'));
+    const [endingA, writer] = await connections();
+    const [endingSuccessor] = await connections();
+    // A's head is ending, uncommitted: the writer of a job of A and one of B waits for it.
+    await endingA.query('begin');
+    await endingA.query('select 1 from jobs where id = $1 for update', [headA.id]);
+    await writer.query('begin');
+    const newcomers = [spec('race-a'), spec('race-b')];
+    const writing = insertJobs(writer, newcomers);
+    await sleep(300);
+    // Meanwhile B's head ends (releasing its successor), and the successor starts ending, uncommitted: its
+    // release runs now, before the newcomer of B is written.
+    await end(db, headB.id);
+    await endingSuccessor.query('begin');
+    await end(endingSuccessor, successorB.id);
+    await endingA.query('commit');
+    await sleep(300);
+    await endingSuccessor.query('commit');
+    await writing;
+    await writer.query('commit');
+    const { rows } = await db.query<{ status: string; due: boolean }>(
+      'select status, next_attempt_at is not null as due from jobs where id = $1',
+      [newcomers[1]?.id],
+    );
+    t.same(rows[0], { status: 'queued', due: true }, "B's newcomer is its head");
+  },
+);
