@@ -124,7 +124,7 @@ export function createMetrics(pool: Pool): Metrics {
   });
   new Gauge({
     name: 'hookrelay_queue_oldest_waiting_seconds',
-    help: 'Age of the oldest waiting item that is due now.',
+    help: 'Age of the oldest waiting item that is due now (an ordering key member: since it joined the key).',
     labelNames: ['queue'],
     registers: [registry],
     async collect() {
