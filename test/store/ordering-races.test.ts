@@ -4,10 +4,9 @@
 // and must then release the next.
 import pg from 'pg';
 import t from 'tap';
-import { newId } from '../../src/ids.ts';
 import { insertJob, insertJobs } from '../../src/store/jobs.ts';
-import { insertMessages } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
+import { addMessage, jobSpec } from '../helpers/queue-entries.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('ordering-races');
@@ -47,24 +46,7 @@ async function race(
 }
 
 t.test('a waiting job cancelled while its key head ends: the next job is released', async (t) => {
-  const job = () =>
-    insertJob(db, {
-      id: newId('job'),
-      tenantId: tenant.id,
-      type: 'echo',
-      input: 1,
-      callbackUrl: null,
-      endpointId: null,
-      timeoutSeconds: 60,
-      maxAttempts: 3,
-      priority: 0,
-      runAt: null,
-      metadata: {},
-      execution: 'builtin',
-      heartbeatSeconds: null,
-      scheduleId: null,
-      orderingKey: 'race-jobs',
-    });
+  const job = () => insertJob(db, jobSpec(tenant.id, 'race-jobs'));
   const [head, first, second] = [await job(), await job(), await job()];
   t.equal(first.next_attempt_at, null, 'the second job of the key waits');
   await race(
@@ -88,27 +70,7 @@ t.test('a waiting job cancelled while its key head ends: the next job is release
 
 t.test('a waiting message dead-lettered while its key head is delivered: the next is released', async (t) => {
   const receiver = 'http://127.0.0.1:9/races';
-  const message = async () => {
-    const id = newId('msg');
-    await insertMessages(
-      db,
-      [
-        {
-          id,
-          tenantId: tenant.id,
-          jobId: null,
-          endpointId: null,
-          url: `${receiver}/hook`,
-          eventType: 'job.succeeded',
-          payload: {},
-          orderingKey: 'race-messages',
-          receiver,
-        },
-      ],
-      0,
-    );
-    return id;
-  };
+  const message = () => addMessage(db, tenant.id, receiver, 'race-messages');
   const [head, first, second] = [await message(), await message(), await message()];
   await race(
     (c) => c.query("update messages set status = 'dead', next_attempt_at = null where id = $1", [first]),
@@ -128,23 +90,7 @@ t.test('a waiting message dead-lettered while its key head is delivered: the nex
 t.test(
   "a writer that waited for one key's head locks the head another key gained meanwhile: no newcomer is stranded",
   async (t) => {
-    const spec = (orderingKey: string) => ({
-      id: newId('job'),
-      tenantId: tenant.id,
-      type: 'echo',
-      input: 1,
-      callbackUrl: null,
-      endpointId: null,
-      timeoutSeconds: 60,
-      maxAttempts: 3,
-      priority: 0,
-      runAt: null,
-      metadata: {},
-      execution: 'builtin' as const,
-      heartbeatSeconds: null,
-      scheduleId: null,
-      orderingKey,
-    });
+    const spec = (orderingKey: string) => jobSpec(tenant.id, orderingKey);
     const end = (c: pg.Client | typeof db, id: string) =>
       c.query(
         "update jobs set status = 'succeeded', completed_at = now(), next_attempt_at = null where id = $1",

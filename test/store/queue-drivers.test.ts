@@ -9,8 +9,8 @@ import type { Lease, QueueDriver } from '../../src/queue/driver.ts';
 import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
 import { jobQueue } from '../../src/store/job-queue.ts';
 import { insertJob } from '../../src/store/jobs.ts';
-import { insertMessages } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
+import { addMessage, jobSpec } from '../helpers/queue-entries.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('drivers');
@@ -34,48 +34,8 @@ interface Case {
   recorded(settled: unknown, id: string): boolean;
 }
 
-/** A due echo job of the tenant's (with an ordering key, the key's head or waiting behind it). */
 const addJob = (tenantId: string, orderingKey: string | null) =>
-  insertJob(db, {
-    id: newId('job'),
-    tenantId,
-    type: 'echo',
-    input: 1,
-    callbackUrl: null,
-    endpointId: null,
-    timeoutSeconds: 60,
-    maxAttempts: 3,
-    priority: 0,
-    runAt: null,
-    metadata: {},
-    execution: 'builtin',
-    heartbeatSeconds: null,
-    scheduleId: null,
-    orderingKey,
-  });
-
-/** A due callback message to `receiver`, unleased; its id. */
-async function addMessage(receiver: string, orderingKey: string | null) {
-  const id = newId('msg');
-  await insertMessages(
-    db,
-    [
-      {
-        id,
-        tenantId: tenant.id,
-        jobId: null,
-        endpointId: null,
-        url: `${receiver}/hook`,
-        eventType: 'job.succeeded',
-        payload: {},
-        orderingKey,
-        receiver,
-      },
-    ],
-    0,
-  );
-  return id;
-}
+  insertJob(db, jobSpec(tenantId, orderingKey));
 
 const cases: Case[] = [
   {
@@ -90,7 +50,7 @@ const cases: Case[] = [
     name: 'deliveries',
     driver: deliveryQueue,
     claimOptions: { rooms: new Map(), room: 100, cursor: '' },
-    add: () => addMessage('http://127.0.0.1:9', null),
+    add: () => addMessage(db, tenant.id, 'http://127.0.0.1:9'),
     success: ({ id, leaseId }) => ({
       leaseId,
       attempt: {
@@ -224,7 +184,7 @@ t.test('a job released from behind its key is due from its submission, not its r
 
 t.test('a message released from behind its key is due from when it joined, not its release', async (t) => {
   const receiver = 'http://127.0.0.1:9/keeps-place';
-  const message = (orderingKey: string | null) => addMessage(receiver, orderingKey);
+  const message = (orderingKey: string | null) => addMessage(db, tenant.id, receiver, orderingKey);
   const delivered = (entry: Entry) =>
     deliveryQueue.settle(db, [cases[1]?.success({ id: entry.id, leaseId: entry.lease_id }) as never]);
   const head = await message('k');

@@ -5,8 +5,8 @@ import pg from 'pg';
 import t from 'tap';
 import { newId } from '../../src/ids.ts';
 import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
-import { insertMessages } from '../../src/store/messages.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
+import { addMessage } from '../helpers/queue-entries.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('release-wakes');
@@ -22,25 +22,10 @@ await listener.query('listen hookrelay_deliveries');
 /** Two messages of one key to its own receiver, the head claimed: the head's lease and the next one's id. */
 async function keyedPair(key: string) {
   const receiver = `http://127.0.0.1:9/${key}`;
-  const ids = [newId('msg'), newId('msg')];
-  for (const id of ids)
-    await insertMessages(
-      db,
-      [
-        {
-          id,
-          tenantId: tenant.id,
-          jobId: null,
-          endpointId: null,
-          url: `${receiver}/hook`,
-          eventType: 'job.succeeded',
-          payload: {},
-          orderingKey: key,
-          receiver,
-        },
-      ],
-      0,
-    );
+  const ids = [
+    await addMessage(db, tenant.id, receiver, key),
+    await addMessage(db, tenant.id, receiver, key),
+  ];
   const claimed = await deliveryQueue.claim(db, {
     limit: 100,
     leaseMs: 60_000,

@@ -1,0 +1,53 @@
+// Entries of the two queues written straight through the store, for tests of the queue's SQL: a due `echo` job
+// and a due, unleased callback message, either with an ordering key.
+import { newId } from '../../src/ids.ts';
+import type { NewJob } from '../../src/store/jobs.ts';
+import { insertMessages } from '../../src/store/messages.ts';
+import type { Queryable } from '../../src/store/pool.ts';
+
+/** A job as insertJob(s) takes it: due now, an echo of 1, with `orderingKey` if given. */
+export const jobSpec = (tenantId: string, orderingKey: string | null = null): NewJob => ({
+  id: newId('job'),
+  tenantId,
+  type: 'echo',
+  input: 1,
+  callbackUrl: null,
+  endpointId: null,
+  timeoutSeconds: 60,
+  maxAttempts: 3,
+  priority: 0,
+  runAt: null,
+  metadata: {},
+  execution: 'builtin',
+  heartbeatSeconds: null,
+  scheduleId: null,
+  orderingKey,
+});
+
+/** Writes a callback message to `receiver` (due, unleased, or waiting behind its key's head); its id. */
+export async function addMessage(
+  db: Queryable,
+  tenantId: string,
+  receiver: string,
+  orderingKey: string | null = null,
+): Promise<string> {
+  const id = newId('msg');
+  await insertMessages(
+    db,
+    [
+      {
+        id,
+        tenantId,
+        jobId: null,
+        endpointId: null,
+        url: `${receiver}/hook`,
+        eventType: 'job.succeeded',
+        payload: {},
+        orderingKey,
+        receiver,
+      },
+    ],
+    0,
+  );
+  return id;
+}
