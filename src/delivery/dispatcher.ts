@@ -19,7 +19,10 @@ export function startDispatcher(
 ): Dispatcher {
   const batcher = createBatcher<Delivered, boolean>(
     async (items) => {
-      const recorded = await deliveryQueue.settle(ctx.pool, items);
+      // The next messages of ordering keys these deliveries release are leased to this dispatcher (a hand-over).
+      const handoff = dispatcher.handoff();
+      const { recorded, released } = await deliveryQueue.settle(ctx.pool, items, handoff.leaseMs);
+      handoff.adopt(released);
       return items.map((item) => recorded.has(item.attempt.message_id));
     },
     { maxBatch: 200, maxConcurrent: 2 },
@@ -30,7 +33,7 @@ export function startDispatcher(
   // connection while it waits for the one before, and every other receiver's records would wait for a
   // connection (the backlog bench's healthy p99 doubled). One at a time per endpoint, the rest wait here.
   const endpointRecords = oneByOne();
-  return startClaimer(ctx, (batch) => {
+  const dispatcher = startClaimer(ctx, (batch) => {
     const targets = targetsOf(ctx, batch);
     // Awaited by each message's attempt; one released unsent at shutdown must not leave it unhandled.
     targets.catch(() => undefined);
@@ -45,6 +48,7 @@ export function startDispatcher(
         answered,
       );
   });
+  return dispatcher;
 }
 
 /**

@@ -160,15 +160,34 @@ export interface Delivered {
   leaseId: string;
 }
 
+/** What a record of deliveries did: the messages it recorded, and those it released to the recorder. */
+export interface Recorded {
+  recorded: Set<string>;
+  /**
+   * The next message of each ordering key a delivery recorded released (the key's queue to that receiver waited
+   * for it), leased for `leaseMs` to the dispatcher recording, as a hand-over is: it starts them without a claim.
+   */
+  released: MessageRow[];
+}
+
 /**
  * Records successful attempts with one statement: the attempts, the messages delivered, and the endpoints'
- * failure streaks reset. Only messages whose lease is still the one given are touched; returns their ids.
+ * failure streaks reset. Only messages whose lease is still the one given are touched.
+ *
+ * And releases the next message of each ordering key delivered here, leased to the caller: a released message
+ * would otherwise be written due (by the release trigger) and claimed, two writes of the row where this is one,
+ * and under a backlog most keyed messages wait their turn (docs/benchmarks.md, "Ordering keys"). The trigger
+ * still runs after, and finds the key's head live; if this statement released nothing for a key (its next
+ * message ended meanwhile, say), the trigger's own loop releases the one after, as on every other path. It sends
+ * no NOTIFY here (`quiet`, migration 0015): what it would wake a claim for is the caller's already.
  */
-export async function recordDelivered(db: Queryable, delivered: Delivered[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>({
+export async function recordDelivered(
+  db: Queryable,
+  delivered: Delivered[],
+  leaseMs: number,
+): Promise<Recorded> {
+  const { rows } = await db.query<MessageRow & { recorded: string[] | null }>({
     name: 'messages.record-delivered',
-    // `quiet`: the next messages of keys these deliveries release are claimed by this process's own claim loop,
-    // woken as each attempt ends, so the release trigger sends no NOTIFY for them (migration 0015 says why).
     text: `with quiet as materialized (
        select set_config('hookrelay.release_wakes', 'local', true)
      ), locked as materialized (
@@ -178,7 +197,7 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
                              last_response_status = d.status, next_attempt_at = null, delivered_at = now()
          from locked l join unnest($1::text[], $2::uuid[], $6::int[]) as d (id, lease_id, status) on d.id = l.id
         where m.id = l.id and l.lease_id = d.lease_id and l.status = 'pending'
-       returning m.id, m.endpoint_id
+       returning m.id, m.endpoint_id, m.tenant_id, m.receiver, m.ordering_key
      ), recorded as (
        insert into attempts (id, message_id, attempted_at, duration_ms, response_status, response_body)
        select a.id, a.message_id, a.attempted_at, a.duration_ms, a.status, a.body
@@ -189,8 +208,35 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
        update endpoints set failing_since = null, consecutive_failures = 0, circuit_open_until = null
         where id in (select endpoint_id from done)
           and (failing_since is not null or consecutive_failures > 0 or circuit_open_until is not null)
+     ), next as materialized (
+       -- This statement reads the messages as they were before it: the delivered ones still look pending.
+       select distinct waiting.id
+         from done d
+         cross join lateral (
+           select w.id from messages w
+            where w.tenant_id = d.tenant_id and w.receiver = d.receiver and w.ordering_key = d.ordering_key
+              and w.status = 'pending' and w.next_attempt_at is null
+            -- In messages_key_waiting's order (migration 0017).
+            order by w.tenant_id, w.receiver, w.ordering_key, w.ordering_seq limit 1) waiting
+         left join lateral (
+           select o.id from messages o
+            where o.tenant_id = d.tenant_id and o.receiver = d.receiver and o.ordering_key = d.ordering_key
+              and o.status = 'pending' and o.next_attempt_at is not null and o.id <> d.id
+            -- In messages_ordering's order.
+            order by o.tenant_id, o.receiver, o.ordering_key, o.ordering_seq limit 1) live on true
+        where d.ordering_key is not null and live.id is null
+     ), next_locked as materialized (
+       select id, status, next_attempt_at from messages where id in (select id from next) for update
+     ), released as (
+       update messages m set leased = true, lease_id = gen_random_uuid(), waiting_since = null,
+                             next_attempt_at = now() + $8 * interval '1 millisecond'
+         from next_locked l
+        where m.id = l.id and l.status = 'pending' and l.next_attempt_at is null
+       returning m.*
      )
-     select id from done`,
+     -- One row for each message released, each with the ids recorded; one row of nulls and those ids if none.
+     select (select array_agg(id) from done) as recorded, released.*
+       from (select 1) one left join released on true`,
     values: [
       delivered.map((d) => d.attempt.message_id),
       delivered.map((d) => d.leaseId),
@@ -199,9 +245,13 @@ export async function recordDelivered(db: Queryable, delivered: Delivered[]): Pr
       delivered.map((d) => d.attempt.duration_ms),
       delivered.map((d) => d.attempt.response_status),
       delivered.map((d) => storableTextOrNull(d.attempt.response_body)),
+      leaseMs,
     ],
   });
-  return new Set(rows.map((row) => row.id));
+  return {
+    recorded: new Set(rows[0]?.recorded ?? []),
+    released: rows.filter((row) => row.id !== null).map(({ recorded: _, ...message }) => message),
+  };
 }
 
 /** Records the outcome of an attempt on the message (attempts, last status and error, new state). */
@@ -290,7 +340,7 @@ export const deliveryQueue: QueueDriver<
   ClaimedMessage,
   { rooms: Map<string, number>; room: number; cursor: string },
   Delivered,
-  Set<string>
+  Recorded
 > = {
   table: 'messages',
   claim: claimDue,

@@ -265,7 +265,7 @@ export const jobQueue: QueueDriver<
   table: 'jobs',
   claim: claimDueJobs,
   renew: (db, leases, leaseMs, timeoutMs) => renewLeases(db, JOB_LEASES, leases, leaseMs, timeoutMs),
-  settle: finishSucceeded,
+  settle: (db, done) => finishSucceeded(db, done),
   release: releaseJob,
 };
 

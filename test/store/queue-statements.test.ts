@@ -14,6 +14,7 @@ import {
 } from '../../src/store/delivery-queue.ts';
 import { claimDueJobs, finishSucceeded, jobQueue, recordProgress } from '../../src/store/job-queue.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
+import { addMessage } from '../helpers/queue-entries.ts';
 
 const BACKLOG = 5_000;
 const app = await jobsApp(t, {}, { workers: false });
@@ -86,20 +87,24 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
     [
       'recordDelivered',
       () =>
-        recordDelivered(db, [
-          {
-            leaseId: message.lease_id,
-            attempt: {
-              id: 'att_statements',
-              message_id: message.id,
-              attempted_at: new Date(),
-              duration_ms: 1,
-              response_status: 200,
-              response_body: '',
-              error: null,
+        recordDelivered(
+          db,
+          [
+            {
+              leaseId: message.lease_id,
+              attempt: {
+                id: 'att_statements',
+                message_id: message.id,
+                attempted_at: new Date(),
+                duration_ms: 1,
+                response_status: 200,
+                response_body: '',
+                error: null,
+              },
             },
-          },
-        ]),
+          ],
+          60_000,
+        ),
     ],
   ];
   for (const [name, work] of cases) {
@@ -296,4 +301,48 @@ t.test('a job claim reads what it takes, not the backlog', async (t) => {
   });
   t.equal(claimed.length, 5);
   t.ok(reads < 100, `${reads} index entries and rows read, of a backlog of ${BACKLOG}`);
+});
+
+// Last: the keyed backlog it writes would be in the claims of the tests above.
+t.test("a record that releases a key's next message reads it by index, not the backlog", async (t) => {
+  // A backlog of keyed messages too: 1,000 keys, each a head and two waiting behind it.
+  await db.query(
+    `insert into messages (id, tenant_id, url, event_type, payload, receiver, ordering_key, next_attempt_at)
+     select 'msg_k_' || lpad(i::text, 5, '0'), $1, 'http://127.0.0.1:9/k', 'job.succeeded', '{}', 'k',
+            'key-' || (i % 1000), now() - interval '1 minute'
+       from generate_series(1, 3000) i`,
+    [tenant.id],
+  );
+  const receiver = 'http://127.0.0.1:9/keyed';
+  const head = await addMessage(db, tenant.id, receiver, 'statements');
+  const next = await addMessage(db, tenant.id, receiver, 'statements');
+  const { rows: leased } = await db.query<{ lease_id: string }>(
+    `update messages set leased = true, next_attempt_at = now() + interval '1 minute' where id = $1
+     returning lease_id`,
+    [head],
+  );
+  let released: string[] = [];
+  const reads = await indexReads(async () => {
+    const done = await recordDelivered(
+      db,
+      [
+        {
+          leaseId: leased[0]?.lease_id ?? '',
+          attempt: {
+            id: 'att_keyed',
+            message_id: head,
+            attempted_at: new Date(),
+            duration_ms: 1,
+            response_status: 200,
+            response_body: '',
+            error: null,
+          },
+        },
+      ],
+      60_000,
+    );
+    released = done.released.map((m) => m.id);
+  });
+  t.same(released, [next], 'the next message of the key is released to the recorder');
+  t.ok(reads < 100, `${reads} index entries and rows read, beside a backlog of ${BACKLOG} and 3,000 keyed`);
 });

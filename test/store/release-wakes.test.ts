@@ -54,28 +54,46 @@ async function heardFor(receiver: string) {
   return found;
 }
 
-t.test('the batched record of deliveries releases the next message without a NOTIFY', async (t) => {
-  const { receiver, head, next } = await keyedPair('recorded');
-  await heardFor(receiver);
-  t.equal(await dueAt(next), null, 'the next waits while the head is pending');
-  const recorded = await deliveryQueue.settle(db, [
-    {
-      leaseId: head.lease_id,
-      attempt: {
-        id: newId('att'),
-        message_id: head.id,
-        attempted_at: new Date(),
-        duration_ms: 1,
-        response_status: 200,
-        response_body: '',
-        error: null,
-      },
-    },
-  ]);
-  t.ok(recorded.has(head.id), 'the delivery is recorded');
-  t.ok(await dueAt(next), 'the next is due');
-  t.equal(await heardFor(receiver), 0, 'no NOTIFY for its receiver');
-});
+t.test(
+  'the batched record of deliveries leases the next message to the recorder, without a NOTIFY',
+  async (t) => {
+    const { receiver, head, next } = await keyedPair('recorded');
+    await heardFor(receiver);
+    t.equal(await dueAt(next), null, 'the next waits while the head is pending');
+    const { recorded, released } = await deliveryQueue.settle(
+      db,
+      [
+        {
+          leaseId: head.lease_id,
+          attempt: {
+            id: newId('att'),
+            message_id: head.id,
+            attempted_at: new Date(),
+            duration_ms: 1,
+            response_status: 200,
+            response_body: '',
+            error: null,
+          },
+        },
+      ],
+      60_000,
+    );
+    t.ok(recorded.has(head.id), 'the delivery is recorded');
+    t.same(
+      released.map((m) => m.id),
+      [next],
+      'the next is released to the recorder',
+    );
+    const { rows } = await db.query<{ leased: boolean; lease_id: string; lease_left: number }>(
+      `select leased, lease_id, extract(epoch from next_attempt_at - now()) as lease_left from messages where id = $1`,
+      [next],
+    );
+    t.equal(rows[0]?.leased, true, 'leased');
+    t.equal(rows[0]?.lease_id, released[0]?.lease_id, 'under the lease returned');
+    t.ok(Number(rows[0]?.lease_left) > 50, 'for the lease given');
+    t.equal(await heardFor(receiver), 0, 'no NOTIFY for its receiver');
+  },
+);
 
 t.test('a head dead-lettered by its last attempt releases the next with a NOTIFY', async (t) => {
   const { receiver, head, next } = await keyedPair('dead');
