@@ -101,6 +101,7 @@ export function startJobRunner(
           const finished = await jobQueue.settle(
             tx,
             items.map((item) => ({ id: item.jobId, leaseId: item.leaseId, result: item.result })),
+            leaseMs,
           );
           leased = await announceEnds(ctx, tx, finished, handoff);
           const ended = new Set(finished.map((row) => row.id));

@@ -22,11 +22,11 @@ export interface QueueDriver<Entry, Claim, Done, Settled> {
   /** Moves the leases still held `leaseMs` ahead; says which are held and which were settled meanwhile. */
   renew(db: Queryable, leases: Lease[], leaseMs: number, timeoutMs: number): Promise<Renewal>;
   /**
-   * Records the common outcome, success, of many entries in one statement, each only under its own lease. A queue
-   * whose settle hands the caller entries (the next messages of ordering keys, for deliveries) leases them for
-   * `leaseMs`.
+   * Records the common outcome, success, of many entries in one statement, each only under its own lease. Entries
+   * it hands the caller (the delivery queue: the next messages of ordering keys; the job queue hands none) are
+   * leased to it for `leaseMs`.
    */
-  settle(db: Queryable, done: Done[], leaseMs?: number): Promise<Settled>;
+  settle(db: Queryable, done: Done[], leaseMs: number): Promise<Settled>;
   /** Gives an entry back, due at once and its attempt not counted; false if the lease no longer holds it. */
   release(db: Queryable, lease: Lease): Promise<boolean>;
 }
