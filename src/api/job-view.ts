@@ -56,6 +56,9 @@ export type JobView = z.infer<typeof jobView>;
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
+/** Where a client reads a job. */
+export const statusUrlOf = (id: string) => `/v1/jobs/${id}`;
+
 export function viewJob(row: JobRow): JobView {
   return {
     id: row.id,
@@ -86,7 +89,7 @@ export function viewJob(row: JobRow): JobView {
     createdAt: row.created_at.toISOString(),
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),
-    statusUrl: `/v1/jobs/${row.id}`,
+    statusUrl: statusUrlOf(row.id),
     resultUrl: `/v1/jobs/${row.id}/result`,
   };
 }

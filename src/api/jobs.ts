@@ -7,16 +7,32 @@ import { cancelJob } from '../jobs/cancel.ts';
 import { type JobSubmission, submitJob } from '../jobs/intake.ts';
 import { waitForJob } from '../jobs/watch.ts';
 import { getJob, type JobRow, type JobStatus, listJobs, TERMINAL } from '../store/jobs.ts';
-import { type JobView, viewJob } from './job-view.ts';
+import { type JobView, statusUrlOf, viewJob } from './job-view.ts';
+
+/** The job as a 202 (or a replay's 200) shows it. */
+export interface AcceptedView {
+  id: string;
+  status: JobStatus;
+  statusUrl: string;
+  createdAt: string;
+}
 
 export async function submit(
   ctx: Needs<'config' | 'intake' | 'jobTypes' | 'outbound' | 'pool' | 'tenantTypes'>,
   tenantId: string,
   submission: JobSubmission,
   idempotencyKey: string | undefined,
-): Promise<{ job: JobView; replayed: boolean }> {
+): Promise<{ job: AcceptedView; replayed: boolean }> {
   const { job, replayed } = await submitJob(ctx, tenantId, submission, idempotencyKey);
-  return { job: viewJob(job), replayed };
+  return {
+    job: {
+      id: job.id,
+      status: job.status,
+      statusUrl: statusUrlOf(job.id),
+      createdAt: job.created_at.toISOString(),
+    },
+    replayed,
+  };
 }
 
 /** One page, newest first: `limit` of them (ask for one more to learn whether a next page exists). */

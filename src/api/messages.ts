@@ -4,13 +4,7 @@ import type { Needs } from '../context.ts';
 import { resendMessages } from '../delivery/resend.ts';
 import { JobNotFound, MessageNotFound } from '../errors.ts';
 import { getJob } from '../store/jobs.ts';
-import {
-  attemptsOf,
-  getMessage,
-  listMessages,
-  type MessageRow,
-  type MessageStatus,
-} from '../store/messages.ts';
+import { attemptsOf, getMessage, listMessages, type MessageRow } from '../store/messages.ts';
 import { withTransaction } from '../store/transaction.ts';
 import { type MessageView, viewAttempt, viewMessage } from './delivery-views.ts';
 

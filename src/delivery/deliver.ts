@@ -178,7 +178,9 @@ export async function deliver(
   const recorded =
     outcome.kind === 'delivered' &&
     // A batch the database refused is recorded again one message at a time, below.
-    (await record({ attempt, leaseId: message.lease_id }).catch(() => false));
+    (await record({ attempt, leaseId: message.lease_id, keyed: message.ordering_key !== null }).catch(
+      () => false,
+    ));
   if (recorded) {
     // Recording a delivery closes the endpoint's circuit (store/delivery-queue.ts): so for those waiting here too.
     if (to.endpoint) to.endpoint.circuit_open_until = null;

@@ -12,12 +12,12 @@ import {
 } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
+  type AcceptedJob,
   claimIdempotencyKey,
   findIdempotencyKey,
   getJob,
   insertJob,
   type JobExecution,
-  type JobRow,
   type NewJob,
 } from '../store/jobs.ts';
 import { withTransaction } from '../store/transaction.ts';
@@ -41,7 +41,8 @@ export interface JobSubmission {
 
 /** `replayed`: an earlier request with the same Idempotency-Key and body created this job. */
 export interface Submitted {
-  job: JobRow;
+  /** The job as intake answers it (a replay reads the whole row, which has these too). */
+  job: AcceptedJob;
   replayed: boolean;
 }
 

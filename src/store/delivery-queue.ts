@@ -158,7 +158,40 @@ export async function postpone(
 export interface Delivered {
   attempt: AttemptRow;
   leaseId: string;
+  /** The message has an ordering key: its record may release the key's next message. */
+  keyed: boolean;
 }
+
+/** recordDelivered's release of each delivered key's next message, leased to the recorder (`$8`: the lease). */
+const RELEASE_NEXT = `, next as materialized (
+       -- This statement reads the messages as they were before it: the delivered ones still look pending.
+       select distinct waiting.id
+         from done d
+         cross join lateral (
+           select w.id from messages w
+            where w.tenant_id = d.tenant_id and w.receiver = d.receiver and w.ordering_key = d.ordering_key
+              and w.status = 'pending' and w.next_attempt_at is null
+            -- In messages_key_waiting's order (migration 0017).
+            order by w.tenant_id, w.receiver, w.ordering_key, w.ordering_seq limit 1) waiting
+         left join lateral (
+           select o.id from messages o
+            where o.tenant_id = d.tenant_id and o.receiver = d.receiver and o.ordering_key = d.ordering_key
+              and o.status = 'pending' and o.next_attempt_at is not null and o.id <> d.id
+            -- In messages_ordering's order.
+            order by o.tenant_id, o.receiver, o.ordering_key, o.ordering_seq limit 1) live on true
+        where d.ordering_key is not null and live.id is null
+     ), next_locked as materialized (
+       select id, status, next_attempt_at from messages where id in (select id from next) for update
+     ), released as (
+       update messages m set leased = true, lease_id = gen_random_uuid(), waiting_since = null,
+                             next_attempt_at = now() + $8 * interval '1 millisecond'
+         from next_locked l
+        where m.id = l.id and l.status = 'pending' and l.next_attempt_at is null
+       returning m.*
+     )`;
+/** One row for each message released, each with the ids recorded; one row of nulls and those ids if none. */
+const RELEASED_ROWS = `select (select array_agg(id) from done) as recorded, released.*
+       from (select 1) one left join released on true`;
 
 /** What a record of deliveries did: the messages it recorded, and those it released to the recorder. */
 export interface Recorded {
@@ -186,8 +219,10 @@ export async function recordDelivered(
   delivered: Delivered[],
   leaseMs: number,
 ): Promise<Recorded> {
+  // Only a batch with a keyed message carries the release (most traffic has no ordering key).
+  const keyed = delivered.some((d) => d.keyed);
   const { rows } = await db.query<MessageRow & { recorded: string[] | null }>({
-    name: 'messages.record-delivered',
+    name: keyed ? 'messages.record-delivered-keyed' : 'messages.record-delivered',
     text: `with quiet as materialized (
        select set_config('hookrelay.release_wakes', 'local', true)
      ), locked as materialized (
@@ -208,35 +243,8 @@ export async function recordDelivered(
        update endpoints set failing_since = null, consecutive_failures = 0, circuit_open_until = null
         where id in (select endpoint_id from done)
           and (failing_since is not null or consecutive_failures > 0 or circuit_open_until is not null)
-     ), next as materialized (
-       -- This statement reads the messages as they were before it: the delivered ones still look pending.
-       select distinct waiting.id
-         from done d
-         cross join lateral (
-           select w.id from messages w
-            where w.tenant_id = d.tenant_id and w.receiver = d.receiver and w.ordering_key = d.ordering_key
-              and w.status = 'pending' and w.next_attempt_at is null
-            -- In messages_key_waiting's order (migration 0017).
-            order by w.tenant_id, w.receiver, w.ordering_key, w.ordering_seq limit 1) waiting
-         left join lateral (
-           select o.id from messages o
-            where o.tenant_id = d.tenant_id and o.receiver = d.receiver and o.ordering_key = d.ordering_key
-              and o.status = 'pending' and o.next_attempt_at is not null and o.id <> d.id
-            -- In messages_ordering's order.
-            order by o.tenant_id, o.receiver, o.ordering_key, o.ordering_seq limit 1) live on true
-        where d.ordering_key is not null and live.id is null
-     ), next_locked as materialized (
-       select id, status, next_attempt_at from messages where id in (select id from next) for update
-     ), released as (
-       update messages m set leased = true, lease_id = gen_random_uuid(), waiting_since = null,
-                             next_attempt_at = now() + $8 * interval '1 millisecond'
-         from next_locked l
-        where m.id = l.id and l.status = 'pending' and l.next_attempt_at is null
-       returning m.*
-     )
-     -- One row for each message released, each with the ids recorded; one row of nulls and those ids if none.
-     select (select array_agg(id) from done) as recorded, released.*
-       from (select 1) one left join released on true`,
+     )${keyed ? RELEASE_NEXT : ''}
+     ${keyed ? RELEASED_ROWS : 'select (select array_agg(id) from done) as recorded'}`,
     values: [
       delivered.map((d) => d.attempt.message_id),
       delivered.map((d) => d.leaseId),
@@ -245,12 +253,15 @@ export async function recordDelivered(
       delivered.map((d) => d.attempt.duration_ms),
       delivered.map((d) => d.attempt.response_status),
       delivered.map((d) => storableTextOrNull(d.attempt.response_body)),
-      leaseMs,
+      // Postgres refuses a parameter no statement text uses.
+      ...(keyed ? [leaseMs] : []),
     ],
   });
   return {
     recorded: new Set(rows[0]?.recorded ?? []),
-    released: rows.filter((row) => row.id !== null).map(({ recorded: _, ...message }) => message),
+    released: keyed
+      ? rows.filter((row) => row.id !== null).map(({ recorded: _, ...message }) => message)
+      : [],
   };
 }
 

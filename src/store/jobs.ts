@@ -132,15 +132,34 @@ export async function insertJob(db: Queryable, job: NewJob): Promise<JobRow> {
   return row as JobRow;
 }
 
+/** What intake answers of a job it accepted (POST /v1/jobs's 202). */
+export type AcceptedJob = Pick<JobRow, 'id' | 'status' | 'created_at'>;
+
 /**
  * Inserts jobs with one statement, each due at its runAt or now (one statement: the jobs and their queue
  * entries are the same rows, so this commits alone). Rows come back in the order given. Jobs with an ordering
  * key lock their keys first, as migration 0014 explains; a key's jobs join it in the order given.
  */
-export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
+export function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[]> {
+  return insertReturning<JobRow>(db, jobs, '*');
+}
+
+/**
+ * insertJobs for intake, which answers with three of the row's columns: the input (a kilobyte, say) does not
+ * travel back to be parsed again (docs/benchmarks.md, issue 23).
+ */
+export function acceptJobs(db: Queryable, jobs: NewJob[]): Promise<AcceptedJob[]> {
+  return insertReturning<AcceptedJob>(db, jobs, 'id, status, created_at');
+}
+
+async function insertReturning<Row extends { id: string }>(
+  db: Queryable,
+  jobs: NewJob[],
+  returning: '*' | 'id, status, created_at',
+): Promise<Row[]> {
   const keyed = jobs.some((j) => j.orderingKey !== null);
-  const { rows } = await db.query<JobRow>({
-    name: keyed ? 'jobs.insert-many-keyed' : 'jobs.insert-many',
+  const { rows } = await db.query<Row>({
+    name: `jobs.insert-many${keyed ? '-keyed' : ''}${returning === '*' ? '' : '-accepted'}`,
     text: `with keys_locked as materialized (
        select ${keyed ? 'hookrelay_lock_job_keys($2::text[], $15::text[])' : '0'} as n
      ), inserted as (
@@ -164,7 +183,8 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
          select distinct tenant_id from inserted where next_attempt_at <= now() and execution = 'remote') t
      )
      -- A cross join with the one-row count keeps remote_woken in the plan (an outer join to it would be removed).
-     select inserted.* from inserted left join woken on true cross join (select count(*) from remote_woken) r`,
+     select ${returning === '*' ? 'inserted.*' : 'inserted.id, inserted.status, inserted.created_at'}
+       from inserted left join woken on true cross join (select count(*) from remote_woken) r`,
     values: [
       jobs.map((j) => j.id),
       jobs.map((j) => j.tenantId),
@@ -184,7 +204,7 @@ export async function insertJobs(db: Queryable, jobs: NewJob[]): Promise<JobRow[
     ],
   });
   const byId = new Map(rows.map((row) => [row.id, row]));
-  return jobs.map((j) => byId.get(j.id) as JobRow);
+  return jobs.map((j) => byId.get(j.id) as Row);
 }
 
 /** A tenant's job; another tenant's id reads as missing. */

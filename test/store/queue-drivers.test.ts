@@ -53,6 +53,7 @@ const cases: Case[] = [
     add: () => addMessage(db, tenant.id, 'http://127.0.0.1:9'),
     success: ({ id, leaseId }) => ({
       leaseId,
+      keyed: false,
       attempt: {
         id: newId('att'),
         message_id: id,

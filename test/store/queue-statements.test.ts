@@ -92,6 +92,7 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
           [
             {
               leaseId: message.lease_id,
+              keyed: false,
               attempt: {
                 id: 'att_statements',
                 message_id: message.id,
@@ -328,6 +329,7 @@ t.test("a record that releases a key's next message reads it by index, not the b
       [
         {
           leaseId: leased[0]?.lease_id ?? '',
+          keyed: true,
           attempt: {
             id: 'att_keyed',
             message_id: head,

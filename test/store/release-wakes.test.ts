@@ -65,6 +65,7 @@ t.test(
       [
         {
           leaseId: head.lease_id,
+          keyed: true,
           attempt: {
             id: newId('att'),
             message_id: head.id,
