@@ -6,9 +6,13 @@
 -- of the key's jobs: each job leaves two (queued, running) until vacuum, and the probe visits each one's row to
 -- learn it is dead. The waiting rows get an index of their own, empty but for a backlog, so the probe is one
 -- descent. The same for messages.
-create index jobs_key_waiting on jobs (tenant_id, ordering_key, ordering_seq)
+--
+-- Applied in a transaction, each build holds a lock that blocks writes to its table until it ends (quick: only
+-- waiting rows are indexed, but every row is read). On a large database, create them first with
+-- `create index concurrently` and the same definitions: `if not exists` then leaves them as they are.
+create index if not exists jobs_key_waiting on jobs (tenant_id, ordering_key, ordering_seq)
   where ordering_key is not null and status = 'queued' and next_attempt_at is null;
-create index messages_key_waiting on messages (tenant_id, receiver, ordering_key, ordering_seq)
+create index if not exists messages_key_waiting on messages (tenant_id, receiver, ordering_key, ordering_seq)
   where ordering_key is not null and status = 'pending' and next_attempt_at is null;
 
 -- And the writers' key locks (0016) look for the keys' live heads once before anything else: most keyed writes

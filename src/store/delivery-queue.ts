@@ -148,7 +148,7 @@ export async function postpone(
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `with locked as materialized (select id, lease_id, status, leased from messages where id = $1 for update)
-     update messages m set next_attempt_at = coalesce($3, now()), leased = false
+     update messages m set next_attempt_at = coalesce($3, m.waiting_since, now()), leased = false, waiting_since = null
        from locked l where m.id = l.id and l.lease_id = $2 and l.status = 'pending' and l.leased`,
     [id, leaseId, at],
   );
@@ -181,9 +181,10 @@ const RELEASE_NEXT = `, next as materialized (
             order by o.tenant_id, o.receiver, o.ordering_key, o.ordering_seq limit 1) live on true
         where d.ordering_key is not null and live.id is null
      ), next_locked as materialized (
-       select id, status, next_attempt_at from messages where id in (select id from next) for update
+       select id, status, next_attempt_at from messages where id in (select id from next) order by id for update
      ), released as (
-       update messages m set leased = true, lease_id = gen_random_uuid(), waiting_since = null,
+       -- waiting_since stays: a message given back unsent (its dispatcher stopping) is due from it (postpone).
+       update messages m set leased = true, lease_id = gen_random_uuid(),
                              next_attempt_at = now() + $8 * interval '1 millisecond'
          from next_locked l
         where m.id = l.id and l.status = 'pending' and l.next_attempt_at is null
@@ -211,8 +212,10 @@ export interface Recorded {
  * would otherwise be written due (by the release trigger) and claimed, two writes of the row where this is one,
  * and under a backlog most keyed messages wait their turn (docs/benchmarks.md, "Ordering keys"). The trigger
  * still runs after, and finds the key's head live; if this statement released nothing for a key (its next
- * message ended meanwhile, say), the trigger's own loop releases the one after, as on every other path. It sends
- * no NOTIFY here (`quiet`, migration 0015): what it would wake a claim for is the caller's already.
+ * message ended meanwhile, or was written while this waited for the head's lock), the trigger's own loop releases
+ * one, due and unleased. No NOTIFY either way (`quiet`, migration 0015): what this statement releases is the
+ * caller's already, and what the trigger releases is claimed by the caller's claim loop, woken as each of its
+ * attempts ends, or by any dispatcher's next poll.
  */
 export async function recordDelivered(
   db: Queryable,
@@ -226,10 +229,14 @@ export async function recordDelivered(
     text: `with quiet as materialized (
        select set_config('hookrelay.release_wakes', 'local', true)
      ), locked as materialized (
-       select id, lease_id, status from messages where id = any($1::text[]) and exists (select from quiet) for update
+       -- In id order, as the writers of keyed messages lock heads (migration 0017): a plan made on a small table
+       -- reads it in physical order, and a record and a writer then locked two heads in opposite orders.
+       select id, lease_id, status from messages where id = any($1::text[]) and exists (select from quiet)
+        order by id for update
      ), done as (
        update messages m set status = 'delivered', attempts = m.attempts + 1, last_error = null, leased = false,
-                             last_response_status = d.status, next_attempt_at = null, delivered_at = now()
+                             last_response_status = d.status, next_attempt_at = null, delivered_at = now(),
+                             waiting_since = null
          from locked l join unnest($1::text[], $2::uuid[], $6::int[]) as d (id, lease_id, status) on d.id = l.id
         where m.id = l.id and l.lease_id = d.lease_id and l.status = 'pending'
        returning m.id, m.endpoint_id, m.tenant_id, m.receiver, m.ordering_key
@@ -280,7 +287,7 @@ export async function updateMessage(
   const { rows } = await db.query<MessageRow>(
     `update messages set status = $2, attempts = attempts + $3, last_error = $4, last_response_status = $5,
             next_attempt_at = $6, delivered_at = case when $2 = 'delivered' then now() else delivered_at end,
-            leased = false
+            leased = false, waiting_since = null
       where id = $1 returning *`,
     [
       id,
@@ -322,7 +329,7 @@ export async function countAttempt(
   const { rowCount } = await db.query(
     `with locked as materialized (select id, lease_id, status from messages where id = $1 for update)
      update messages m
-        set attempts = m.attempts + 1, leased = false, last_response_status = $4, last_error = $5,
+        set attempts = m.attempts + 1, leased = false, waiting_since = null, last_response_status = $4, last_error = $5,
             status = case when $3 then 'delivered' else m.status end,
             delivered_at = case when $3 then now() else m.delivered_at end,
             next_attempt_at = case when $3 then null else $6::timestamptz end

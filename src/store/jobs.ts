@@ -103,7 +103,8 @@ export async function changeJobs(
   const { rows } = await db.query<JobRow>({
     name,
     text: `with locked as materialized (
-       select id, lease_id, status, cancel_requested_at from jobs where id = any($1::text[]) for update
+       -- In id order, as the writers of keyed jobs lock heads (migration 0017), whatever the plan reads first.
+       select id, lease_id, status, cancel_requested_at from jobs where id = any($1::text[]) order by id for update
      ), changed as (${update} returning j.*), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      ) select changed.* from changed left join notified on true`,

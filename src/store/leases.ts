@@ -34,7 +34,7 @@ export async function renewLeases(
   // a whole backlog through a status index.
   const query = {
     text: `with locked as materialized (
-       select ${queue.columns} from ${queue.table} where id = any($1::text[]) for update
+       select ${queue.columns} from ${queue.table} where id = any($1::text[]) order by id for update
      ), renewed as (
        update ${queue.table} t set next_attempt_at = now() + $3 * interval '1 millisecond'
          from locked l where t.id = l.id and l.lease_id = any($2::uuid[]) and ${queue.held}

@@ -93,6 +93,14 @@ t.test(
     t.equal(rows[0]?.lease_id, released[0]?.lease_id, 'under the lease returned');
     t.ok(Number(rows[0]?.lease_left) > 50, 'for the lease given');
     t.equal(await heardFor(receiver), 0, 'no NOTIFY for its receiver');
+    // Given back unsent (its dispatcher stopping): due from when it joined its key, not from now.
+    const { rows: joined } = await db.query<{ joined: Date }>(
+      'select created_at as joined from messages where id = $1',
+      [next],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.ok(await deliveryQueue.release(db, { id: next, leaseId: released[0]?.lease_id ?? '' }), 'given back');
+    t.same(await dueAt(next), joined[0]?.joined, 'due from when it joined, keeping its place');
   },
 );
 
