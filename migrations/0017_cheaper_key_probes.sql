@@ -19,7 +19,9 @@ create index if not exists messages_key_waiting on messages (tenant_id, receiver
 -- find none, and then there is nothing to lock and nothing to check again (under the advisory locks a key gains
 -- a head only from a release, whose ending head the look would have found live), so no subtransaction either.
 -- When there are heads, the first pass locks what that look found, in id order, and each later pass what the
--- check after the previous one found.
+-- check after the previous one found. The look is written out twice in each function, as in 0016: plpgsql keeps
+-- each statement's plan for the session, where a SQL function holding it would be planned on every call before
+-- Postgres 18.
 create or replace function hookrelay_lock_job_keys(tenants text[], keys text[]) returns int language plpgsql volatile as $$
 declare
   heads text[];

@@ -181,7 +181,8 @@ const RELEASE_NEXT = `, next as materialized (
             order by o.tenant_id, o.receiver, o.ordering_key, o.ordering_seq limit 1) live on true
         where d.ordering_key is not null and live.id is null
      ), next_locked as materialized (
-       select id, status, next_attempt_at from messages where id in (select id from next) order by id for update
+       select id, status, next_attempt_at from messages where id = any(array(select id from next))
+        order by id for update
      ), released as (
        -- waiting_since stays: a message given back unsent (its dispatcher stopping) is due from it (postpone).
        update messages m set leased = true, lease_id = gen_random_uuid(),

@@ -1,6 +1,7 @@
 // Entries of the two queues written straight through the store, for tests of the queue's SQL: a due `echo` job
 // and a due, unleased callback message, either with an ordering key.
 import { newId } from '../../src/ids.ts';
+import type { Delivered } from '../../src/store/delivery-queue.ts';
 import type { NewJob } from '../../src/store/jobs.ts';
 import { insertMessages } from '../../src/store/messages.ts';
 import type { Queryable } from '../../src/store/pool.ts';
@@ -51,3 +52,18 @@ export async function addMessage(
   );
   return id;
 }
+
+/** A 200 answered to the attempt holding `leaseId`, as the dispatcher hands it to recordDelivered. */
+export const delivered = (messageId: string, leaseId: string, keyed = false): Delivered => ({
+  leaseId,
+  keyed,
+  attempt: {
+    id: newId('att'),
+    message_id: messageId,
+    attempted_at: new Date(),
+    duration_ms: 1,
+    response_status: 200,
+    response_body: '',
+    error: null,
+  },
+});

@@ -4,13 +4,12 @@
 // release gives an entry back due at once with its attempt not counted. An entry released from behind its
 // ordering key's head keeps its place in line (migration 0016).
 import t from 'tap';
-import { newId } from '../../src/ids.ts';
 import type { Lease, QueueDriver } from '../../src/queue/driver.ts';
 import { deliveryQueue, type Recorded, updateMessage } from '../../src/store/delivery-queue.ts';
 import { jobQueue } from '../../src/store/job-queue.ts';
 import { insertJob } from '../../src/store/jobs.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
-import { addMessage, jobSpec } from '../helpers/queue-entries.ts';
+import { addMessage, delivered, jobSpec } from '../helpers/queue-entries.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('drivers');
@@ -51,19 +50,7 @@ const cases: Case[] = [
     driver: deliveryQueue,
     claimOptions: { rooms: new Map(), room: 100, cursor: '' },
     add: () => addMessage(db, tenant.id, 'http://127.0.0.1:9'),
-    success: ({ id, leaseId }) => ({
-      leaseId,
-      keyed: false,
-      attempt: {
-        id: newId('att'),
-        message_id: id,
-        attempted_at: new Date(),
-        duration_ms: 1,
-        response_status: 200,
-        response_body: '',
-        error: null,
-      },
-    }),
+    success: ({ id, leaseId }) => delivered(id, leaseId),
     recorded: (settled, id) => (settled as Recorded).recorded.has(id),
   },
 ];

@@ -14,7 +14,7 @@ import {
 } from '../../src/store/delivery-queue.ts';
 import { claimDueJobs, finishSucceeded, jobQueue, recordProgress } from '../../src/store/job-queue.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
-import { addMessage } from '../helpers/queue-entries.ts';
+import { addMessage, delivered } from '../helpers/queue-entries.ts';
 
 const BACKLOG = 5_000;
 const app = await jobsApp(t, {}, { workers: false });
@@ -84,29 +84,7 @@ t.test('statements on known rows read them by primary key, not the backlog', asy
     ],
     ['postpone', () => postpone(db, message.id, message.lease_id, new Date(Date.now() + 60_000))],
     ['finishSucceeded', () => finishSucceeded(db, [{ id: job.id, leaseId: job.lease_id, result: 1 }])],
-    [
-      'recordDelivered',
-      () =>
-        recordDelivered(
-          db,
-          [
-            {
-              leaseId: message.lease_id,
-              keyed: false,
-              attempt: {
-                id: 'att_statements',
-                message_id: message.id,
-                attempted_at: new Date(),
-                duration_ms: 1,
-                response_status: 200,
-                response_body: '',
-                error: null,
-              },
-            },
-          ],
-          60_000,
-        ),
-    ],
+    ['recordDelivered', () => recordDelivered(db, [delivered(message.id, message.lease_id)], 60_000)],
   ];
   for (const [name, work] of cases) {
     const reads = await indexReads(work);
@@ -324,25 +302,7 @@ t.test("a record that releases a key's next message reads it by index, not the b
   );
   let released: string[] = [];
   const reads = await indexReads(async () => {
-    const done = await recordDelivered(
-      db,
-      [
-        {
-          leaseId: leased[0]?.lease_id ?? '',
-          keyed: true,
-          attempt: {
-            id: 'att_keyed',
-            message_id: head,
-            attempted_at: new Date(),
-            duration_ms: 1,
-            response_status: 200,
-            response_body: '',
-            error: null,
-          },
-        },
-      ],
-      60_000,
-    );
+    const done = await recordDelivered(db, [delivered(head, leased[0]?.lease_id ?? '', true)], 60_000);
     released = done.released.map((m) => m.id);
   });
   t.same(released, [next], 'the next message of the key is released to the recorder');

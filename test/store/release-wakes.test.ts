@@ -3,10 +3,9 @@
 // attempt that ends a message any other way does (another process may be the one to claim the next).
 import pg from 'pg';
 import t from 'tap';
-import { newId } from '../../src/ids.ts';
 import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
-import { addMessage } from '../helpers/queue-entries.ts';
+import { addMessage, delivered } from '../helpers/queue-entries.ts';
 
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('release-wakes');
@@ -62,21 +61,7 @@ t.test(
     t.equal(await dueAt(next), null, 'the next waits while the head is pending');
     const { recorded, released } = await deliveryQueue.settle(
       db,
-      [
-        {
-          leaseId: head.lease_id,
-          keyed: true,
-          attempt: {
-            id: newId('att'),
-            message_id: head.id,
-            attempted_at: new Date(),
-            duration_ms: 1,
-            response_status: 200,
-            response_body: '',
-            error: null,
-          },
-        },
-      ],
+      [delivered(head.id, head.lease_id, true)],
       60_000,
     );
     t.ok(recorded.has(head.id), 'the delivery is recorded');
