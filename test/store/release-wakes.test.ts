@@ -1,6 +1,7 @@
-// Which releases of a key's next message send a NOTIFY (migration 0015), against a real Postgres: the
-// dispatcher's batched record of deliveries does not (its own claim loop wakes as each attempt ends), an
-// attempt that ends a message any other way does (another process may be the one to claim the next).
+// How a key's next message is released, against a real Postgres: the dispatcher's batched record of deliveries
+// leases it to the recorder, with no NOTIFY (migrations 0015, 0017), and given back unsent it keeps its place
+// until an attempt of it is recorded; an attempt that ends a message any other way releases the next through the
+// trigger and notifies (another process may be the one to claim it).
 import pg from 'pg';
 import t from 'tap';
 import { deliveryQueue, updateMessage } from '../../src/store/delivery-queue.ts';
@@ -86,6 +87,41 @@ t.test(
     await new Promise((resolve) => setTimeout(resolve, 50));
     t.ok(await deliveryQueue.release(db, { id: next, leaseId: released[0]?.lease_id ?? '' }), 'given back');
     t.same(await dueAt(next), joined[0]?.joined, 'due from when it joined, keeping its place');
+  },
+);
+
+t.test(
+  'once an attempt of a released message is recorded, giving it back no longer uses when it joined',
+  async (t) => {
+    const { head, next } = await keyedPair('attempted');
+    const { released } = await deliveryQueue.settle(db, [delivered(head.id, head.lease_id, true)], 60_000);
+    t.same(
+      released.map((m) => m.id),
+      [next],
+      'released to the recorder',
+    );
+    // Its attempt fails and is retried at once; a claim takes it again, and its dispatcher gives it back.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const failedAt = new Date();
+    await updateMessage(db, next, {
+      status: 'pending',
+      attemptsDelta: 1,
+      lastError: 'HTTP 500',
+      lastResponseStatus: 500,
+      nextAttemptAt: failedAt,
+    });
+    const claimed = await deliveryQueue.claim(db, {
+      limit: 100,
+      leaseMs: 60_000,
+      rooms: new Map(),
+      room: 100,
+      cursor: '',
+    });
+    const again = claimed.find((m) => m.id === next);
+    if (!again) throw new Error('expected the retry claimed');
+    t.ok(await deliveryQueue.release(db, { id: next, leaseId: again.lease_id }), 'given back');
+    const due = await dueAt(next);
+    t.ok(due && due.getTime() >= failedAt.getTime() - 5, 'due now, not from when it first joined its key');
   },
 );
 
