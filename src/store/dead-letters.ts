@@ -67,7 +67,7 @@ export async function deadLetterPending(
      ), dead as (
        -- A new lease id: a dispatcher holding one of these learns at its next renewal that it lost it.
        update messages m set status = 'dead', next_attempt_at = null, leased = false, lease_id = gen_random_uuid()
-         from batch where m.id = batch.id and m.id = any(array(select id from batch))
+        where m.id = any(array(select id from batch))
        returning m.*
      ), letters as (
        insert into dead_letters (id, tenant_id, message_id, job_id, endpoint_id, url, event_type, reason, attempts,

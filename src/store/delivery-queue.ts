@@ -101,14 +101,19 @@ export async function claimDue(
         ) due
         where share.room > 0
         limit $1
+     ), changed as (
+       -- Locked as picked, so m.leased here is what picked read: still leased from an earlier claim.
+       update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
+                             leased = true, attempts = m.attempts + m.leased::int
+        -- The ids as an array, with no join: the rows are found by primary key in one scan whatever the
+        -- statistics say. A join here was planned as a scan of the whole table (statistics gathered when it was
+        -- small), and with the array as well, as the array's scan repeated for each picked row (n² probes).
+        where m.id = any(array(select id from picked))
+       returning m.*
      )
-     update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
-                           leased = true, attempts = m.attempts + picked.leased::int
-       from picked
-      -- The ids as an array as well: the rows are then found by primary key, whatever the statistics say (a
-      -- join alone was planned as a scan of the whole table, statistics gathered when it was small).
-      where m.id = picked.id and m.id = any(array(select id from picked))
-     returning m.*, picked.leased as lost, picked.max_concurrency, picked.adaptive_concurrency`,
+     -- The endpoint's settings and the row as picked, joined in memory.
+     select changed.*, picked.leased as lost, picked.max_concurrency, picked.adaptive_concurrency
+       from changed join picked on picked.id = changed.id`,
     values: [
       claim.limit,
       claim.leaseMs,

@@ -144,17 +144,21 @@ export async function claimDueJobs(
           for update skip locked
        ) j
      ), changed as (
+       -- The rows are locked as picked, so their columns here are as picked (j.status: the state claimed from).
        update jobs j set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
-                         status = 'running', attempts = j.attempts + (p.status = 'queued')::int,
+                         status = 'running', attempts = j.attempts + (j.status = 'queued')::int,
                          started_at = coalesce(j.started_at, now()), version = j.version + 1,
                          heartbeat_at = null, handed_over_at = null
-         -- By primary key whatever the statistics say (see messages.ts claimDue).
-         from picked p where j.id = p.id and j.id = any(array(select id from picked))
-       returning j.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at,
-                 p.handed_over_at as handed_over_before
+        -- By primary key, one scan, whatever the statistics say (see delivery-queue.ts claimDue).
+        where j.id = any(array(select id from picked))
+       returning j.*
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
-     ) select changed.* from changed left join notified on true`,
+     )
+     -- What the rows were before: joined here, in memory, not in the update (see claimDue).
+     select changed.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at,
+            p.handed_over_at as handed_over_before
+       from changed join picked p on p.id = changed.id left join notified on true`,
     values: [
       claim.limit,
       claim.leaseMs,

@@ -282,6 +282,30 @@ t.test('a job claim reads what it takes, not the backlog', async (t) => {
   t.ok(reads < 100, `${reads} index entries and rows read, of a backlog of ${BACKLOG}`);
 });
 
+t.test('a claim of a batch reads each of its rows once, not the batch once a row', async (t) => {
+  // Named statements get a generic plan from their sixth run on: claims of one first, then the batches.
+  for (let i = 0; i < 6; i++) {
+    await claimDueJobs(db, { limit: 1, leaseMs: 60_000 });
+    await claimDue(db, { limit: 1, leaseMs: 60_000, rooms: new Map(), room: 1, cursor: '' });
+  }
+  const BATCH = 60;
+  for (const [name, claim] of [
+    ['jobs', () => claimDueJobs(db, { limit: BATCH, leaseMs: 60_000 })],
+    [
+      'messages',
+      () => claimDue(db, { limit: BATCH, leaseMs: 60_000, rooms: new Map(), room: BATCH, cursor: '' }),
+    ],
+  ] as const) {
+    let claimed = 0;
+    const reads = await indexReads(async () => {
+      claimed = (await claim()).length;
+    });
+    t.equal(claimed, BATCH, `${name}: a full batch`);
+    // Once a row is some ten entries (its due entry, its key, the checks); the batch per row is BATCH².
+    t.ok(reads < 20 * BATCH, `${name}: ${reads} index entries and rows read for ${BATCH} rows`);
+  }
+});
+
 // Last: the keyed backlog it writes would be in the claims of the tests above.
 t.test("a record that releases a key's next message reads it by index, not the backlog", async (t) => {
   // A backlog of keyed messages too: 1,000 keys, each a head and two waiting behind it.
