@@ -155,7 +155,7 @@ export async function claimDueJobs(
      ), notified as (
        select pg_notify('${JOB_CHANNEL}', string_agg(id, ',')) from changed having count(*) > 0
      )
-     -- What the rows were before: joined here, in memory, not in the update (see claimDue).
+     -- What the rows were before: joined here, in memory, not in the update (see delivery-queue.ts claimDue).
      select changed.*, p.status as claimed_from, p.next_attempt_at as lease_ended_at,
             p.handed_over_at as handed_over_before
        from changed join picked p on p.id = changed.id left join notified on true`,
