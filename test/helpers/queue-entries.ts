@@ -3,7 +3,7 @@
 import { newId } from '../../src/ids.ts';
 import type { Delivered } from '../../src/store/delivery-queue.ts';
 import type { NewJob } from '../../src/store/jobs.ts';
-import { insertMessages } from '../../src/store/messages.ts';
+import { insertMessages, type NewMessage } from '../../src/store/messages.ts';
 import type { Queryable } from '../../src/store/pool.ts';
 
 /** A job as insertJob(s) takes it: due now, an echo of 1, with `orderingKey` if given. */
@@ -25,6 +25,23 @@ export const jobSpec = (tenantId: string, orderingKey: string | null = null): Ne
   orderingKey,
 });
 
+/** A callback message to `receiver` as insertMessages takes it (due, unleased), with `orderingKey` if given. */
+export const messageSpec = (
+  tenantId: string,
+  receiver: string,
+  orderingKey: string | null = null,
+): NewMessage => ({
+  id: newId('msg'),
+  tenantId,
+  jobId: null,
+  endpointId: null,
+  url: `${receiver}/hook`,
+  eventType: 'job.succeeded',
+  payload: {},
+  orderingKey,
+  receiver,
+});
+
 /** Writes a callback message to `receiver` (due, unleased, or waiting behind its key's head); its id. */
 export async function addMessage(
   db: Queryable,
@@ -32,25 +49,9 @@ export async function addMessage(
   receiver: string,
   orderingKey: string | null = null,
 ): Promise<string> {
-  const id = newId('msg');
-  await insertMessages(
-    db,
-    [
-      {
-        id,
-        tenantId,
-        jobId: null,
-        endpointId: null,
-        url: `${receiver}/hook`,
-        eventType: 'job.succeeded',
-        payload: {},
-        orderingKey,
-        receiver,
-      },
-    ],
-    0,
-  );
-  return id;
+  const message = messageSpec(tenantId, receiver, orderingKey);
+  await insertMessages(db, [message], 0);
+  return message.id;
 }
 
 /** A 200 answered to the attempt holding `leaseId`, as the dispatcher hands it to recordDelivered. */
