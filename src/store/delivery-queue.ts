@@ -73,7 +73,7 @@ export async function claimDue(
        union all
        select receiver from up_to_cursor where receiver is not null and receiver collate "C" <= $6
      ), picked as (
-       select due.id, due.leased, share.max_concurrency, share.adaptive_concurrency
+       select due.id, due.leased, due.next_attempt_at as was_due, share.max_concurrency, share.adaptive_concurrency
          from visits v
         cross join lateral (
           select e.max_concurrency, e.adaptive_concurrency, case
@@ -93,7 +93,7 @@ export async function claimDue(
             left join endpoints e on e.id = v.receiver
         ) share
         cross join lateral (
-          select id, leased from messages
+          select id, leased, next_attempt_at from messages
            where receiver collate "C" = v.receiver and status = 'pending' and next_attempt_at <= now()
            -- In the index's order and collation, so that it is the index read.
            order by receiver collate "C", next_attempt_at limit share.room
@@ -111,9 +111,11 @@ export async function claimDue(
         where m.id = any(array(select id from picked))
        returning m.*
      )
-     -- The endpoint's settings and the row as picked, joined in memory.
+     -- The endpoint's settings and the row as picked, joined in memory; longest due first, the order the
+     -- dispatcher starts them in when a receiver has less room than it was given.
      select changed.*, picked.leased as lost, picked.max_concurrency, picked.adaptive_concurrency
-       from changed join picked on picked.id = changed.id`,
+       from changed join picked on picked.id = changed.id
+      order by picked.was_due, changed.id`,
     values: [
       claim.limit,
       claim.leaseMs,

@@ -33,6 +33,8 @@ export interface Answer {
 
 export async function upstream(t: Test, answer: (request: Recorded, index: number) => Answer) {
   const requests: Recorded[] = [];
+  // Replies still waiting at teardown: cleared, or a slow one holds the test process open until it fires.
+  const pending = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -45,16 +47,19 @@ export async function upstream(t: Test, answer: (request: Recorded, index: numbe
       };
       requests.push(recorded);
       const reply = answer(recorded, requests.length - 1);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        pending.delete(timer);
         res.writeHead(reply.status, reply.headers);
         res.end(reply.body ?? '');
       }, reply.delayMs ?? 0);
+      pending.add(timer);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(
     () =>
       new Promise<void>((resolve) => {
+        for (const timer of pending) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -13,6 +13,7 @@ import {
   recordDelivered,
 } from '../../src/store/delivery-queue.ts';
 import { claimDueJobs, finishSucceeded, jobQueue, recordProgress } from '../../src/store/job-queue.ts';
+import type { Queryable } from '../../src/store/pool.ts';
 import { jobsApp } from '../helpers/jobs-app.ts';
 import { addMessage, delivered } from '../helpers/queue-entries.ts';
 
@@ -282,29 +283,55 @@ t.test('a job claim reads what it takes, not the backlog', async (t) => {
   t.ok(reads < 100, `${reads} index entries and rows read, of a backlog of ${BACKLOG}`);
 });
 
-t.test('a claim of a batch reads each of its rows once, not the batch once a row', async (t) => {
-  // Named statements get a generic plan from their sixth run on: claims of one first, then the batches.
-  for (let i = 0; i < 6; i++) {
-    await claimDueJobs(db, { limit: 1, leaseMs: 60_000 });
-    await claimDue(db, { limit: 1, leaseMs: 60_000, rooms: new Map(), room: 1, cursor: '' });
+t.test('the claims update their rows with no join, so no plan can scan the batch once a row', async (t) => {
+  // A join between the update and the rows picked could be planned as the ids' scan repeated for each picked
+  // row: it was, for the job claim, in a database whose statistics made the two plans cost nearly the same
+  // (1,078 buffers to claim 32 jobs). Which plan wins depends on those statistics, so the statements' shape is
+  // what is checked: the rows the update changes come from a scan, not a join, in Postgres's generic plan.
+  const { rows: version } = await db.query<{ n: string }>('select current_setting($1) as n', [
+    'server_version_num',
+  ]);
+  if (Number(version[0]?.n) < 160000) {
+    t.pass('not checked: explain (generic_plan) needs Postgres 16 or later');
+    return;
   }
-  const BATCH = 60;
-  for (const [name, claim] of [
-    ['jobs', () => claimDueJobs(db, { limit: BATCH, leaseMs: 60_000 })],
-    [
-      'messages',
-      () => claimDue(db, { limit: BATCH, leaseMs: 60_000, rooms: new Map(), room: BATCH, cursor: '' }),
-    ],
-  ] as const) {
-    let claimed = 0;
-    const reads = await indexReads(async () => {
-      claimed = (await claim()).length;
-    });
-    t.equal(claimed, BATCH, `${name}: a full batch`);
-    // Once a row is some ten entries (its due entry, its key, the checks); the batch per row is BATCH².
-    t.ok(reads < 20 * BATCH, `${name}: ${reads} index entries and rows read for ${BATCH} rows`);
+  const texts = new Map<string, string>();
+  const recorder = {
+    query: (config: unknown, values?: unknown) => {
+      const { name, text } = config as { name?: string; text?: string };
+      if (name && text) texts.set(name, text);
+      return db.query(config as string, values as unknown[]);
+    },
+  } as unknown as Queryable;
+  await claimDueJobs(recorder, { limit: 1, leaseMs: 60_000 });
+  await claimDue(recorder, { limit: 1, leaseMs: 60_000, rooms: new Map(), room: 1, cursor: '' });
+  for (const name of ['jobs.claim-due', 'messages.claim-due']) {
+    const text = texts.get(name);
+    if (!text) throw new Error(`${name} did not run`);
+    const { rows } = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `explain (generic_plan, format json) ${text}`,
+    );
+    const updates = nodesOf(rows[0]?.['QUERY PLAN'][0]?.Plan).filter((n) => n['Node Type'] === 'ModifyTable');
+    t.equal(updates.length, 1, `${name}: one update`);
+    const source = updates[0]?.Plans?.find((child) => child['Parent Relationship'] === 'Outer');
+    t.notOk(
+      ['Nested Loop', 'Hash Join', 'Merge Join'].includes(source?.['Node Type'] ?? ''),
+      `${name}: the update's rows come from ${source?.['Node Type']}${source?.['Relation Name'] ? ` on ${source['Relation Name']}` : ''}`,
+    );
   }
 });
+
+interface PlanNode {
+  'Node Type': string;
+  'Parent Relationship'?: string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+}
+
+/** A plan's nodes, depth first. */
+function nodesOf(node: PlanNode | undefined): PlanNode[] {
+  return node ? [node, ...(node.Plans ?? []).flatMap(nodesOf)] : [];
+}
 
 // Last: the keyed backlog it writes would be in the claims of the tests above.
 t.test("a record that releases a key's next message reads it by index, not the backlog", async (t) => {
