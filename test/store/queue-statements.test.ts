@@ -211,6 +211,32 @@ t.test('claims take receivers in turn, from where the last one stopped', async (
   t.same(order, ['ss', 'tt', 'uu', 'ss', 'tt', 'uu'], 'each receiver its share, in turn, round again');
 });
 
+t.test('a claim returns its messages longest due first', async (t) => {
+  // Written in one order, due in another: the dispatcher starts a batch in the order it gets it.
+  await db.query(
+    `insert into messages (id, tenant_id, url, event_type, payload, receiver, next_attempt_at)
+     select 'msg_o_' || i, $1, 'http://127.0.0.1:9/o', 'job.succeeded', '{}', 'o', now() - d * interval '1 second'
+       from unnest(array[1, 2, 3], array[1, 3, 2]) as u (i, d)`,
+    [tenant.id],
+  );
+  const others = (
+    await db.query<{ receiver: string }>(
+      "select distinct receiver from messages where status = 'pending' and receiver <> 'o'",
+    )
+  ).rows;
+  const claimed = await claimDue(db, {
+    limit: 10,
+    leaseMs: 60_000,
+    rooms: new Map(others.map((row) => [row.receiver, 0])),
+    room: 10,
+    cursor: '',
+  });
+  t.same(
+    claimed.map((m) => m.id),
+    ['msg_o_2', 'msg_o_3', 'msg_o_1'],
+  );
+});
+
 /**
  * An endpoint `id` (its row's other columns as `columns`) with 20 messages due, and a claim for which every
  * other receiver with messages due is full: only the endpoint's can be taken, up to a room of 10.

@@ -11,6 +11,9 @@ import { addMessage, delivered } from '../helpers/queue-entries.ts';
 const app = await jobsApp(t, {}, { workers: false });
 const tenant = await app.tenant('release-wakes');
 const db = app.ctx.pool;
+/** A dispatcher's claim of everything due, whatever the receiver. */
+const claimAll = () =>
+  deliveryQueue.claim(db, { limit: 100, leaseMs: 60_000, rooms: new Map(), room: 100, cursor: '' });
 
 const listener = new pg.Client({ connectionString: app.ctx.config.databaseUrl });
 await listener.connect();
@@ -26,13 +29,7 @@ async function keyedPair(key: string) {
     await addMessage(db, tenant.id, receiver, key),
     await addMessage(db, tenant.id, receiver, key),
   ];
-  const claimed = await deliveryQueue.claim(db, {
-    limit: 100,
-    leaseMs: 60_000,
-    rooms: new Map(),
-    room: 100,
-    cursor: '',
-  });
+  const claimed = await claimAll();
   const head = claimed.find((m) => m.id === ids[0]);
   if (!head || claimed.some((m) => m.id === ids[1])) throw new Error('expected the head claimed alone');
   return { receiver, head, next: ids[1] as string };
@@ -110,13 +107,7 @@ t.test(
       lastResponseStatus: 500,
       nextAttemptAt: failedAt,
     });
-    const claimed = await deliveryQueue.claim(db, {
-      limit: 100,
-      leaseMs: 60_000,
-      rooms: new Map(),
-      room: 100,
-      cursor: '',
-    });
+    const claimed = await claimAll();
     const again = claimed.find((m) => m.id === next);
     if (!again) throw new Error('expected the retry claimed');
     t.ok(await deliveryQueue.release(db, { id: next, leaseId: again.lease_id }), 'given back');
