@@ -105,9 +105,10 @@ export async function claimDue(
        -- Locked as picked, so m.leased here is what picked read: still leased from an earlier claim.
        update messages m set lease_id = gen_random_uuid(), next_attempt_at = now() + $2 * interval '1 millisecond',
                              leased = true, attempts = m.attempts + m.leased::int
-        -- The ids as an array, with no join: the rows are found by primary key in one scan whatever the
-        -- statistics say. A join here was planned as a scan of the whole table (statistics gathered when it was
-        -- small), and with the array as well, as the array's scan repeated for each picked row (n² probes).
+        -- The ids as an array, with no join: one scan for the batch, never repeated (a plan cached while the table
+        -- was tiny may make it a sequential scan, as before). A join here was planned as a scan of the whole table
+        -- (statistics gathered when it was small), and with the array as well, as the array's scan repeated for
+        -- each picked row (n² probes).
         where m.id = any(array(select id from picked))
        returning m.*
      )

@@ -149,7 +149,7 @@ export async function claimDueJobs(
                          status = 'running', attempts = j.attempts + (j.status = 'queued')::int,
                          started_at = coalesce(j.started_at, now()), version = j.version + 1,
                          heartbeat_at = null, handed_over_at = null
-        -- By primary key, one scan, whatever the statistics say (see delivery-queue.ts claimDue).
+        -- The ids alone, no join: one scan for the batch, never repeated (see delivery-queue.ts claimDue).
         where j.id = any(array(select id from picked))
        returning j.*
      ), notified as (
